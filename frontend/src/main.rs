@@ -1,0 +1,3 @@
+fn main() {
+    yew::Renderer::<msnp_web::app::App>::new().render();
+}

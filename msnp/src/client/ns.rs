@@ -1,0 +1,818 @@
+//! The notification-server client session: sign-in, lists, presence (MSNP2.md §5–§7, §14).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use super::{ActionError, TrIds};
+use crate::ns::{
+    ClientCommand, ClientVersion, DIALECT, Entry, FALLBACK_DIALECT, ServerCommand, UsrStage,
+};
+use crate::{Blp, ErrorCode, Frame, Gtc, List, State, TrId, auth, handle, name};
+
+/// How long sign-in (VER to the first CHG echo) may take before the session gives up.
+pub const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the session needs to sign in.
+#[derive(Clone)]
+pub struct NsConfig {
+    pub handle: String,
+    pub password: String,
+    /// The state to go online in (the first `CHG`); `HDN` signs in hidden.
+    pub initial_state: State,
+    /// What this client says about itself in `CVR`.
+    pub client: ClientVersion,
+    /// The first TrID to use (MSN Messenger 1.0 was seen starting at 139).
+    pub first_trid: u32,
+    /// Lists cached from an earlier session: their version goes in `SYN`, and they are kept when the
+    /// server says nothing changed.
+    pub cache: Option<Lists>,
+}
+
+impl std::fmt::Debug for NsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NsConfig")
+            .field("handle", &self.handle)
+            .field("password", &"<hidden>")
+            .field("initial_state", &self.initial_state)
+            .field("client", &self.client)
+            .field("first_trid", &self.first_trid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The four lists and the settings they are versioned with (§6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lists {
+    pub version: u32,
+    pub gtc: Gtc,
+    pub blp: Blp,
+    pub forward: Vec<Entry>,
+    pub allow: Vec<Entry>,
+    pub block: Vec<Entry>,
+    pub reverse: Vec<Entry>,
+}
+
+impl Default for Lists {
+    /// A new account's lists: version 0, GTC `A`, BLP `AL`, all empty.
+    fn default() -> Lists {
+        Lists {
+            version: 0,
+            gtc: Gtc::Ask,
+            blp: Blp::AllowAll,
+            forward: Vec::new(),
+            allow: Vec::new(),
+            block: Vec::new(),
+            reverse: Vec::new(),
+        }
+    }
+}
+
+impl Lists {
+    pub fn list(&self, list: List) -> &[Entry] {
+        match list {
+            List::Forward => &self.forward,
+            List::Allow => &self.allow,
+            List::Block => &self.block,
+            List::Reverse => &self.reverse,
+        }
+    }
+
+    fn list_mut(&mut self, list: List) -> &mut Vec<Entry> {
+        match list {
+            List::Forward => &mut self.forward,
+            List::Allow => &mut self.allow,
+            List::Block => &mut self.block,
+            List::Reverse => &mut self.reverse,
+        }
+    }
+
+    pub fn contains(&self, list: List, who: &str) -> bool {
+        self.list(list).iter().any(|e| handle::same(&e.handle, who))
+    }
+
+    fn insert(&mut self, list: List, entry: Entry) {
+        if !self.contains(list, &entry.handle) {
+            self.list_mut(list).push(entry);
+        }
+    }
+
+    fn remove(&mut self, list: List, who: &str) {
+        self.list_mut(list)
+            .retain(|e| !handle::same(&e.handle, who));
+    }
+}
+
+/// A contact's presence as last reported (`ILN`/`NLN`); absent means offline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Presence {
+    pub state: State,
+    /// Friendly name, encoded as on the wire.
+    pub name: String,
+}
+
+/// A forward-list entry with its presence, for showing the contact list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contact {
+    pub handle: String,
+    /// The stored custom name (encoded).
+    pub custom_name: String,
+    pub presence: Option<Presence>,
+}
+
+/// Where the session is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NsPhase {
+    /// Created; `connect` not called yet.
+    Idle,
+    /// VER, INF, USR.
+    SigningIn,
+    /// Authenticated; SYN and the first CHG under way.
+    Syncing,
+    /// The first CHG was echoed.
+    Online,
+    /// Signed out or failed; the connection should be closed.
+    Closed,
+}
+
+/// Why the session ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignOutReason {
+    /// The user signed out (`OUT` sent).
+    Requested,
+    /// `OUT OTH`: the account signed in somewhere else.
+    OtherLocation,
+    /// `OUT SSD`: the server is shutting down.
+    ServerShutdown,
+    /// `OUT` with another reason, or none.
+    ServerSignedOut(Option<String>),
+    /// `911`: wrong handle or password.
+    AuthenticationFailed,
+    /// `VER … 0`: the server does not speak MSNP2.
+    UnsupportedVersion,
+    /// The server does not offer MD5 authentication.
+    UnsupportedSecurity,
+    /// `XFR … NS`: the server sends the client to another notification server.
+    Redirected(String),
+    /// Sign-in did not complete in time.
+    Timeout,
+    /// The connection ended without a sign-out.
+    ConnectionLost,
+}
+
+/// What changed, for the UI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NsEvent {
+    /// `USR … OK`: the password was accepted; lists and presence follow.
+    Authenticated {
+        handle: String,
+        name: String,
+    },
+    /// The first `CHG` was echoed: the user is online in `state`.
+    SignedIn {
+        state: State,
+    },
+    /// Lists, settings or list version changed (the whole [`Lists`] is in [`NsClient::lists`]).
+    ListsChanged {
+        version: u32,
+    },
+    /// A contact came online, changed state or name (`Some`), or went offline (`None`).
+    PresenceChanged {
+        handle: String,
+        presence: Option<Presence>,
+    },
+    OwnStateChanged(State),
+    /// Own friendly name (encoded).
+    OwnNameChanged(String),
+    /// `ADD 0 RL`: someone added the user. `ask` is true when GTC is `A` and they are on neither AL
+    /// nor BL: the user should be asked to allow or block them.
+    AddedBy {
+        handle: String,
+        name: String,
+        ask: bool,
+    },
+    /// `REM 0 RL`: someone removed the user from their list.
+    RemovedBy {
+        handle: String,
+    },
+    /// `RNG`: an invitation to a switchboard session.
+    Invited {
+        session_id: String,
+        address: String,
+        cookie: String,
+        caller: String,
+        caller_name: String,
+    },
+    /// `XFR … SB`: the switchboard asked for with [`NsClient::request_switchboard`] is ready.
+    SwitchboardReady {
+        trid: TrId,
+        address: String,
+        cookie: String,
+    },
+    /// An error reply to one of our requests; `command` names it when known.
+    ServerError {
+        trid: Option<TrId>,
+        code: ErrorCode,
+        command: Option<&'static str>,
+    },
+    /// A line this client could not understand; the session carries on.
+    Unrecognized {
+        line: String,
+        error: String,
+    },
+    SignedOut(SignOutReason),
+}
+
+/// What a pending request was, to interpret its reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Request {
+    Ver,
+    Inf,
+    Usr,
+    Syn,
+    Chg,
+    Cvr,
+    Add,
+    Rem,
+    Rea,
+    Gtc,
+    Blp,
+    Xfr,
+}
+
+impl Request {
+    fn name(self) -> &'static str {
+        match self {
+            Request::Ver => "VER",
+            Request::Inf => "INF",
+            Request::Usr => "USR",
+            Request::Syn => "SYN",
+            Request::Chg => "CHG",
+            Request::Cvr => "CVR",
+            Request::Add => "ADD",
+            Request::Rem => "REM",
+            Request::Rea => "REA",
+            Request::Gtc => "GTC",
+            Request::Blp => "BLP",
+            Request::Xfr => "XFR",
+        }
+    }
+}
+
+/// A SYN dump in progress: the lists not yet complete.
+#[derive(Debug)]
+struct Dump {
+    trid: TrId,
+    pending: Vec<List>,
+}
+
+/// A notification-server session, from `VER` to `OUT`.
+#[derive(Debug)]
+pub struct NsClient {
+    config: NsConfig,
+    phase: NsPhase,
+    trids: TrIds,
+    pending: BTreeMap<TrId, Request>,
+    transmit: VecDeque<Frame>,
+    events: VecDeque<NsEvent>,
+    handle: String,
+    name: String,
+    state: Option<State>,
+    lists: Lists,
+    dump: Option<Dump>,
+    presence: BTreeMap<String, Presence>,
+    deadline: Option<Duration>,
+}
+
+impl NsClient {
+    pub fn new(mut config: NsConfig) -> NsClient {
+        let lists = config.cache.take().unwrap_or_default();
+        NsClient {
+            trids: TrIds(config.first_trid),
+            handle: config.handle.clone(),
+            name: String::new(),
+            config,
+            phase: NsPhase::Idle,
+            pending: BTreeMap::new(),
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+            state: None,
+            lists,
+            dump: None,
+            presence: BTreeMap::new(),
+            deadline: None,
+        }
+    }
+
+    /// The connection is open: start signing in.
+    pub fn connect(&mut self, now: Duration) {
+        if self.phase != NsPhase::Idle {
+            return;
+        }
+        self.phase = NsPhase::SigningIn;
+        self.deadline = Some(now + SIGN_IN_TIMEOUT);
+        self.send(Request::Ver, |trid| ClientCommand::Ver {
+            trid,
+            dialects: vec![DIALECT.into(), FALLBACK_DIALECT.into()],
+        });
+    }
+
+    /// A frame arrived from the server.
+    pub fn handle_frame(&mut self, frame: &Frame, _now: Duration) {
+        if self.phase == NsPhase::Closed {
+            return;
+        }
+        match ServerCommand::parse(frame) {
+            Ok(cmd) => self.on_command(cmd),
+            Err(err) => self.events.push_back(NsEvent::Unrecognized {
+                line: frame.line().to_owned(),
+                error: err.to_string(),
+            }),
+        }
+    }
+
+    /// The connection closed (or broke).
+    pub fn handle_close(&mut self) {
+        if self.phase != NsPhase::Closed {
+            self.close(SignOutReason::ConnectionLost);
+        }
+    }
+
+    /// When [`NsClient::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    pub fn handle_timeout(&mut self, now: Duration) {
+        if self.deadline.is_some_and(|d| now >= d) {
+            self.deadline = None;
+            if matches!(self.phase, NsPhase::SigningIn | NsPhase::Syncing) {
+                self.close(SignOutReason::Timeout);
+            }
+        }
+    }
+
+    /// The next frame to send.
+    pub fn poll_transmit(&mut self) -> Option<Frame> {
+        self.transmit.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<NsEvent> {
+        self.events.pop_front()
+    }
+
+    pub fn phase(&self) -> NsPhase {
+        self.phase
+    }
+
+    /// Own handle (the server's canonical spelling once authenticated).
+    pub fn handle(&self) -> &str {
+        &self.handle
+    }
+
+    /// Own friendly name, encoded.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Own state, once the server has echoed a CHG.
+    pub fn state(&self) -> Option<State> {
+        self.state
+    }
+
+    pub fn lists(&self) -> &Lists {
+        &self.lists
+    }
+
+    /// A contact's presence; `None` when offline (or not watched).
+    pub fn presence(&self, who: &str) -> Option<&Presence> {
+        self.presence.get(&who.to_ascii_lowercase())
+    }
+
+    /// The forward list with presence, in list order.
+    pub fn contacts(&self) -> Vec<Contact> {
+        self.lists
+            .forward
+            .iter()
+            .map(|e| Contact {
+                handle: e.handle.clone(),
+                custom_name: e.name.clone(),
+                presence: self.presence(&e.handle).cloned(),
+            })
+            .collect()
+    }
+
+    /// `CHG`: change own state.
+    pub fn set_state(&mut self, state: State) -> Result<TrId, ActionError> {
+        self.require_online()?;
+        Ok(self.send(Request::Chg, |trid| ClientCommand::Chg { trid, state }))
+    }
+
+    /// `REA` of oneself: change own friendly name (`name` as typed; it is encoded here).
+    pub fn rename(&mut self, new_name: &str) -> Result<TrId, ActionError> {
+        self.require_online()?;
+        let name = name::encode_checked(new_name)?;
+        let handle = self.handle.clone();
+        Ok(self.send(Request::Rea, |trid| ClientCommand::Rea {
+            trid,
+            handle,
+            name,
+        }))
+    }
+
+    /// `ADD`: put `who` on a list, with `custom_name` as typed (the handle itself when `None`, as
+    /// the official client does).
+    pub fn add(
+        &mut self,
+        list: List,
+        who: &str,
+        custom_name: Option<&str>,
+    ) -> Result<TrId, ActionError> {
+        self.require_online()?;
+        if !handle::is_valid(who) {
+            return Err(ActionError::InvalidHandle(who.to_owned()));
+        }
+        let name = name::encode_checked(custom_name.unwrap_or(who))?;
+        let handle = who.to_owned();
+        Ok(self.send(Request::Add, |trid| ClientCommand::Add {
+            trid,
+            list,
+            handle,
+            name,
+        }))
+    }
+
+    /// `REM`: take `who` off a list.
+    pub fn remove(&mut self, list: List, who: &str) -> Result<TrId, ActionError> {
+        self.require_online()?;
+        let handle = who.to_owned();
+        Ok(self.send(Request::Rem, |trid| ClientCommand::Rem {
+            trid,
+            list,
+            handle,
+        }))
+    }
+
+    /// `GTC`: whether to be asked when someone adds the user.
+    pub fn set_gtc(&mut self, mode: Gtc) -> Result<TrId, ActionError> {
+        self.require_online()?;
+        Ok(self.send(Request::Gtc, |trid| ClientCommand::Gtc { trid, mode }))
+    }
+
+    /// `BLP`: who may see the user by default.
+    pub fn set_blp(&mut self, mode: Blp) -> Result<TrId, ActionError> {
+        self.require_online()?;
+        Ok(self.send(Request::Blp, |trid| ClientCommand::Blp { trid, mode }))
+    }
+
+    /// `XFR SB`: ask for a switchboard; [`NsEvent::SwitchboardReady`] carries the same TrID.
+    pub fn request_switchboard(&mut self) -> Result<TrId, ActionError> {
+        self.require_online()?;
+        Ok(self.send(Request::Xfr, |trid| ClientCommand::Xfr { trid }))
+    }
+
+    /// `OUT`: sign out. The caller sends the queued `OUT`, then closes the connection.
+    pub fn sign_out(&mut self) {
+        if !matches!(self.phase, NsPhase::Idle | NsPhase::Closed) {
+            self.transmit.push_back(ClientCommand::Out.to_frame());
+        }
+        self.close(SignOutReason::Requested);
+    }
+
+    fn require_online(&self) -> Result<(), ActionError> {
+        match self.phase {
+            NsPhase::Online | NsPhase::Syncing => Ok(()),
+            _ => Err(ActionError::NotSignedIn),
+        }
+    }
+
+    fn send(&mut self, request: Request, build: impl FnOnce(TrId) -> ClientCommand) -> TrId {
+        let trid = self.trids.next();
+        self.pending.insert(trid, request);
+        self.transmit.push_back(build(trid).to_frame());
+        trid
+    }
+
+    fn close(&mut self, reason: SignOutReason) {
+        self.phase = NsPhase::Closed;
+        self.deadline = None;
+        self.config.password.clear();
+        self.presence.clear();
+        self.events.push_back(NsEvent::SignedOut(reason));
+    }
+
+    /// Takes the pending request `trid` answers, if it was one of ours.
+    fn answered(&mut self, trid: TrId) -> Option<Request> {
+        self.pending.remove(&trid)
+    }
+
+    fn on_command(&mut self, cmd: ServerCommand) {
+        match cmd {
+            ServerCommand::Ver { trid, dialect } => {
+                self.answered(trid);
+                if dialect.eq_ignore_ascii_case(DIALECT) {
+                    self.send(Request::Inf, |trid| ClientCommand::Inf { trid });
+                } else {
+                    self.close(SignOutReason::UnsupportedVersion);
+                }
+            }
+            ServerCommand::Inf { trid, packages } => {
+                self.answered(trid);
+                if packages.iter().any(|p| p == auth::PACKAGE) {
+                    let value = self.config.handle.clone();
+                    self.send(Request::Usr, |trid| ClientCommand::Usr {
+                        trid,
+                        package: auth::PACKAGE.into(),
+                        stage: UsrStage::Initial,
+                        value,
+                    });
+                } else {
+                    self.close(SignOutReason::UnsupportedSecurity);
+                }
+            }
+            ServerCommand::UsrChallenge {
+                trid, challenge, ..
+            } => {
+                self.answered(trid);
+                let value = auth::md5_response(&challenge, &self.config.password);
+                self.config.password.clear();
+                self.send(Request::Usr, |trid| ClientCommand::Usr {
+                    trid,
+                    package: auth::PACKAGE.into(),
+                    stage: UsrStage::Subsequent,
+                    value,
+                });
+            }
+            ServerCommand::UsrOk { trid, handle, name } => {
+                self.answered(trid);
+                self.phase = NsPhase::Syncing;
+                self.handle = handle.clone();
+                self.name = name.clone();
+                self.events
+                    .push_back(NsEvent::Authenticated { handle, name });
+                let version = self.lists.version;
+                self.send(Request::Syn, |trid| ClientCommand::Syn { trid, version });
+            }
+            ServerCommand::XfrNs { trid, address } => {
+                self.answered(trid);
+                self.close(SignOutReason::Redirected(address));
+            }
+            ServerCommand::Syn { trid, version } => {
+                if version == self.lists.version {
+                    self.answered(trid);
+                    self.synced();
+                } else {
+                    // Everything follows: start from empty lists.
+                    self.lists = Lists {
+                        version,
+                        ..Lists::default()
+                    };
+                    let pending = vec![List::Forward, List::Allow, List::Block, List::Reverse];
+                    self.dump = Some(Dump { trid, pending });
+                }
+            }
+            ServerCommand::Lst {
+                trid,
+                list,
+                version,
+                item,
+                total,
+                entry,
+            } => {
+                if let Some(entry) = entry {
+                    self.lists.insert(list, entry);
+                }
+                self.lists.version = version;
+                if item >= total {
+                    self.list_complete(trid, list);
+                }
+            }
+            ServerCommand::Gtc {
+                trid,
+                version,
+                mode,
+            } => {
+                self.answered(trid);
+                self.lists.gtc = mode;
+                self.list_version(version);
+            }
+            ServerCommand::Blp {
+                trid,
+                version,
+                mode,
+            } => {
+                self.answered(trid);
+                self.lists.blp = mode;
+                self.list_version(version);
+            }
+            ServerCommand::Chg { trid, state } => {
+                self.answered(trid);
+                let first = self.phase == NsPhase::Syncing;
+                self.state = Some(state);
+                self.events.push_back(NsEvent::OwnStateChanged(state));
+                if first {
+                    self.phase = NsPhase::Online;
+                    self.deadline = None;
+                    self.events.push_back(NsEvent::SignedIn { state });
+                    let client = self.config.client.clone();
+                    self.send(Request::Cvr, |trid| ClientCommand::Cvr { trid, client });
+                }
+            }
+            ServerCommand::Cvr { trid, .. } => {
+                self.answered(trid);
+            }
+            ServerCommand::Iln {
+                state,
+                handle,
+                name,
+                ..
+            }
+            | ServerCommand::Nln {
+                state,
+                handle,
+                name,
+            } => {
+                self.set_presence(handle, Some(Presence { state, name }));
+            }
+            ServerCommand::Fln { handle } => self.set_presence(handle, None),
+            ServerCommand::Add {
+                trid,
+                list,
+                version,
+                handle,
+                name,
+            } => {
+                self.answered(trid);
+                let added_by = trid == TrId::UNSOLICITED && list == List::Reverse;
+                self.lists.insert(
+                    list,
+                    Entry {
+                        handle: handle.clone(),
+                        name: name.clone(),
+                    },
+                );
+                self.list_version(version);
+                if added_by {
+                    self.added_by(handle, name);
+                }
+            }
+            ServerCommand::Rem {
+                trid,
+                list,
+                version,
+                handle,
+            } => {
+                self.answered(trid);
+                self.lists.remove(list, &handle);
+                self.list_version(version);
+                if list == List::Forward {
+                    self.set_presence(handle, None);
+                } else if list == List::Reverse && trid == TrId::UNSOLICITED {
+                    self.events.push_back(NsEvent::RemovedBy { handle });
+                }
+            }
+            ServerCommand::Rea {
+                trid,
+                version,
+                handle,
+                name,
+            } => {
+                self.answered(trid);
+                if handle::same(&handle, &self.handle) {
+                    self.name = name.clone();
+                    self.events.push_back(NsEvent::OwnNameChanged(name));
+                } else {
+                    for list in List::ALL {
+                        for entry in self.lists.list_mut(*list) {
+                            if handle::same(&entry.handle, &handle) {
+                                entry.name = name.clone();
+                            }
+                        }
+                    }
+                }
+                self.list_version(version);
+            }
+            ServerCommand::XfrSb {
+                trid,
+                address,
+                cookie,
+            } => {
+                self.answered(trid);
+                self.events.push_back(NsEvent::SwitchboardReady {
+                    trid,
+                    address,
+                    cookie,
+                });
+            }
+            ServerCommand::Rng {
+                session_id,
+                address,
+                cookie,
+                caller,
+                caller_name,
+            } => {
+                self.events.push_back(NsEvent::Invited {
+                    session_id,
+                    address,
+                    cookie,
+                    caller,
+                    caller_name,
+                });
+            }
+            ServerCommand::Out { reason } => {
+                let reason = match reason.as_deref() {
+                    Some("OTH") => SignOutReason::OtherLocation,
+                    Some("SSD") => SignOutReason::ServerShutdown,
+                    _ => SignOutReason::ServerSignedOut(reason),
+                };
+                self.close(reason);
+            }
+            ServerCommand::Error { code, trid } => {
+                let request = trid.and_then(|t| self.answered(t));
+                if self.dump.as_ref().is_some_and(|d| Some(d.trid) == trid) {
+                    self.dump = None;
+                }
+                self.events.push_back(NsEvent::ServerError {
+                    trid,
+                    code,
+                    command: request.map(Request::name),
+                });
+                match (self.phase, request) {
+                    (_, Some(Request::Usr)) if code == ErrorCode::AuthenticationFailed => {
+                        self.close(SignOutReason::AuthenticationFailed)
+                    }
+                    // A failed SYN or first CHG would leave sign-in stuck: carry on as the server allows.
+                    (NsPhase::Syncing, Some(Request::Syn)) => self.synced(),
+                    _ => {}
+                }
+            }
+            // The NS MSG (profile, e-mail notices) and the replies to QNG/FND/SND/URL need no state.
+            ServerCommand::Msg { .. } | ServerCommand::Qng => {}
+            ServerCommand::Fnd { trid, .. }
+            | ServerCommand::Snd { trid, .. }
+            | ServerCommand::Url { trid, .. } => {
+                self.answered(trid);
+            }
+        }
+    }
+
+    fn list_version(&mut self, version: u32) {
+        self.lists.version = version;
+        if self.dump.is_none() {
+            self.events.push_back(NsEvent::ListsChanged { version });
+        }
+    }
+
+    fn list_complete(&mut self, trid: TrId, list: List) {
+        let Some(dump) = self.dump.as_mut().filter(|d| d.trid == trid) else {
+            return;
+        };
+        dump.pending.retain(|l| *l != list);
+        if dump.pending.is_empty() {
+            self.dump = None;
+            self.answered(trid);
+            self.synced();
+        }
+    }
+
+    /// Lists are up to date: report them, and go online if this was sign-in's SYN.
+    fn synced(&mut self) {
+        self.events.push_back(NsEvent::ListsChanged {
+            version: self.lists.version,
+        });
+        if self.phase == NsPhase::Syncing && self.state.is_none() {
+            let state = self.config.initial_state;
+            self.send(Request::Chg, |trid| ClientCommand::Chg { trid, state });
+        }
+    }
+
+    fn added_by(&mut self, handle: String, name: String) {
+        let undecided = !self.lists.contains(List::Allow, &handle)
+            && !self.lists.contains(List::Block, &handle);
+        let ask = undecided && self.lists.gtc == Gtc::Ask;
+        if undecided && self.lists.gtc == Gtc::Never {
+            // GTC N: allow them silently (§14).
+            let (h, n) = (handle.clone(), name.clone());
+            self.send(Request::Add, |trid| ClientCommand::Add {
+                trid,
+                list: List::Allow,
+                handle: h,
+                name: n,
+            });
+        }
+        self.events
+            .push_back(NsEvent::AddedBy { handle, name, ask });
+    }
+
+    fn set_presence(&mut self, handle: String, presence: Option<Presence>) {
+        let key = handle.to_ascii_lowercase();
+        let changed = match &presence {
+            Some(p) => self.presence.insert(key, p.clone()).as_ref() != Some(p),
+            None => self.presence.remove(&key).is_some(),
+        };
+        if changed {
+            self.events
+                .push_back(NsEvent::PresenceChanged { handle, presence });
+        }
+    }
+}
