@@ -19,8 +19,9 @@ pub struct NsConfig {
     pub password: String,
     /// The state to go online in (the first `CHG`); `HDN` signs in hidden.
     pub initial_state: State,
-    /// What this client says about itself in `CVR`.
-    pub client: ClientVersion,
+    /// What this client says about itself in `CVR`, sent after the first `CHG` as MSN Messenger does;
+    /// `None` skips CVR (it is optional).
+    pub client: Option<ClientVersion>,
     /// The first TrID to use (MSN Messenger 1.0 was seen starting at 139).
     pub first_trid: u32,
     /// Lists cached from an earlier session: their version goes in `SYN`, and they are kept when the
@@ -614,8 +615,9 @@ impl NsClient {
                     self.phase = NsPhase::Online;
                     self.deadline = None;
                     self.events.push_back(NsEvent::SignedIn { state });
-                    let client = self.config.client.clone();
-                    self.send(Request::Cvr, |trid| ClientCommand::Cvr { trid, client });
+                    if let Some(client) = self.config.client.clone() {
+                        self.send(Request::Cvr, |trid| ClientCommand::Cvr { trid, client });
+                    }
                 }
             }
             ServerCommand::Cvr { trid, .. } => {
