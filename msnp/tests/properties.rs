@@ -2,6 +2,8 @@
 //! neither panics nor depends on how the bytes were split.
 
 #[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use msnp::frame::MAX_CLIENT_PAYLOAD;

@@ -1,1 +1,50 @@
-fn main() {}
+//! Project tasks, run as `cargo xtask <task>`: set the machine up, test everything, build, demo.
+
+mod setup;
+mod sh;
+mod tasks;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(about = "MSN Messenger 1.0 in the browser: project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Install what is missing: the wasm32 target, trunk, wasm-bindgen-cli, wasm-opt, browsers and drivers.
+    Setup,
+    /// Everything CI checks: formatting, clippy, native tests, wasm tests in headless Chromium and Firefox,
+    /// and the release build of the browser app.
+    Test,
+    /// Build the browser app (release) into dist/.
+    Build,
+    /// Build the browser app and serve it, with the demo server and accounts.
+    Demo {
+        /// Where the page is served.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Setup => setup::run(),
+        Task::Test => tasks::test(),
+        Task::Build => setup::run().and_then(|tools| tasks::build(&tools)),
+        Task::Demo { listen } => tasks::demo(&listen),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
