@@ -228,7 +228,7 @@ impl Decoder {
                 continue;
             };
             let payload_len = if has_payload(name) {
-                let last = tokens.last().unwrap_or(name);
+                let last = tokens.next_back().unwrap_or(name);
                 let len = parse_length(last)?;
                 if len > self.limits.max_payload {
                     return Err(FrameError::PayloadTooLarge {

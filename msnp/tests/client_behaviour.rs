@@ -372,11 +372,11 @@ fn switchboard_failures() {
     client.handle_frame(&Frame::command("ANS 1 OK"));
     assert_eq!(client.session_id(), Some("42"));
     let cal = client.invite("erin@hotmail.com").unwrap();
-    client.handle_frame(&Frame::command(&format!("217 {cal}")));
+    client.handle_frame(&Frame::command(format!("217 {cal}")));
     let msg = client
         .send(&Message::text("anyone?"), AckMode::NegativeOnly)
         .unwrap();
-    client.handle_frame(&Frame::command(&format!("NAK {msg}")));
+    client.handle_frame(&Frame::command(format!("NAK {msg}")));
     let too_long = Message::text(&"x".repeat(1700));
     assert!(matches!(
         client.send(&too_long, AckMode::Unacknowledged),

@@ -35,9 +35,9 @@ enum Task {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
-        Task::Setup => setup::run(),
+        Task::Setup => setup::ensure().map(drop),
         Task::Test => tasks::test(),
-        Task::Build => setup::run().and_then(|tools| tasks::build(&tools)),
+        Task::Build => setup::ensure().and_then(|tools| tasks::build(&tools)),
         Task::Demo { listen } => tasks::demo(&listen),
     };
     match result {

@@ -47,7 +47,7 @@ impl Browser {
 }
 
 pub fn test() -> Result {
-    let tools = setup::run()?;
+    let tools = setup::ensure()?;
 
     step("formatting");
     run(&mut cmd("cargo", &["fmt", "--all", "--", "--check"]))?;
@@ -55,16 +55,42 @@ pub fn test() -> Result {
     step("clippy, native");
     run(&mut cmd(
         "cargo",
-        &["clippy", "--locked", "--workspace", "--exclude", "msnp-web", "--all-targets", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--locked",
+            "--workspace",
+            "--exclude",
+            "msnp-web",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
     ))?;
     step("clippy, wasm32");
     run(&mut cmd(
         "cargo",
-        &["clippy", "--locked", "--target", WASM, "-p", "msnp", "-p", "msnp-web", "--all-targets", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--locked",
+            "--target",
+            WASM,
+            "-p",
+            "msnp",
+            "-p",
+            "msnp-web",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
     ))?;
 
     step("native tests");
-    run(&mut cmd("cargo", &["test", "--locked", "--workspace", "--exclude", "msnp-web"]))?;
+    run(&mut cmd(
+        "cargo",
+        &["test", "--locked", "--workspace", "--exclude", "msnp-web"],
+    ))?;
 
     for browser in [Browser::Chromium, Browser::Firefox] {
         step(&format!("wasm tests in headless {}", browser.name()));
@@ -84,7 +110,12 @@ fn wasm_tests(tools: &Tools, browser: Browser) -> Result {
     let caps = dir.join(format!("{}.json", browser.name()));
     std::fs::write(&caps, browser.capabilities()).map_err(|e| e.to_string())?;
 
-    let mut c = cmd("cargo", &["test", "--locked", "--target", WASM, "-p", "msnp", "-p", "msnp-web"]);
+    let mut c = cmd(
+        "cargo",
+        &[
+            "test", "--locked", "--target", WASM, "-p", "msnp", "-p", "msnp-web",
+        ],
+    );
     c.env("PATH", &tools.path)
         .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &caps)
         .env("WASM_BINDGEN_TEST_TIMEOUT", "300")
@@ -104,10 +135,24 @@ pub fn build(tools: &Tools) -> Result {
 }
 
 pub fn demo(listen: &str) -> Result {
-    let tools = setup::run()?;
+    let tools = setup::ensure()?;
     step("building the browser app");
     build(&tools)?;
     step("starting the bridge (Ctrl-C stops it)");
     eprintln!("open http://{listen}/ once it prints its ready line");
-    run(&mut cmd("cargo", &["run", "--locked", "--release", "-p", "bridge", "--", "--listen", listen, "--static", "dist"]))
+    run(&mut cmd(
+        "cargo",
+        &[
+            "run",
+            "--locked",
+            "--release",
+            "-p",
+            "bridge",
+            "--",
+            "--listen",
+            listen,
+            "--static",
+            "dist",
+        ],
+    ))
 }
