@@ -1,0 +1,116 @@
+//! The project's MSNP2 server: notification server (sign-in, lists, presence) and switchboard, with
+//! accounts and lists in SQLite.
+//!
+//! The protocol logic ([`notification`]) is sans-IO: it takes frames and gives frames back, so it is
+//! tested without sockets; [`net`] only moves bytes.
+
+pub mod accounts;
+pub mod net;
+pub mod notification;
+pub mod secret;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::net::{NetLimits, Server};
+use crate::notification::{NotificationServer, NsConfig};
+use crate::secret::{Secret, SecretError};
+use crate::store::{SqliteStore, StoreError};
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+}
+
+/// Everything `msnp-server serve` needs.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub db: PathBuf,
+    /// The password key file; default: the database path with `.key` appended.
+    pub key_file: Option<PathBuf>,
+    pub listen: SocketAddr,
+    pub sb_listen: SocketAddr,
+    pub ns: NsConfig,
+    pub limits: NetLimits,
+}
+
+/// The key file for `db`: the given one, or `<db>.key`.
+pub fn key_path(db: &std::path::Path, key_file: Option<&std::path::Path>) -> PathBuf {
+    key_file.map(PathBuf::from).unwrap_or_else(|| {
+        let mut path = db.as_os_str().to_owned();
+        path.push(".key");
+        PathBuf::from(path)
+    })
+}
+
+/// Opens the database with its key (creating both if needed).
+pub fn open_store(db: &std::path::Path, key_file: Option<&std::path::Path>) -> Result<SqliteStore, Error> {
+    let secret = Secret::load_or_create(&key_path(db, key_file))?;
+    Ok(SqliteStore::open(db, secret)?)
+}
+
+/// A server accepting connections.
+#[derive(Debug)]
+pub struct Running {
+    pub ns_addr: SocketAddr,
+    pub sb_addr: SocketAddr,
+    server: Arc<Server<SqliteStore>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Connections open right now.
+    pub fn open_connections(&self) -> usize {
+        self.server.open_connections()
+    }
+
+    /// `OUT SSD` to everyone, close every connection, stop accepting.
+    pub async fn shutdown(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.server.shutdown();
+        // Give the writers a moment to deliver OUT SSD.
+        for _ in 0..50 {
+            if self.server.open_connections() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr).await.map_err(|source| Error::Listen { addr, source })
+}
+
+/// Opens the database, binds both listeners and starts serving.
+pub async fn start(config: ServeConfig) -> Result<Running, Error> {
+    let store = open_store(&config.db, config.key_file.as_deref())?;
+    let ns_listener = bind(config.listen).await?;
+    let sb_listener = bind(config.sb_listen).await?;
+    let ns_addr = ns_listener.local_addr().map_err(|source| Error::Listen { addr: config.listen, source })?;
+    let sb_addr = sb_listener.local_addr().map_err(|source| Error::Listen { addr: config.sb_listen, source })?;
+    let server = Server::new(NotificationServer::new(config.ns, store), config.limits);
+    let tasks = vec![
+        tokio::spawn(Arc::clone(&server).accept_ns(ns_listener)),
+        tokio::spawn(Arc::clone(&server).login_deadlines()),
+        // The switchboard listener is bound so its address is fixed; chats are served on it next.
+        tokio::spawn(async move {
+            let _keep = sb_listener;
+            std::future::pending::<()>().await
+        }),
+    ];
+    Ok(Running { ns_addr, sb_addr, server, tasks })
+}

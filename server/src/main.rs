@@ -1,0 +1,218 @@
+//! `msnp-server`: serve MSNP2, and administer its accounts.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use msnp_server::net::NetLimits;
+use msnp_server::notification::NsConfig;
+use msnp_server::store::Account;
+use msnp_server::{ServeConfig, accounts, open_store};
+
+#[derive(Debug, Parser)]
+#[command(version, about = "MSNP2 (MSN Messenger 1.0) notification server and switchboard")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Db {
+    /// The SQLite database (created if missing).
+    #[arg(long)]
+    db: PathBuf,
+    /// The key that encrypts stored passwords (created, mode 0600, if missing). Default: <db>.key
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the notification server and the switchboard. Prints `ready ns=HOST:PORT sb=HOST:PORT`.
+    Serve(Serve),
+    /// Account administration.
+    #[command(subcommand)]
+    User(User),
+    /// Create or replace the accounts an accounts file (TOML) describes.
+    Import {
+        #[command(flatten)]
+        db: Db,
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Serve {
+    #[command(flatten)]
+    db: Db,
+    /// Notification server address; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:1863")]
+    listen: SocketAddr,
+    /// Switchboard address; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:1864")]
+    sb_listen: SocketAddr,
+    /// Only accounts of these e-mail domains may sign in (comma-separated); default: any.
+    #[arg(long, value_delimiter = ',')]
+    allowed_domains: Vec<String>,
+    /// Connections open at once.
+    #[arg(long, default_value_t = NetLimits::default().max_connections)]
+    max_connections: usize,
+    /// Longest command line accepted, CRLF included; longer closes the connection.
+    #[arg(long, default_value_t = NetLimits::default().max_line)]
+    max_line: usize,
+    /// Frames queued for a client before it counts as not reading and is dropped.
+    #[arg(long, default_value_t = NetLimits::default().send_queue)]
+    send_queue: usize,
+    /// Entries per list (FL, AL, BL); more answer 210.
+    #[arg(long, default_value_t = NsConfig::default().max_list)]
+    max_list: usize,
+    /// Seconds a connection may take to sign in.
+    #[arg(long, default_value_t = NsConfig::default().login_timeout.as_secs())]
+    login_timeout: u64,
+    /// Download URL sent in the CVR reply.
+    #[arg(long, default_value_t = NsConfig::default().cvr_download_url)]
+    cvr_download_url: String,
+    /// Information URL sent in the CVR reply.
+    #[arg(long, default_value_t = NsConfig::default().cvr_info_url)]
+    cvr_info_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum User {
+    /// Create an account.
+    Add {
+        #[command(flatten)]
+        db: Db,
+        email: String,
+        #[arg(long)]
+        password: String,
+        /// Friendly name as on the wire (URL-encoded); default: the e-mail address.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List accounts.
+    List {
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Delete an account (it also leaves everyone's lists).
+    Remove {
+        #[command(flatten)]
+        db: Db,
+        email: String,
+    },
+    /// Change an account's password.
+    Passwd {
+        #[command(flatten)]
+        db: Db,
+        email: String,
+        #[arg(long)]
+        password: String,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("msnp-server: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn run(cli: Cli) -> Result {
+    match cli.command {
+        Command::Serve(serve) => tokio::runtime::Runtime::new()?.block_on(serve_until_signal(serve)),
+        Command::Import { db, file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let mut store = open_store(&db.db, db.key_file.as_deref())?;
+            let n = accounts::import(&mut store, &text)?;
+            println!("imported {n} accounts");
+            Ok(())
+        }
+        Command::User(user) => admin(user),
+    }
+}
+
+fn admin(user: User) -> Result {
+    match user {
+        User::Add { db, email, password, name } => {
+            if !msnp::handle::is_valid(&email) {
+                return Err(format!("{email:?} is not a valid e-mail address").into());
+            }
+            let name = name.unwrap_or_else(|| email.clone());
+            msnp::name::validate_encoded(&name).map_err(|e| format!("name: {e}"))?;
+            let mut store = open_store(&db.db, db.key_file.as_deref())?;
+            if store.exists(&email)? {
+                return Err(format!("{email} already exists").into());
+            }
+            store.put_account(&Account::new(&email, &name), &password)?;
+            println!("added {email}");
+        }
+        User::List { db } => {
+            let store = open_store(&db.db, db.key_file.as_deref())?;
+            for (handle, name) in store.list_accounts()? {
+                println!("{handle}\t{}", msnp::name::decode(&name));
+            }
+        }
+        User::Remove { db, email } => {
+            open_store(&db.db, db.key_file.as_deref())?.remove_account(&email)?;
+            println!("removed {email}");
+        }
+        User::Passwd { db, email, password } => {
+            open_store(&db.db, db.key_file.as_deref())?.set_password(&email, &password)?;
+            println!("password changed for {email}");
+        }
+    }
+    Ok(())
+}
+
+async fn serve_until_signal(serve: Serve) -> Result {
+    let config = ServeConfig {
+        db: serve.db.db,
+        key_file: serve.db.key_file,
+        listen: serve.listen,
+        sb_listen: serve.sb_listen,
+        ns: NsConfig {
+            allowed_domains: serve.allowed_domains,
+            max_list: serve.max_list,
+            login_timeout: Duration::from_secs(serve.login_timeout),
+            cvr_download_url: serve.cvr_download_url,
+            cvr_info_url: serve.cvr_info_url,
+        },
+        limits: NetLimits { max_connections: serve.max_connections, max_line: serve.max_line, send_queue: serve.send_queue },
+    };
+    let running = msnp_server::start(config).await?;
+    // Tools and tests wait for this one line rather than guessing ports.
+    println!("ready ns={} sb={}", running.ns_addr, running.sb_addr);
+    std::io::stdout().flush()?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

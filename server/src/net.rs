@@ -1,0 +1,209 @@
+//! The tokio side: accepts connections and moves bytes between sockets and the server logic.
+//!
+//! Each connection has a reader (bytes → msnp decoder → [`NotificationServer::receive`]) and a writer
+//! fed by a bounded queue. A client that stops reading fills its queue and is dropped, so it cannot make
+//! the server's memory grow.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use msnp::frame::MAX_CLIENT_PAYLOAD;
+use msnp::{Decoder, Frame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::notification::{ConnId, NotificationServer, Output};
+use crate::store::Store;
+
+/// Connection limits, each a command-line flag.
+#[derive(Clone, Copy, Debug)]
+pub struct NetLimits {
+    /// Connections open at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Longest inbound command line, CRLF included.
+    pub max_line: usize,
+    /// Frames queued for one connection before it counts as not reading and is dropped.
+    pub send_queue: usize,
+}
+
+impl Default for NetLimits {
+    fn default() -> NetLimits {
+        NetLimits { max_connections: 10_000, max_line: msnp::frame::MAX_LINE, send_queue: 1024 }
+    }
+}
+
+/// The server logic plus the write queue of every connection, behind one lock.
+struct Hub<S> {
+    ns: NotificationServer<S>,
+    writers: HashMap<ConnId, mpsc::Sender<Frame>>,
+}
+
+impl<S: Store> Hub<S> {
+    /// Carries out everything the logic asked for.
+    fn flush(&mut self) {
+        while let Some(output) = self.ns.poll_output() {
+            match output {
+                Output::Send(conn, frame) => {
+                    let Some(tx) = self.writers.get(&conn) else { continue };
+                    if tx.try_send(frame).is_err() {
+                        tracing::warn!(conn, "send queue full: dropping a client that does not read");
+                        self.writers.remove(&conn);
+                        self.ns.disconnect(conn);
+                    }
+                }
+                // Dropping the sender lets the writer send what is queued, then close.
+                Output::Close(conn) => {
+                    self.writers.remove(&conn);
+                }
+            }
+        }
+    }
+}
+
+/// A running server's shared state.
+pub struct Server<S> {
+    hub: Mutex<Hub<S>>,
+    epoch: Instant,
+    limits: NetLimits,
+    next_id: AtomicU64,
+    open: AtomicUsize,
+}
+
+impl<S> std::fmt::Debug for Server<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("open", &self.open).finish_non_exhaustive()
+    }
+}
+
+impl<S: Store + 'static> Server<S> {
+    pub fn new(ns: NotificationServer<S>, limits: NetLimits) -> Arc<Server<S>> {
+        Arc::new(Server {
+            hub: Mutex::new(Hub { ns, writers: HashMap::new() }),
+            epoch: Instant::now(),
+            limits,
+            next_id: AtomicU64::new(1),
+            open: AtomicUsize::new(0),
+        })
+    }
+
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    fn with_hub<R>(&self, f: impl FnOnce(&mut Hub<S>) -> R) -> R {
+        let mut hub = self.hub.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let r = f(&mut hub);
+        hub.flush();
+        r
+    }
+
+    /// Connections open right now.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Users signed in right now.
+    pub fn online(&self) -> usize {
+        self.with_hub(|hub| hub.ns.online())
+    }
+
+    /// Accepts notification-server connections until the task is dropped.
+    pub async fn accept_ns(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            match listener.accept().await {
+                Ok((stream, peer)) => {
+                    if self.open.load(Ordering::Relaxed) >= self.limits.max_connections {
+                        tracing::warn!(%peer, "connection limit reached: refusing");
+                        drop(stream);
+                        continue;
+                    }
+                    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                    let span = tracing::info_span!("ns", conn = id, %peer);
+                    tokio::spawn(Arc::clone(&self).connection(id, stream, peer).instrument(span));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    /// Closes connections that do not sign in in time; runs until the task is dropped.
+    pub async fn login_deadlines(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let now = self.now();
+            self.with_hub(|hub| hub.ns.handle_timeout(now));
+        }
+    }
+
+    async fn connection(self: Arc<Self>, conn: ConnId, stream: TcpStream, peer: SocketAddr) {
+        self.open.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let (mut reader, writer) = stream.into_split();
+        let (tx, rx) = mpsc::channel(self.limits.send_queue);
+        let (done_tx, mut done_rx) = oneshot::channel();
+        tokio::spawn(write_frames(writer, rx, done_tx).in_current_span());
+        let now = self.now();
+        self.with_hub(|hub| {
+            hub.writers.insert(conn, tx);
+            hub.ns.connect(conn, now);
+        });
+        tracing::debug!("connected");
+
+        let mut decoder = Decoder::new(msnp::Limits { max_line: self.limits.max_line, max_payload: MAX_CLIENT_PAYLOAD });
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n = tokio::select! {
+                read = reader.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                },
+                // The writer finished: the server closed this connection.
+                _ = &mut done_rx => break,
+            };
+            decoder.extend(&buf[..n]);
+            let result = self.with_hub(|hub| loop {
+                match decoder.next_frame() {
+                    Ok(Some(frame)) => hub.ns.receive(conn, &frame),
+                    Ok(None) => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            });
+            if let Err(e) = result {
+                tracing::info!(error = %e, peer = %peer, "closing: bad framing");
+                break;
+            }
+        }
+        self.with_hub(|hub| {
+            hub.writers.remove(&conn);
+            hub.ns.disconnect(conn);
+        });
+        self.open.fetch_sub(1, Ordering::Relaxed);
+        tracing::debug!("disconnected");
+    }
+
+    /// Sends `OUT SSD` to everyone and closes every connection (graceful shutdown).
+    pub fn shutdown(&self) {
+        self.with_hub(|hub| hub.ns.shutdown());
+    }
+}
+
+/// Writes queued frames until the queue closes, then shuts the socket down.
+async fn write_frames(mut writer: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Frame>, done: oneshot::Sender<()>) {
+    while let Some(frame) = rx.recv().await {
+        if writer.write_all(frame.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let _ = writer.shutdown().await;
+    let _ = done.send(());
+}
