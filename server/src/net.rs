@@ -33,7 +33,11 @@ pub struct NetLimits {
 
 impl Default for NetLimits {
     fn default() -> NetLimits {
-        NetLimits { max_connections: 10_000, max_line: msnp::frame::MAX_LINE, send_queue: 1024 }
+        NetLimits {
+            max_connections: 10_000,
+            max_line: msnp::frame::MAX_LINE,
+            send_queue: 1024,
+        }
     }
 }
 
@@ -49,9 +53,14 @@ impl<S: Store> Hub<S> {
         while let Some(output) = self.ns.poll_output() {
             match output {
                 Output::Send(conn, frame) => {
-                    let Some(tx) = self.writers.get(&conn) else { continue };
+                    let Some(tx) = self.writers.get(&conn) else {
+                        continue;
+                    };
                     if tx.try_send(frame).is_err() {
-                        tracing::warn!(conn, "send queue full: dropping a client that does not read");
+                        tracing::warn!(
+                            conn,
+                            "send queue full: dropping a client that does not read"
+                        );
                         self.writers.remove(&conn);
                         self.ns.disconnect(conn);
                     }
@@ -76,14 +85,19 @@ pub struct Server<S> {
 
 impl<S> std::fmt::Debug for Server<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("open", &self.open).finish_non_exhaustive()
+        f.debug_struct("Server")
+            .field("open", &self.open)
+            .finish_non_exhaustive()
     }
 }
 
 impl<S: Store + 'static> Server<S> {
     pub fn new(ns: NotificationServer<S>, limits: NetLimits) -> Arc<Server<S>> {
         Arc::new(Server {
-            hub: Mutex::new(Hub { ns, writers: HashMap::new() }),
+            hub: Mutex::new(Hub {
+                ns,
+                writers: HashMap::new(),
+            }),
             epoch: Instant::now(),
             limits,
             next_id: AtomicU64::new(1),
@@ -96,7 +110,10 @@ impl<S: Store + 'static> Server<S> {
     }
 
     fn with_hub<R>(&self, f: impl FnOnce(&mut Hub<S>) -> R) -> R {
-        let mut hub = self.hub.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut hub = self
+            .hub
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let r = f(&mut hub);
         hub.flush();
         r
@@ -124,7 +141,11 @@ impl<S: Store + 'static> Server<S> {
                     }
                     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
                     let span = tracing::info_span!("ns", conn = id, %peer);
-                    tokio::spawn(Arc::clone(&self).connection(id, stream, peer).instrument(span));
+                    tokio::spawn(
+                        Arc::clone(&self)
+                            .connection(id, stream, peer)
+                            .instrument(span),
+                    );
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait rather than spin.
@@ -159,7 +180,10 @@ impl<S: Store + 'static> Server<S> {
         });
         tracing::debug!("connected");
 
-        let mut decoder = Decoder::new(msnp::Limits { max_line: self.limits.max_line, max_payload: MAX_CLIENT_PAYLOAD });
+        let mut decoder = Decoder::new(msnp::Limits {
+            max_line: self.limits.max_line,
+            max_payload: MAX_CLIENT_PAYLOAD,
+        });
         let mut buf = vec![0u8; 4096];
         loop {
             let n = tokio::select! {
@@ -171,11 +195,13 @@ impl<S: Store + 'static> Server<S> {
                 _ = &mut done_rx => break,
             };
             decoder.extend(&buf[..n]);
-            let result = self.with_hub(|hub| loop {
-                match decoder.next_frame() {
-                    Ok(Some(frame)) => hub.ns.receive(conn, &frame),
-                    Ok(None) => return Ok(()),
-                    Err(e) => return Err(e),
+            let result = self.with_hub(|hub| {
+                loop {
+                    match decoder.next_frame() {
+                        Ok(Some(frame)) => hub.ns.receive(conn, &frame),
+                        Ok(None) => return Ok(()),
+                        Err(e) => return Err(e),
+                    }
                 }
             });
             if let Err(e) = result {
@@ -198,7 +224,11 @@ impl<S: Store + 'static> Server<S> {
 }
 
 /// Writes queued frames until the queue closes, then shuts the socket down.
-async fn write_frames(mut writer: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Frame>, done: oneshot::Sender<()>) {
+async fn write_frames(
+    mut writer: tokio::net::tcp::OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Frame>,
+    done: oneshot::Sender<()>,
+) {
     while let Some(frame) = rx.recv().await {
         if writer.write_all(frame.as_bytes()).await.is_err() {
             break;
