@@ -23,9 +23,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
@@ -38,9 +36,7 @@ async fn main() -> std::io::Result<()> {
     // Tools and tests wait for this one line rather than guessing the port.
     println!("ready http={addr}");
     tracing::info!(%addr, dir = %args.static_dir.display(), "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -48,8 +44,8 @@ async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]

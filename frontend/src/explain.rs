@@ -9,29 +9,19 @@ pub fn command(name: &str) -> Option<&'static str> {
             "Version: the client lists the protocol dialects it speaks; the server picks one (MSNP2) or answers 0."
         }
         "INF" => "Security packages: the server says how to log in (MD5).",
-        "USR" => {
-            "User authentication: the handle, then the MD5 of the server's challenge followed by the password."
-        }
-        "SYN" => {
-            "Synchronise: the client sends its cached list version; the server sends the lists if they changed."
-        }
+        "USR" => "User authentication: the handle, then the MD5 of the server's challenge followed by the password.",
+        "SYN" => "Synchronise: the client sends its cached list version; the server sends the lists if they changed.",
         "LST" => "One entry of a contact list (FL forward, AL allow, BL block, RL reverse).",
         "GTC" => "Whether to ask the user when someone adds them (A) or allow them silently (N).",
-        "BLP" => {
-            "Privacy mode: everyone may see me except the block list (AL), or only my allow list (BL)."
-        }
+        "BLP" => "Privacy mode: everyone may see me except the block list (AL), or only my allow list (BL).",
         "ADD" => "Add someone to a list; ADD 0 RL from the server means someone added you.",
         "REM" => "Remove someone from a list; REM 0 RL from the server means someone removed you.",
         "REA" => "Rename: change your friendly name, or the name stored for a contact.",
-        "CHG" => {
-            "Change state: Online, Busy, Idle, Be right back, Away, On the phone, Out to lunch, or Hidden."
-        }
+        "CHG" => "Change state: Online, Busy, Idle, Be right back, Away, On the phone, Out to lunch, or Hidden.",
         "ILN" => "Initial presence of a contact, sent after your first state change.",
         "NLN" => "A contact came online, changed state or changed name.",
         "FLN" => "A contact went offline (or appears offline).",
-        "CVR" => {
-            "Client version: the client describes itself; the server answers with recommended versions."
-        }
+        "CVR" => "Client version: the client describes itself; the server answers with recommended versions.",
         "XFR" => "Transfer: a switchboard (chat server) address and a cookie to get in with.",
         "RNG" => "Ring: someone invites you to a chat on a switchboard.",
         "CAL" => "Call: invite someone into this chat.",
@@ -66,9 +56,7 @@ pub fn line(text: &str) -> String {
     match command(name) {
         Some(meaning) => format!("{name}: {meaning}"),
         None if command(&name.to_ascii_uppercase()).is_some() => {
-            format!(
-                "{name}: command names are case-sensitive; a server answers 200 (syntax error)."
-            )
+            format!("{name}: command names are case-sensitive; a server answers 200 (syntax error).")
         }
         None => format!("{name}: not an MSNP2 command; a server answers 200 (syntax error)."),
     }
@@ -83,10 +71,7 @@ mod tests {
     #[test]
     fn explains_commands_and_errors() {
         assert!(line("USR 142 OK jd@hotmail.com JD").starts_with("USR: User authentication"));
-        assert_eq!(
-            line("911 142"),
-            "Error 911: Wrong e-mail address or password."
-        );
+        assert_eq!(line("911 142"), "Error 911: Wrong e-mail address or password.");
         assert!(line("chg 5 NLN").contains("case-sensitive"));
         assert!(line("FOO").contains("not an MSNP2 command"));
         assert!(line("\r\n").contains("empty"));

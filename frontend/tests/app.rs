@@ -21,32 +21,16 @@ async fn explains_a_submitted_line() {
     yew::Renderer::<App>::with_root(root.clone()).render();
     gloo_timers::future::sleep(Duration::from_millis(50)).await;
 
-    let input: HtmlInputElement = root
-        .query_selector("input#explain-line")
-        .unwrap()
-        .unwrap()
-        .dyn_into()
-        .unwrap();
+    let input: HtmlInputElement = root.query_selector("input#explain-line").unwrap().unwrap().dyn_into().unwrap();
     assert_eq!(input.type_(), "text");
-    let label = root
-        .query_selector("label[for=explain-line]")
-        .unwrap()
-        .unwrap();
+    let label = root.query_selector("label[for=explain-line]").unwrap().unwrap();
     assert_eq!(label.text_content().unwrap(), "MSNP2 line");
 
     input.set_value("911 142");
-    let form: HtmlFormElement = root
-        .query_selector("form")
-        .unwrap()
-        .unwrap()
-        .dyn_into()
-        .unwrap();
+    let form: HtmlFormElement = root.query_selector("form").unwrap().unwrap().dyn_into().unwrap();
     form.request_submit().unwrap();
     gloo_timers::future::sleep(Duration::from_millis(50)).await;
 
     let output = root.query_selector("output").unwrap().unwrap();
-    assert_eq!(
-        output.text_content().unwrap(),
-        "Error 911: Wrong e-mail address or password."
-    );
+    assert_eq!(output.text_content().unwrap(), "Error 911: Wrong e-mail address or password.");
 }

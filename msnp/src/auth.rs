@@ -28,26 +28,10 @@ mod tests {
     #[test]
     fn worked_examples_of_the_reference() {
         let table = [
-            (
-                "1013928519.693957190",
-                "hunter2",
-                "8aca4d4721b726ba9cd5e3a5f601671a",
-            ),
-            (
-                "1013928519.693957190",
-                "alicepw",
-                "424977e28cde25117c5afda7500dce09",
-            ),
-            (
-                "1013928521.412758334",
-                "bobpw",
-                "c1b0bdeccbed0d9fdbe46a32976f2fd8",
-            ),
-            (
-                "1013928519.693957190",
-                "mypassword",
-                "6f3963009fc8a9d2b2ff137da0905c55",
-            ),
+            ("1013928519.693957190", "hunter2", "8aca4d4721b726ba9cd5e3a5f601671a"),
+            ("1013928519.693957190", "alicepw", "424977e28cde25117c5afda7500dce09"),
+            ("1013928521.412758334", "bobpw", "c1b0bdeccbed0d9fdbe46a32976f2fd8"),
+            ("1013928519.693957190", "mypassword", "6f3963009fc8a9d2b2ff137da0905c55"),
             ("abcdefg", "1234567", "d1713d0f1d2e8fae230328d8fd59de01"),
         ];
         for (challenge, password, expected) in table {
@@ -58,16 +42,8 @@ mod tests {
     #[test]
     fn verification_ignores_hex_case_only() {
         let upper = "8ACA4D4721B726BA9CD5E3A5F601671A";
-        assert!(verify_md5_response(
-            "1013928519.693957190",
-            "hunter2",
-            upper
-        ));
-        assert!(!verify_md5_response(
-            "1013928519.693957190",
-            "hunter3",
-            upper
-        ));
+        assert!(verify_md5_response("1013928519.693957190", "hunter2", upper));
+        assert!(!verify_md5_response("1013928519.693957190", "hunter3", upper));
         assert!(!verify_md5_response("1013928519.693957190", "hunter2", ""));
     }
 }

@@ -24,16 +24,10 @@ pub struct Limits {
 
 impl Limits {
     /// What a project server accepts from clients (MSNP2.md §3.7).
-    pub const SERVER: Limits = Limits {
-        max_line: MAX_LINE,
-        max_payload: MAX_CLIENT_PAYLOAD,
-    };
+    pub const SERVER: Limits = Limits { max_line: MAX_LINE, max_payload: MAX_CLIENT_PAYLOAD };
     /// What a client accepts from servers: lines as the server's, but payloads may be longer, since
     /// other servers (revival servers) send long profile messages and relay payloads they did not check.
-    pub const CLIENT: Limits = Limits {
-        max_line: MAX_LINE,
-        max_payload: 64 * 1024,
-    };
+    pub const CLIENT: Limits = Limits { max_line: MAX_LINE, max_payload: 64 * 1024 };
 }
 
 impl Default for Limits {
@@ -73,11 +67,7 @@ impl Frame {
         let mut raw = line.into().into_bytes();
         let line_len = raw.len();
         raw.extend_from_slice(b"\r\n");
-        Frame {
-            raw,
-            line_len,
-            payload_start: None,
-        }
+        Frame { raw, line_len, payload_start: None }
     }
 
     /// A payload command: `head` is the line without its length, which is appended as the last token.
@@ -87,11 +77,7 @@ impl Frame {
         raw.extend_from_slice(b"\r\n");
         let start = raw.len();
         raw.extend_from_slice(payload);
-        Frame {
-            raw,
-            line_len,
-            payload_start: Some(start),
-        }
+        Frame { raw, line_len, payload_start: Some(start) }
     }
 
     /// The command line, without its terminator.
@@ -159,10 +145,7 @@ pub struct Decoder {
 
 impl Decoder {
     pub fn new(limits: Limits) -> Decoder {
-        Decoder {
-            limits,
-            ..Decoder::default()
-        }
+        Decoder { limits, ..Decoder::default() }
     }
 
     pub fn limits(&self) -> Limits {
@@ -201,25 +184,16 @@ impl Decoder {
             let Some(lf) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') else {
                 self.scanned = self.buf.len();
                 if self.buf.len() >= self.limits.max_line {
-                    return Err(FrameError::LineTooLong {
-                        limit: self.limits.max_line,
-                    });
+                    return Err(FrameError::LineTooLong { limit: self.limits.max_line });
                 }
                 return Ok(None);
             };
             let lf = self.scanned + lf;
             if lf + 1 > self.limits.max_line {
-                return Err(FrameError::LineTooLong {
-                    limit: self.limits.max_line,
-                });
+                return Err(FrameError::LineTooLong { limit: self.limits.max_line });
             }
-            let line_len = if lf > 0 && self.buf[lf - 1] == b'\r' {
-                lf - 1
-            } else {
-                lf
-            };
-            let line =
-                std::str::from_utf8(&self.buf[..line_len]).map_err(|_| FrameError::NotUtf8)?;
+            let line_len = if lf > 0 && self.buf[lf - 1] == b'\r' { lf - 1 } else { lf };
+            let line = std::str::from_utf8(&self.buf[..line_len]).map_err(|_| FrameError::NotUtf8)?;
             let mut tokens = line.split([' ', '\t']).filter(|t| !t.is_empty());
             let Some(name) = tokens.next() else {
                 // An empty (or blank) line: skip it.
@@ -231,10 +205,7 @@ impl Decoder {
                 let last = tokens.next_back().unwrap_or(name);
                 let len = parse_length(last)?;
                 if len > self.limits.max_payload {
-                    return Err(FrameError::PayloadTooLarge {
-                        len,
-                        limit: self.limits.max_payload,
-                    });
+                    return Err(FrameError::PayloadTooLarge { len, limit: self.limits.max_payload });
                 }
                 Some(len)
             } else {
@@ -249,11 +220,7 @@ impl Decoder {
             let rest = self.buf.split_off(end);
             let raw = std::mem::replace(&mut self.buf, rest);
             self.scanned = 0;
-            return Ok(Some(Frame {
-                raw,
-                line_len,
-                payload_start: payload_len.map(|_| lf + 1),
-            }));
+            return Ok(Some(Frame { raw, line_len, payload_start: payload_len.map(|_| lf + 1) }));
         }
     }
 }
@@ -327,10 +294,7 @@ mod tests {
             assert_eq!(d.next_frame(), Ok(None));
         }
         d.extend(b"c");
-        assert_eq!(
-            d.next_frame().unwrap().unwrap().payload(),
-            Some(&b"abc"[..])
-        );
+        assert_eq!(d.next_frame().unwrap().unwrap().payload(), Some(&b"abc"[..]));
         assert_eq!(d.buffered(), 0);
     }
 
@@ -350,10 +314,7 @@ mod tests {
         assert_eq!(ok.len(), MAX_LINE);
         assert_eq!(decode_all(ok.as_bytes(), limits).unwrap().len(), 1);
         let long = format!("PNG {}\r\n", "x".repeat(MAX_LINE - 5));
-        assert_eq!(
-            decode_all(long.as_bytes(), limits),
-            Err(FrameError::LineTooLong { limit: MAX_LINE })
-        );
+        assert_eq!(decode_all(long.as_bytes(), limits), Err(FrameError::LineTooLong { limit: MAX_LINE }));
     }
 
     #[test]
@@ -362,10 +323,7 @@ mod tests {
         d.extend(&vec![b'A'; MAX_LINE - 1]);
         assert_eq!(d.next_frame(), Ok(None));
         d.extend(b"A");
-        assert_eq!(
-            d.next_frame(),
-            Err(FrameError::LineTooLong { limit: MAX_LINE })
-        );
+        assert_eq!(d.next_frame(), Err(FrameError::LineTooLong { limit: MAX_LINE }));
         // The error sticks: the stream cannot be trusted any more.
         d.extend(b"\r\nOUT\r\n");
         assert!(d.next_frame().is_err());
@@ -375,31 +333,16 @@ mod tests {
     #[test]
     fn bad_lengths() {
         let limits = Limits::SERVER;
-        assert_eq!(
-            decode_all(b"MSG 1 N x\r\n", limits),
-            Err(FrameError::BadLength("x".into()))
-        );
-        assert_eq!(
-            decode_all(b"MSG 1 N -1\r\n", limits),
-            Err(FrameError::BadLength("-1".into()))
-        );
-        assert_eq!(
-            decode_all(b"MSG\r\n", limits),
-            Err(FrameError::BadLength("MSG".into()))
-        );
+        assert_eq!(decode_all(b"MSG 1 N x\r\n", limits), Err(FrameError::BadLength("x".into())));
+        assert_eq!(decode_all(b"MSG 1 N -1\r\n", limits), Err(FrameError::BadLength("-1".into())));
+        assert_eq!(decode_all(b"MSG\r\n", limits), Err(FrameError::BadLength("MSG".into())));
         assert_eq!(
             decode_all(b"MSG 1 N 1665\r\n", limits),
-            Err(FrameError::PayloadTooLarge {
-                len: 1665,
-                limit: 1664
-            })
+            Err(FrameError::PayloadTooLarge { len: 1665, limit: 1664 })
         );
         assert_eq!(
             decode_all(b"MSG 1 N 99999999999999999999999\r\n", limits),
-            Err(FrameError::PayloadTooLarge {
-                len: usize::MAX,
-                limit: 1664
-            })
+            Err(FrameError::PayloadTooLarge { len: usize::MAX, limit: 1664 })
         );
         let max = format!("MSG 1 N 1664\r\n{}", "a".repeat(1664));
         assert_eq!(decode_all(max.as_bytes(), limits).unwrap().len(), 1);
@@ -407,10 +350,7 @@ mod tests {
 
     #[test]
     fn not_utf8() {
-        assert_eq!(
-            decode_all(b"REA 1 a@b.c \xff\r\n", Limits::SERVER),
-            Err(FrameError::NotUtf8)
-        );
+        assert_eq!(decode_all(b"REA 1 a@b.c \xff\r\n", Limits::SERVER), Err(FrameError::NotUtf8));
         // A payload need not be UTF-8.
         let frames = decode_all(b"MSG 1 U 2\r\n\xff\xfe", Limits::SERVER).unwrap();
         assert_eq!(frames[0].payload(), Some(&b"\xff\xfe"[..]));

@@ -61,9 +61,7 @@ impl Message {
             }
             let line = String::from_utf8_lossy(line);
             if let Some((name, value)) = line.split_once(':') {
-                message
-                    .headers
-                    .push((name.trim().to_owned(), value.trim().to_owned()));
+                message.headers.push((name.trim().to_owned(), value.trim().to_owned()));
             }
         }
         message
@@ -82,21 +80,13 @@ impl Message {
 
     /// A header's value; names compare case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The media type without parameters, lowercased (`text/plain`).
     pub fn content_type(&self) -> String {
         let value = self.header("Content-Type").unwrap_or("text/plain");
-        value
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
+        value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
     }
 
     pub fn content(&self) -> Content {
@@ -121,10 +111,7 @@ mod tests {
     #[test]
     fn text_message_bytes_match_the_reference() {
         let bytes = Message::text("Hello Bob").to_bytes();
-        assert_eq!(
-            bytes,
-            b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHello Bob"
-        );
+        assert_eq!(bytes, b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHello Bob");
         assert_eq!(bytes.len(), 71);
         assert_eq!(Message::text("Hi Alice, lunch?").to_bytes().len(), 78);
         assert_eq!(Message::text("Sure!").to_bytes().len(), 67);
@@ -137,13 +124,8 @@ mod tests {
         assert_eq!(m.header("x-mms-im-format"), Some("FN=Arial; EF=B; CO=ff"));
         let typing = Message::parse(&Message::typing("bob@hotmail.com").to_bytes());
         assert_eq!(typing.content(), Content::Typing("bob@hotmail.com".into()));
-        let other = Message::parse(
-            b"Content-Type: application/x-msmsgsinvite\n\nInvitation-Command: INVITE",
-        );
-        assert_eq!(
-            other.content(),
-            Content::Other("application/x-msmsgsinvite".into())
-        );
+        let other = Message::parse(b"Content-Type: application/x-msmsgsinvite\n\nInvitation-Command: INVITE");
+        assert_eq!(other.content(), Content::Other("application/x-msmsgsinvite".into()));
         assert_eq!(other.body, b"Invitation-Command: INVITE");
         assert_eq!(Message::parse(b"").content(), Content::Text(String::new()));
         assert_eq!(Message::parse(b"garbage without colon").headers, vec![]);

@@ -118,17 +118,11 @@ mod tests {
     fn limits() {
         assert_eq!(validate_encoded(""), Err(NameError::Empty));
         assert_eq!(validate_encoded(&"a".repeat(387)), Ok(()));
-        assert_eq!(
-            validate_encoded(&"a".repeat(388)),
-            Err(NameError::TooLong(388))
-        );
+        assert_eq!(validate_encoded(&"a".repeat(388)), Err(NameError::TooLong(388)));
         assert_eq!(validate_encoded("a\u{1}b"), Err(NameError::ForbiddenByte));
         assert_eq!(validate_encoded("Caf\u{e9}"), Ok(()));
         // 129 three-byte characters fit exactly; one more does not.
         assert!(encode_checked(&"☕".repeat(43)).is_ok());
-        assert_eq!(
-            encode_checked(&"é".repeat(65)),
-            Err(NameError::TooLong(390))
-        );
+        assert_eq!(encode_checked(&"é".repeat(65)), Err(NameError::TooLong(390)));
     }
 }

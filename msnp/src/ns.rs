@@ -157,10 +157,7 @@ impl ClientCommand {
             "VER" => {
                 let trid = a.trid()?;
                 a.require(1)?;
-                ClientCommand::Ver {
-                    trid,
-                    dialects: a.rest(),
-                }
+                ClientCommand::Ver { trid, dialects: a.rest() }
             }
             "INF" => ClientCommand::Inf { trid: a.trid()? },
             "USR" => {
@@ -168,77 +165,44 @@ impl ClientCommand {
                 a.require(3)?;
                 let package = a.string()?;
                 let stage = a.value(ErrorCode::AuthenticationFailed)?;
-                ClientCommand::Usr {
-                    trid,
-                    package,
-                    stage,
-                    value: a.string()?,
-                }
+                ClientCommand::Usr { trid, package, stage, value: a.string()? }
             }
             "SYN" => {
                 let trid = a.trid()?;
-                ClientCommand::Syn {
-                    trid,
-                    version: a.number(bad)?,
-                }
+                ClientCommand::Syn { trid, version: a.number(bad)? }
             }
             "LST" => {
                 let trid = a.trid()?;
-                ClientCommand::Lst {
-                    trid,
-                    list: a.value(bad)?,
-                }
+                ClientCommand::Lst { trid, list: a.value(bad)? }
             }
             "GTC" => {
                 let trid = a.trid()?;
-                ClientCommand::Gtc {
-                    trid,
-                    mode: a.value(bad)?,
-                }
+                ClientCommand::Gtc { trid, mode: a.value(bad)? }
             }
             "BLP" => {
                 let trid = a.trid()?;
-                ClientCommand::Blp {
-                    trid,
-                    mode: a.value(bad)?,
-                }
+                ClientCommand::Blp { trid, mode: a.value(bad)? }
             }
             "ADD" => {
                 let trid = a.trid()?;
                 a.require(3)?;
                 let list = a.value(bad)?;
-                ClientCommand::Add {
-                    trid,
-                    list,
-                    handle: a.string()?,
-                    name: a.string()?,
-                }
+                ClientCommand::Add { trid, list, handle: a.string()?, name: a.string()? }
             }
             "REM" => {
                 let trid = a.trid()?;
                 a.require(2)?;
                 let list = a.value(bad)?;
-                ClientCommand::Rem {
-                    trid,
-                    list,
-                    handle: a.string()?,
-                }
+                ClientCommand::Rem { trid, list, handle: a.string()? }
             }
             "REA" => {
                 let trid = a.trid()?;
                 a.require(2)?;
-                ClientCommand::Rea {
-                    trid,
-                    handle: a.string()?,
-                    name: a.string()?,
-                }
+                ClientCommand::Rea { trid, handle: a.string()?, name: a.string()? }
             }
             "CHG" => {
                 let trid = a.trid()?;
-                ClientCommand::Chg {
-                    trid,
-                    state: a.value(bad)?,
-                }
+                ClientCommand::Chg { trid, state: a.value(bad)? }
             }
             "CVR" => {
                 let trid = a.trid()?;
@@ -262,24 +226,15 @@ impl ClientCommand {
             }
             "FND" => {
                 let trid = a.trid()?;
-                ClientCommand::Fnd {
-                    trid,
-                    query: a.rest(),
-                }
+                ClientCommand::Fnd { trid, query: a.rest() }
             }
             "SND" => {
                 let trid = a.trid()?;
-                ClientCommand::Snd {
-                    trid,
-                    email: a.string()?,
-                }
+                ClientCommand::Snd { trid, email: a.string()? }
             }
             "URL" => {
                 let trid = a.trid()?;
-                ClientCommand::Url {
-                    trid,
-                    service: a.string()?,
-                }
+                ClientCommand::Url { trid, service: a.string()? }
             }
             _ => return Err(a.unknown()),
         })
@@ -290,31 +245,20 @@ impl ClientCommand {
         Frame::command(match self {
             ClientCommand::Ver { trid, dialects } => format!("VER {trid} {}", dialects.join(" ")),
             ClientCommand::Inf { trid } => format!("INF {trid}"),
-            ClientCommand::Usr {
-                trid,
-                package,
-                stage,
-                value,
-            } => {
+            ClientCommand::Usr { trid, package, stage, value } => {
                 format!("USR {trid} {package} {} {value}", stage.as_str())
             }
             ClientCommand::Syn { trid, version } => format!("SYN {trid} {version}"),
             ClientCommand::Lst { trid, list } => format!("LST {trid} {list}"),
             ClientCommand::Gtc { trid, mode } => format!("GTC {trid} {mode}"),
             ClientCommand::Blp { trid, mode } => format!("BLP {trid} {mode}"),
-            ClientCommand::Add {
-                trid,
-                list,
-                handle,
-                name,
-            } => format!("ADD {trid} {list} {handle} {name}"),
+            ClientCommand::Add { trid, list, handle, name } => format!("ADD {trid} {list} {handle} {name}"),
             ClientCommand::Rem { trid, list, handle } => format!("REM {trid} {list} {handle}"),
             ClientCommand::Rea { trid, handle, name } => format!("REA {trid} {handle} {name}"),
             ClientCommand::Chg { trid, state } => format!("CHG {trid} {state}"),
-            ClientCommand::Cvr { trid, client: c } => format!(
-                "CVR {trid} {} {} {} {} {} {}",
-                c.locale, c.os_type, c.os_version, c.arch, c.library, c.version
-            ),
+            ClientCommand::Cvr { trid, client: c } => {
+                format!("CVR {trid} {} {} {} {} {} {}", c.locale, c.os_type, c.os_version, c.arch, c.library, c.version)
+            }
             ClientCommand::Xfr { trid } => format!("XFR {trid} SB"),
             ClientCommand::Fnd { trid, query } => join(format!("FND {trid}"), query),
             ClientCommand::Snd { trid, email } => format!("SND {trid} {email}"),
@@ -510,20 +454,12 @@ impl ServerCommand {
         let bad = ErrorCode::InvalidParameter;
         Ok(match a.name() {
             "QNG" => ServerCommand::Qng,
-            "OUT" => ServerCommand::Out {
-                reason: a.text().ok().map(str::to_owned),
-            },
+            "OUT" => ServerCommand::Out { reason: a.text().ok().map(str::to_owned) },
             "NLN" => {
                 a.require(3)?;
-                ServerCommand::Nln {
-                    state: a.value(bad)?,
-                    handle: a.string()?,
-                    name: a.string()?,
-                }
+                ServerCommand::Nln { state: a.value(bad)?, handle: a.string()?, name: a.string()? }
             }
-            "FLN" => ServerCommand::Fln {
-                handle: a.string()?,
-            },
+            "FLN" => ServerCommand::Fln { handle: a.string()? },
             "RNG" => {
                 a.require(6)?;
                 let session_id = a.string()?;
@@ -542,73 +478,44 @@ impl ServerCommand {
             "MSG" => {
                 a.require(3)?;
                 let (sender, sender_name) = (a.string()?, a.string()?);
-                ServerCommand::Msg {
-                    sender,
-                    sender_name,
-                    payload: frame.payload().unwrap_or_default().to_vec(),
-                }
+                ServerCommand::Msg { sender, sender_name, payload: frame.payload().unwrap_or_default().to_vec() }
             }
             "VER" => {
                 let trid = a.trid()?;
-                ServerCommand::Ver {
-                    trid,
-                    dialect: a.string()?,
-                }
+                ServerCommand::Ver { trid, dialect: a.string()? }
             }
             "INF" => {
                 let trid = a.trid()?;
                 a.require(1)?;
-                ServerCommand::Inf {
-                    trid,
-                    packages: a.rest(),
-                }
+                ServerCommand::Inf { trid, packages: a.rest() }
             }
             "USR" => {
                 let trid = a.trid()?;
                 a.require(3)?;
                 match a.text()? {
-                    "OK" => ServerCommand::UsrOk {
-                        trid,
-                        handle: a.string()?,
-                        name: a.string()?,
-                    },
+                    "OK" => ServerCommand::UsrOk { trid, handle: a.string()?, name: a.string()? },
                     package => {
                         let package = package.to_owned();
                         if a.text()? != "S" {
                             return Err(a.invalid(bad));
                         }
-                        ServerCommand::UsrChallenge {
-                            trid,
-                            package,
-                            challenge: a.string()?,
-                        }
+                        ServerCommand::UsrChallenge { trid, package, challenge: a.string()? }
                     }
                 }
             }
             "SYN" => {
                 let trid = a.trid()?;
-                ServerCommand::Syn {
-                    trid,
-                    version: a.number(bad)?,
-                }
+                ServerCommand::Syn { trid, version: a.number(bad)? }
             }
             "GTC" => {
                 let trid = a.trid()?;
                 a.require(2)?;
-                ServerCommand::Gtc {
-                    trid,
-                    version: a.number(bad)?,
-                    mode: a.value(bad)?,
-                }
+                ServerCommand::Gtc { trid, version: a.number(bad)?, mode: a.value(bad)? }
             }
             "BLP" => {
                 let trid = a.trid()?;
                 a.require(2)?;
-                ServerCommand::Blp {
-                    trid,
-                    version: a.number(bad)?,
-                    mode: a.value(bad)?,
-                }
+                ServerCommand::Blp { trid, version: a.number(bad)?, mode: a.value(bad)? }
             }
             "LST" => {
                 let trid = a.trid()?;
@@ -621,72 +528,38 @@ impl ServerCommand {
                     None
                 } else {
                     a.require(2)?;
-                    Some(Entry {
-                        handle: a.string()?,
-                        name: a.string()?,
-                    })
+                    Some(Entry { handle: a.string()?, name: a.string()? })
                 };
-                ServerCommand::Lst {
-                    trid,
-                    list,
-                    version,
-                    item,
-                    total,
-                    entry,
-                }
+                ServerCommand::Lst { trid, list, version, item, total, entry }
             }
             "ADD" => {
                 let trid = a.trid()?;
                 a.require(4)?;
                 let list = a.value(bad)?;
                 let version = a.number(bad)?;
-                ServerCommand::Add {
-                    trid,
-                    list,
-                    version,
-                    handle: a.string()?,
-                    name: a.string()?,
-                }
+                ServerCommand::Add { trid, list, version, handle: a.string()?, name: a.string()? }
             }
             "REM" => {
                 let trid = a.trid()?;
                 a.require(3)?;
                 let list = a.value(bad)?;
                 let version = a.number(bad)?;
-                ServerCommand::Rem {
-                    trid,
-                    list,
-                    version,
-                    handle: a.string()?,
-                }
+                ServerCommand::Rem { trid, list, version, handle: a.string()? }
             }
             "REA" => {
                 let trid = a.trid()?;
                 a.require(3)?;
                 let version = a.number(bad)?;
-                ServerCommand::Rea {
-                    trid,
-                    version,
-                    handle: a.string()?,
-                    name: a.string()?,
-                }
+                ServerCommand::Rea { trid, version, handle: a.string()?, name: a.string()? }
             }
             "CHG" => {
                 let trid = a.trid()?;
-                ServerCommand::Chg {
-                    trid,
-                    state: a.value(bad)?,
-                }
+                ServerCommand::Chg { trid, state: a.value(bad)? }
             }
             "ILN" => {
                 let trid = a.trid()?;
                 a.require(3)?;
-                ServerCommand::Iln {
-                    trid,
-                    state: a.value(bad)?,
-                    handle: a.string()?,
-                    name: a.string()?,
-                }
+                ServerCommand::Iln { trid, state: a.value(bad)?, handle: a.string()?, name: a.string()? }
             }
             "CVR" => {
                 let trid = a.trid()?;
@@ -704,47 +577,30 @@ impl ServerCommand {
                 let trid = a.trid()?;
                 a.require(2)?;
                 match a.text()? {
-                    "NS" => ServerCommand::XfrNs {
-                        trid,
-                        address: a.string()?,
-                    },
+                    "NS" => ServerCommand::XfrNs { trid, address: a.string()? },
                     "SB" => {
                         a.require(3)?;
                         let address = a.string()?;
                         if a.text()? != "CKI" {
                             return Err(a.invalid(bad));
                         }
-                        ServerCommand::XfrSb {
-                            trid,
-                            address,
-                            cookie: a.string()?,
-                        }
+                        ServerCommand::XfrSb { trid, address, cookie: a.string()? }
                     }
                     _ => return Err(a.invalid(bad)),
                 }
             }
             "FND" => {
                 let trid = a.trid()?;
-                ServerCommand::Fnd {
-                    trid,
-                    results: a.rest(),
-                }
+                ServerCommand::Fnd { trid, results: a.rest() }
             }
             "SND" => {
                 let trid = a.trid()?;
-                ServerCommand::Snd {
-                    trid,
-                    result: a.string()?,
-                }
+                ServerCommand::Snd { trid, result: a.string()? }
             }
             "URL" => {
                 let trid = a.trid()?;
                 a.require(2)?;
-                ServerCommand::Url {
-                    trid,
-                    url: a.string()?,
-                    login_url: a.string()?,
-                }
+                ServerCommand::Url { trid, url: a.string()?, login_url: a.string()? }
             }
             _ => return Err(a.unknown()),
         })
@@ -753,120 +609,44 @@ impl ServerCommand {
     /// The frame to send.
     pub fn to_frame(&self) -> Frame {
         Frame::command(match self {
-            ServerCommand::Msg {
-                sender,
-                sender_name,
-                payload,
-            } => {
+            ServerCommand::Msg { sender, sender_name, payload } => {
                 return Frame::with_payload(&format!("MSG {sender} {sender_name}"), payload);
             }
             ServerCommand::Error { code, trid } => return error_frame(*code, *trid),
             ServerCommand::Ver { trid, dialect } => format!("VER {trid} {dialect}"),
             ServerCommand::Inf { trid, packages } => join(format!("INF {trid}"), packages),
-            ServerCommand::UsrChallenge {
-                trid,
-                package,
-                challenge,
-            } => format!("USR {trid} {package} S {challenge}"),
+            ServerCommand::UsrChallenge { trid, package, challenge } => format!("USR {trid} {package} S {challenge}"),
             ServerCommand::UsrOk { trid, handle, name } => format!("USR {trid} OK {handle} {name}"),
             ServerCommand::Syn { trid, version } => format!("SYN {trid} {version}"),
-            ServerCommand::Gtc {
-                trid,
-                version,
-                mode,
-            } => format!("GTC {trid} {version} {mode}"),
-            ServerCommand::Blp {
-                trid,
-                version,
-                mode,
-            } => format!("BLP {trid} {version} {mode}"),
-            ServerCommand::Lst {
-                trid,
-                list,
-                version,
-                item,
-                total,
-                entry,
-            } => match entry {
-                Some(e) => format!(
-                    "LST {trid} {list} {version} {item} {total} {} {}",
-                    e.handle, e.name
-                ),
+            ServerCommand::Gtc { trid, version, mode } => format!("GTC {trid} {version} {mode}"),
+            ServerCommand::Blp { trid, version, mode } => format!("BLP {trid} {version} {mode}"),
+            ServerCommand::Lst { trid, list, version, item, total, entry } => match entry {
+                Some(e) => format!("LST {trid} {list} {version} {item} {total} {} {}", e.handle, e.name),
                 None => format!("LST {trid} {list} {version} {item} {total}"),
             },
-            ServerCommand::Add {
-                trid,
-                list,
-                version,
-                handle,
-                name,
-            } => {
+            ServerCommand::Add { trid, list, version, handle, name } => {
                 format!("ADD {trid} {list} {version} {handle} {name}")
             }
-            ServerCommand::Rem {
-                trid,
-                list,
-                version,
-                handle,
-            } => format!("REM {trid} {list} {version} {handle}"),
-            ServerCommand::Rea {
-                trid,
-                version,
-                handle,
-                name,
-            } => format!("REA {trid} {version} {handle} {name}"),
+            ServerCommand::Rem { trid, list, version, handle } => format!("REM {trid} {list} {version} {handle}"),
+            ServerCommand::Rea { trid, version, handle, name } => format!("REA {trid} {version} {handle} {name}"),
             ServerCommand::Chg { trid, state } => format!("CHG {trid} {state}"),
-            ServerCommand::Iln {
-                trid,
-                state,
-                handle,
-                name,
-            } => format!("ILN {trid} {state} {handle} {name}"),
-            ServerCommand::Nln {
-                state,
-                handle,
-                name,
-            } => format!("NLN {state} {handle} {name}"),
+            ServerCommand::Iln { trid, state, handle, name } => format!("ILN {trid} {state} {handle} {name}"),
+            ServerCommand::Nln { state, handle, name } => format!("NLN {state} {handle} {name}"),
             ServerCommand::Fln { handle } => format!("FLN {handle}"),
-            ServerCommand::Cvr {
-                trid,
-                recommended,
-                recommended2,
-                minimum,
-                download_url,
-                info_url,
-            } => {
-                format!(
-                    "CVR {trid} {recommended} {recommended2} {minimum} {download_url} {info_url}"
-                )
+            ServerCommand::Cvr { trid, recommended, recommended2, minimum, download_url, info_url } => {
+                format!("CVR {trid} {recommended} {recommended2} {minimum} {download_url} {info_url}")
             }
             ServerCommand::XfrNs { trid, address } => format!("XFR {trid} NS {address}"),
-            ServerCommand::XfrSb {
-                trid,
-                address,
-                cookie,
-            } => format!("XFR {trid} SB {address} CKI {cookie}"),
-            ServerCommand::Rng {
-                session_id,
-                address,
-                cookie,
-                caller,
-                caller_name,
-            } => {
+            ServerCommand::XfrSb { trid, address, cookie } => format!("XFR {trid} SB {address} CKI {cookie}"),
+            ServerCommand::Rng { session_id, address, cookie, caller, caller_name } => {
                 format!("RNG {session_id} {address} CKI {cookie} {caller} {caller_name}")
             }
-            ServerCommand::Out {
-                reason: Some(reason),
-            } => format!("OUT {reason}"),
+            ServerCommand::Out { reason: Some(reason) } => format!("OUT {reason}"),
             ServerCommand::Out { reason: None } => "OUT".into(),
             ServerCommand::Qng => "QNG".into(),
             ServerCommand::Fnd { trid, results } => join(format!("FND {trid}"), results),
             ServerCommand::Snd { trid, result } => format!("SND {trid} {result}"),
-            ServerCommand::Url {
-                trid,
-                url,
-                login_url,
-            } => format!("URL {trid} {url} {login_url}"),
+            ServerCommand::Url { trid, url, login_url } => format!("URL {trid} {url} {login_url}"),
         })
     }
 
@@ -946,13 +726,7 @@ mod tests {
 
     #[test]
     fn every_client_command() {
-        client(
-            "VER 139 MSNP2 CVR0",
-            ClientCommand::Ver {
-                trid: t(139),
-                dialects: vec![s("MSNP2"), s("CVR0")],
-            },
-        );
+        client("VER 139 MSNP2 CVR0", ClientCommand::Ver { trid: t(139), dialects: vec![s("MSNP2"), s("CVR0")] });
         client("INF 140", ClientCommand::Inf { trid: t(140) });
         client(
             "USR 141 MD5 I jd@hotmail.com",
@@ -972,163 +746,57 @@ mod tests {
                 value: s("8aca4d4721b726ba9cd5e3a5f601671a"),
             },
         );
-        client(
-            "SYN 143 0",
-            ClientCommand::Syn {
-                trid: t(143),
-                version: 0,
-            },
-        );
-        client(
-            "LST 9 RL",
-            ClientCommand::Lst {
-                trid: t(9),
-                list: List::Reverse,
-            },
-        );
-        client(
-            "GTC 9 N",
-            ClientCommand::Gtc {
-                trid: t(9),
-                mode: Gtc::Never,
-            },
-        );
-        client(
-            "BLP 9 BL",
-            ClientCommand::Blp {
-                trid: t(9),
-                mode: Blp::BlockAll,
-            },
-        );
+        client("SYN 143 0", ClientCommand::Syn { trid: t(143), version: 0 });
+        client("LST 9 RL", ClientCommand::Lst { trid: t(9), list: List::Reverse });
+        client("GTC 9 N", ClientCommand::Gtc { trid: t(9), mode: Gtc::Never });
+        client("BLP 9 BL", ClientCommand::Blp { trid: t(9), mode: Blp::BlockAll });
         client(
             "ADD 9 FL erin@hotmail.com Erin",
-            ClientCommand::Add {
-                trid: t(9),
-                list: List::Forward,
-                handle: s("erin@hotmail.com"),
-                name: s("Erin"),
-            },
+            ClientCommand::Add { trid: t(9), list: List::Forward, handle: s("erin@hotmail.com"), name: s("Erin") },
         );
         client(
             "REM 9 AL erin@hotmail.com",
-            ClientCommand::Rem {
-                trid: t(9),
-                list: List::Allow,
-                handle: s("erin@hotmail.com"),
-            },
+            ClientCommand::Rem { trid: t(9), list: List::Allow, handle: s("erin@hotmail.com") },
         );
         client(
             "REA 8 bob@hotmail.com Bobby%20B",
-            ClientCommand::Rea {
-                trid: t(8),
-                handle: s("bob@hotmail.com"),
-                name: s("Bobby%20B"),
-            },
+            ClientCommand::Rea { trid: t(8), handle: s("bob@hotmail.com"), name: s("Bobby%20B") },
         );
-        client(
-            "CHG 144 NLN",
-            ClientCommand::Chg {
-                trid: t(144),
-                state: State::Online,
-            },
-        );
+        client("CHG 144 NLN", ClientCommand::Chg { trid: t(144), state: State::Online });
         client(
             "CVR 145 0x0409 win 4.0 i386 MSMSGS 1.0.0863",
-            ClientCommand::Cvr {
-                trid: t(145),
-                client: ClientVersion::msn_messenger_1_0(),
-            },
+            ClientCommand::Cvr { trid: t(145), client: ClientVersion::msn_messenger_1_0() },
         );
         client("XFR 7 SB", ClientCommand::Xfr { trid: t(7) });
         client(
             "FND 3 fname=a lname=b city=* state=* country=*",
             ClientCommand::Fnd {
                 trid: t(3),
-                query: ["fname=a", "lname=b", "city=*", "state=*", "country=*"]
-                    .map(s)
-                    .to_vec(),
+                query: ["fname=a", "lname=b", "city=*", "state=*", "country=*"].map(s).to_vec(),
             },
         );
-        client(
-            "SND 4 friend@example.com",
-            ClientCommand::Snd {
-                trid: t(4),
-                email: s("friend@example.com"),
-            },
-        );
-        client(
-            "URL 5 INBOX",
-            ClientCommand::Url {
-                trid: t(5),
-                service: s("INBOX"),
-            },
-        );
+        client("SND 4 friend@example.com", ClientCommand::Snd { trid: t(4), email: s("friend@example.com") });
+        client("URL 5 INBOX", ClientCommand::Url { trid: t(5), service: s("INBOX") });
         client("PNG", ClientCommand::Png);
         client("OUT", ClientCommand::Out);
     }
 
     #[test]
     fn every_server_command() {
-        server(
-            "VER 139 MSNP2",
-            ServerCommand::Ver {
-                trid: t(139),
-                dialect: s("MSNP2"),
-            },
-        );
-        server(
-            "VER 1 0",
-            ServerCommand::Ver {
-                trid: t(1),
-                dialect: s("0"),
-            },
-        );
-        server(
-            "INF 140 MD5",
-            ServerCommand::Inf {
-                trid: t(140),
-                packages: vec![s("MD5")],
-            },
-        );
+        server("VER 139 MSNP2", ServerCommand::Ver { trid: t(139), dialect: s("MSNP2") });
+        server("VER 1 0", ServerCommand::Ver { trid: t(1), dialect: s("0") });
+        server("INF 140 MD5", ServerCommand::Inf { trid: t(140), packages: vec![s("MD5")] });
         server(
             "USR 141 MD5 S 1013928519.693957190",
-            ServerCommand::UsrChallenge {
-                trid: t(141),
-                package: s("MD5"),
-                challenge: s("1013928519.693957190"),
-            },
+            ServerCommand::UsrChallenge { trid: t(141), package: s("MD5"), challenge: s("1013928519.693957190") },
         );
         server(
             "USR 142 OK jd@hotmail.com JD",
-            ServerCommand::UsrOk {
-                trid: t(142),
-                handle: s("jd@hotmail.com"),
-                name: s("JD"),
-            },
+            ServerCommand::UsrOk { trid: t(142), handle: s("jd@hotmail.com"), name: s("JD") },
         );
-        server(
-            "SYN 5 6",
-            ServerCommand::Syn {
-                trid: t(5),
-                version: 6,
-            },
-        );
-        server(
-            "GTC 5 6 A",
-            ServerCommand::Gtc {
-                trid: t(5),
-                version: 6,
-                mode: Gtc::Ask,
-            },
-        );
-        server(
-            "BLP 5 6 AL",
-            ServerCommand::Blp {
-                trid: t(5),
-                version: 6,
-                mode: Blp::AllowAll,
-            },
-        );
+        server("SYN 5 6", ServerCommand::Syn { trid: t(5), version: 6 });
+        server("GTC 5 6 A", ServerCommand::Gtc { trid: t(5), version: 6, mode: Gtc::Ask });
+        server("BLP 5 6 AL", ServerCommand::Blp { trid: t(5), version: 6, mode: Blp::AllowAll });
         server(
             "LST 5 FL 6 1 1 erin@hotmail.com Erin",
             ServerCommand::Lst {
@@ -1137,22 +805,12 @@ mod tests {
                 version: 6,
                 item: 1,
                 total: 1,
-                entry: Some(Entry {
-                    handle: s("erin@hotmail.com"),
-                    name: s("Erin"),
-                }),
+                entry: Some(Entry { handle: s("erin@hotmail.com"), name: s("Erin") }),
             },
         );
         server(
             "LST 5 BL 6 0 0",
-            ServerCommand::Lst {
-                trid: t(5),
-                list: List::Block,
-                version: 6,
-                item: 0,
-                total: 0,
-                entry: None,
-            },
+            ServerCommand::Lst { trid: t(5), list: List::Block, version: 6, item: 0, total: 0, entry: None },
         );
         server(
             "ADD 0 RL 7 dave@hotmail.com Dave",
@@ -1166,52 +824,22 @@ mod tests {
         );
         server(
             "REM 0 RL 8 dave@hotmail.com",
-            ServerCommand::Rem {
-                trid: t(0),
-                list: List::Reverse,
-                version: 8,
-                handle: s("dave@hotmail.com"),
-            },
+            ServerCommand::Rem { trid: t(0), list: List::Reverse, version: 8, handle: s("dave@hotmail.com") },
         );
         server(
             "REA 8 5 bob@hotmail.com Bobby%20B",
-            ServerCommand::Rea {
-                trid: t(8),
-                version: 5,
-                handle: s("bob@hotmail.com"),
-                name: s("Bobby%20B"),
-            },
+            ServerCommand::Rea { trid: t(8), version: 5, handle: s("bob@hotmail.com"), name: s("Bobby%20B") },
         );
-        server(
-            "CHG 9 HDN",
-            ServerCommand::Chg {
-                trid: t(9),
-                state: State::Hidden,
-            },
-        );
+        server("CHG 9 HDN", ServerCommand::Chg { trid: t(9), state: State::Hidden });
         server(
             "ILN 6 NLN alice@hotmail.com Alice",
-            ServerCommand::Iln {
-                trid: t(6),
-                state: State::Online,
-                handle: s("alice@hotmail.com"),
-                name: s("Alice"),
-            },
+            ServerCommand::Iln { trid: t(6), state: State::Online, handle: s("alice@hotmail.com"), name: s("Alice") },
         );
         server(
             "NLN AWY bob@hotmail.com Bob",
-            ServerCommand::Nln {
-                state: State::Away,
-                handle: s("bob@hotmail.com"),
-                name: s("Bob"),
-            },
+            ServerCommand::Nln { state: State::Away, handle: s("bob@hotmail.com"), name: s("Bob") },
         );
-        server(
-            "FLN bob@hotmail.com",
-            ServerCommand::Fln {
-                handle: s("bob@hotmail.com"),
-            },
-        );
+        server("FLN bob@hotmail.com", ServerCommand::Fln { handle: s("bob@hotmail.com") });
         server(
             "CVR 145 1.0.0863 1.0.0863 1.0.0863 http://messenger.example/setup.exe http://messenger.example/",
             ServerCommand::Cvr {
@@ -1223,20 +851,10 @@ mod tests {
                 info_url: s("http://messenger.example/"),
             },
         );
-        server(
-            "XFR 3 NS 10.0.0.5:1863",
-            ServerCommand::XfrNs {
-                trid: t(3),
-                address: s("10.0.0.5:1863"),
-            },
-        );
+        server("XFR 3 NS 10.0.0.5:1863", ServerCommand::XfrNs { trid: t(3), address: s("10.0.0.5:1863") });
         server(
             "XFR 7 SB 10.0.0.7:1863 CKI 1056411141.26158.2718",
-            ServerCommand::XfrSb {
-                trid: t(7),
-                address: s("10.0.0.7:1863"),
-                cookie: s("1056411141.26158.2718"),
-            },
+            ServerCommand::XfrSb { trid: t(7), address: s("10.0.0.7:1863"), cookie: s("1056411141.26158.2718") },
         );
         server(
             "RNG 17342299 10.0.0.7:1863 CKI 1056411142.99120.3141 alice@hotmail.com Alice",
@@ -1248,72 +866,26 @@ mod tests {
                 caller_name: s("Alice"),
             },
         );
-        server(
-            "OUT OTH",
-            ServerCommand::Out {
-                reason: Some(s("OTH")),
-            },
-        );
-        server(
-            "OUT SSD",
-            ServerCommand::Out {
-                reason: Some(s("SSD")),
-            },
-        );
+        server("OUT OTH", ServerCommand::Out { reason: Some(s("OTH")) });
+        server("OUT SSD", ServerCommand::Out { reason: Some(s("SSD")) });
         server("OUT", ServerCommand::Out { reason: None });
         server("QNG", ServerCommand::Qng);
-        server(
-            "FND 3 0 0",
-            ServerCommand::Fnd {
-                trid: t(3),
-                results: vec![s("0"), s("0")],
-            },
-        );
-        server(
-            "SND 4 OK",
-            ServerCommand::Snd {
-                trid: t(4),
-                result: s("OK"),
-            },
-        );
+        server("FND 3 0 0", ServerCommand::Fnd { trid: t(3), results: vec![s("0"), s("0")] });
+        server("SND 4 OK", ServerCommand::Snd { trid: t(4), result: s("OK") });
         server(
             "URL 5 /cgi-bin/inbox https://login.example/",
-            ServerCommand::Url {
-                trid: t(5),
-                url: s("/cgi-bin/inbox"),
-                login_url: s("https://login.example/"),
-            },
+            ServerCommand::Url { trid: t(5), url: s("/cgi-bin/inbox"), login_url: s("https://login.example/") },
         );
-        server(
-            "911 142",
-            ServerCommand::Error {
-                code: ErrorCode::AuthenticationFailed,
-                trid: Some(t(142)),
-            },
-        );
-        server(
-            "200",
-            ServerCommand::Error {
-                code: ErrorCode::SyntaxError,
-                trid: None,
-            },
-        );
+        server("911 142", ServerCommand::Error { code: ErrorCode::AuthenticationFailed, trid: Some(t(142)) });
+        server("200", ServerCommand::Error { code: ErrorCode::SyntaxError, trid: None });
     }
 
     #[test]
     fn server_msg_carries_its_payload() {
-        let payload =
-            b"MIME-Version: 1.0\r\nContent-Type: text/x-msmsgsprofile; charset=UTF-8\r\n\r\n";
-        let cmd = ServerCommand::Msg {
-            sender: s("Hotmail"),
-            sender_name: s("Hotmail"),
-            payload: payload.to_vec(),
-        };
+        let payload = b"MIME-Version: 1.0\r\nContent-Type: text/x-msmsgsprofile; charset=UTF-8\r\n\r\n";
+        let cmd = ServerCommand::Msg { sender: s("Hotmail"), sender_name: s("Hotmail"), payload: payload.to_vec() };
         let frame = cmd.to_frame();
-        assert_eq!(
-            frame.line(),
-            format!("MSG Hotmail Hotmail {}", payload.len())
-        );
+        assert_eq!(frame.line(), format!("MSG Hotmail Hotmail {}", payload.len()));
         assert_eq!(ServerCommand::parse(&frame), Ok(cmd));
     }
 
@@ -1321,10 +893,7 @@ mod tests {
     fn server_lines_from_later_dialects_are_tolerated() {
         // MSNP6+ appends a verified flag; a client of this crate still understands the line.
         let frame = Frame::command("USR 4 OK jd@hotmail.com JD 1");
-        assert!(matches!(
-            ServerCommand::parse(&frame),
-            Ok(ServerCommand::UsrOk { .. })
-        ));
+        assert!(matches!(ServerCommand::parse(&frame), Ok(ServerCommand::UsrOk { .. })));
     }
 
     #[test]
@@ -1382,32 +951,11 @@ mod tests {
     fn values_the_server_judges_still_parse() {
         // These are well-formed; the server's rules reject them with their own codes or a close.
         let parse = |line: &str| ClientCommand::parse(&Frame::command(line)).unwrap();
-        assert_eq!(
-            parse("CHG 5 FLN"),
-            ClientCommand::Chg {
-                trid: t(5),
-                state: State::Offline
-            }
-        );
-        assert!(matches!(
-            parse("ADD 5 RL a@b.c A"),
-            ClientCommand::Add {
-                list: List::Reverse,
-                ..
-            }
-        ));
-        assert!(matches!(
-            parse("USR 5 CTP I a@b.c"),
-            ClientCommand::Usr { .. }
-        ));
+        assert_eq!(parse("CHG 5 FLN"), ClientCommand::Chg { trid: t(5), state: State::Offline });
+        assert!(matches!(parse("ADD 5 RL a@b.c A"), ClientCommand::Add { list: List::Reverse, .. }));
+        assert!(matches!(parse("USR 5 CTP I a@b.c"), ClientCommand::Usr { .. }));
         // Extra trailing parameters are ignored (§11 rule 6).
-        assert_eq!(
-            parse("CHG 5 NLN 0"),
-            ClientCommand::Chg {
-                trid: t(5),
-                state: State::Online
-            }
-        );
+        assert_eq!(parse("CHG 5 NLN 0"), ClientCommand::Chg { trid: t(5), state: State::Online });
         assert_eq!(parse("OUT now"), ClientCommand::Out);
     }
 }

@@ -21,11 +21,7 @@ pub enum ParseError {
     MissingParams { name: String, trid: Option<TrId> },
     /// A parameter with a bad value: the command's specific code (§11 rule 7).
     #[error("{name} has an invalid parameter ({code})")]
-    InvalidParam {
-        name: String,
-        trid: TrId,
-        code: ErrorCode,
-    },
+    InvalidParam { name: String, trid: TrId, code: ErrorCode },
     /// A violation after which the connection is closed without a reply (e.g. a bad MSG ack letter).
     #[error("{name}: {reason}")]
     Violation { name: String, reason: &'static str },
@@ -83,12 +79,7 @@ impl<'a> Args<'a> {
     /// Starts after the command name.
     pub(crate) fn new(frame: &'a Frame) -> Args<'a> {
         let tokens: Vec<&str> = frame.tokens().collect();
-        Args {
-            name: tokens.first().copied().unwrap_or(""),
-            tokens,
-            pos: 1,
-            trid: None,
-        }
+        Args { name: tokens.first().copied().unwrap_or(""), tokens, pos: 1, trid: None }
     }
 
     pub(crate) fn name(&self) -> &'a str {
@@ -98,10 +89,7 @@ impl<'a> Args<'a> {
     /// The unknown-command error for this line: carries the second token as TrID if it is one.
     pub(crate) fn unknown(&self) -> ParseError {
         let trid = self.tokens.get(1).and_then(|t| t.parse().ok());
-        ParseError::Unknown {
-            name: self.name.to_owned(),
-            trid,
-        }
+        ParseError::Unknown { name: self.name.to_owned(), trid }
     }
 
     /// Reads the TrID.
@@ -110,9 +98,7 @@ impl<'a> Args<'a> {
             .tokens
             .get(self.pos)
             .and_then(|t| t.parse().ok())
-            .ok_or_else(|| ParseError::BadTrId {
-                name: self.name.to_owned(),
-            })?;
+            .ok_or_else(|| ParseError::BadTrId { name: self.name.to_owned() })?;
         self.pos += 1;
         self.trid = Some(trid);
         Ok(trid)
@@ -121,10 +107,7 @@ impl<'a> Args<'a> {
     /// Fails with `MissingParams` unless at least `n` parameters remain.
     pub(crate) fn require(&self, n: usize) -> Result<(), ParseError> {
         if self.tokens.len() - self.pos < n {
-            return Err(ParseError::MissingParams {
-                name: self.name.to_owned(),
-                trid: self.trid,
-            });
+            return Err(ParseError::MissingParams { name: self.name.to_owned(), trid: self.trid });
         }
         Ok(())
     }
@@ -150,40 +133,24 @@ impl<'a> Args<'a> {
     /// The next parameter as a decimal number (digits only); a bad value is `code`.
     pub(crate) fn number(&mut self, code: ErrorCode) -> Result<u32, ParseError> {
         let token = self.text()?;
-        token
-            .parse::<TrId>()
-            .map(|n| n.0)
-            .map_err(|_| self.invalid(code))
+        token.parse::<TrId>().map(|n| n.0).map_err(|_| self.invalid(code))
     }
 
     /// All remaining parameters.
     pub(crate) fn rest(&mut self) -> Vec<String> {
-        let rest = self.tokens[self.pos..]
-            .iter()
-            .map(|t| (*t).to_owned())
-            .collect();
+        let rest = self.tokens[self.pos..].iter().map(|t| (*t).to_owned()).collect();
         self.pos = self.tokens.len();
         rest
     }
 
     pub(crate) fn invalid(&self, code: ErrorCode) -> ParseError {
         match self.trid {
-            Some(trid) => ParseError::InvalidParam {
-                name: self.name.to_owned(),
-                trid,
-                code,
-            },
-            None => ParseError::Violation {
-                name: self.name.to_owned(),
-                reason: "invalid parameter",
-            },
+            Some(trid) => ParseError::InvalidParam { name: self.name.to_owned(), trid, code },
+            None => ParseError::Violation { name: self.name.to_owned(), reason: "invalid parameter" },
         }
     }
 
     pub(crate) fn violation(&self, reason: &'static str) -> ParseError {
-        ParseError::Violation {
-            name: self.name.to_owned(),
-            reason,
-        }
+        ParseError::Violation { name: self.name.to_owned(), reason }
     }
 }

@@ -42,41 +42,22 @@ impl ClientCommand {
             "USR" => {
                 let trid = a.trid()?;
                 a.require(2)?;
-                ClientCommand::Usr {
-                    trid,
-                    handle: a.string()?,
-                    cookie: a.string()?,
-                }
+                ClientCommand::Usr { trid, handle: a.string()?, cookie: a.string()? }
             }
             "CAL" => {
                 let trid = a.trid()?;
-                ClientCommand::Cal {
-                    trid,
-                    handle: a.string()?,
-                }
+                ClientCommand::Cal { trid, handle: a.string()? }
             }
             "ANS" => {
                 let trid = a.trid()?;
                 a.require(3)?;
-                ClientCommand::Ans {
-                    trid,
-                    handle: a.string()?,
-                    cookie: a.string()?,
-                    session_id: a.string()?,
-                }
+                ClientCommand::Ans { trid, handle: a.string()?, cookie: a.string()?, session_id: a.string()? }
             }
             "MSG" => {
                 let trid = a.trid()?;
                 a.require(2)?;
-                let ack = a
-                    .text()?
-                    .parse()
-                    .map_err(|_| a.violation("MSG acknowledgement must be U, N or A"))?;
-                ClientCommand::Msg {
-                    trid,
-                    ack,
-                    payload: frame.payload().unwrap_or_default().to_vec(),
-                }
+                let ack = a.text()?.parse().map_err(|_| a.violation("MSG acknowledgement must be U, N or A"))?;
+                ClientCommand::Msg { trid, ack, payload: frame.payload().unwrap_or_default().to_vec() }
             }
             _ => return Err(a.unknown()),
         })
@@ -87,18 +68,11 @@ impl ClientCommand {
             ClientCommand::Msg { trid, ack, payload } => {
                 return Frame::with_payload(&format!("MSG {trid} {ack}"), payload);
             }
-            ClientCommand::Usr {
-                trid,
-                handle,
-                cookie,
-            } => format!("USR {trid} {handle} {cookie}"),
+            ClientCommand::Usr { trid, handle, cookie } => format!("USR {trid} {handle} {cookie}"),
             ClientCommand::Cal { trid, handle } => format!("CAL {trid} {handle}"),
-            ClientCommand::Ans {
-                trid,
-                handle,
-                cookie,
-                session_id,
-            } => format!("ANS {trid} {handle} {cookie} {session_id}"),
+            ClientCommand::Ans { trid, handle, cookie, session_id } => {
+                format!("ANS {trid} {handle} {cookie} {session_id}")
+            }
             ClientCommand::Out => "OUT".into(),
         })
     }
@@ -180,22 +154,13 @@ impl ServerCommand {
         Ok(match a.name() {
             "JOI" => {
                 a.require(2)?;
-                ServerCommand::Joi {
-                    handle: a.string()?,
-                    name: a.string()?,
-                }
+                ServerCommand::Joi { handle: a.string()?, name: a.string()? }
             }
-            "BYE" => ServerCommand::Bye {
-                handle: a.string()?,
-            },
+            "BYE" => ServerCommand::Bye { handle: a.string()? },
             "MSG" => {
                 a.require(3)?;
                 let (sender, sender_name) = (a.string()?, a.string()?);
-                ServerCommand::Msg {
-                    sender,
-                    sender_name,
-                    payload: frame.payload().unwrap_or_default().to_vec(),
-                }
+                ServerCommand::Msg { sender, sender_name, payload: frame.payload().unwrap_or_default().to_vec() }
             }
             "USR" => {
                 let trid = a.trid()?;
@@ -203,11 +168,7 @@ impl ServerCommand {
                 if a.text()? != "OK" {
                     return Err(a.invalid(bad));
                 }
-                ServerCommand::UsrOk {
-                    trid,
-                    handle: a.string()?,
-                    name: a.string()?,
-                }
+                ServerCommand::UsrOk { trid, handle: a.string()?, name: a.string()? }
             }
             "CAL" => {
                 let trid = a.trid()?;
@@ -215,10 +176,7 @@ impl ServerCommand {
                 if a.text()? != "RINGING" {
                     return Err(a.invalid(bad));
                 }
-                ServerCommand::CalRinging {
-                    trid,
-                    session_id: a.string()?,
-                }
+                ServerCommand::CalRinging { trid, session_id: a.string()? }
             }
             "IRO" => {
                 let trid = a.trid()?;
@@ -246,11 +204,7 @@ impl ServerCommand {
 
     pub fn to_frame(&self) -> Frame {
         Frame::command(match self {
-            ServerCommand::Msg {
-                sender,
-                sender_name,
-                payload,
-            } => {
+            ServerCommand::Msg { sender, sender_name, payload } => {
                 return Frame::with_payload(&format!("MSG {sender} {sender_name}"), payload);
             }
             ServerCommand::Error { code, trid } => return error_frame(*code, *trid),
@@ -258,13 +212,9 @@ impl ServerCommand {
             ServerCommand::CalRinging { trid, session_id } => {
                 format!("CAL {trid} RINGING {session_id}")
             }
-            ServerCommand::Iro {
-                trid,
-                index,
-                total,
-                handle,
-                name,
-            } => format!("IRO {trid} {index} {total} {handle} {name}"),
+            ServerCommand::Iro { trid, index, total, handle, name } => {
+                format!("IRO {trid} {index} {total} {handle} {name}")
+            }
             ServerCommand::AnsOk { trid } => format!("ANS {trid} OK"),
             ServerCommand::Joi { handle, name } => format!("JOI {handle} {name}"),
             ServerCommand::Bye { handle } => format!("BYE {handle}"),
@@ -283,9 +233,7 @@ impl ServerCommand {
             | ServerCommand::Ack { trid }
             | ServerCommand::Nak { trid } => Some(*trid),
             ServerCommand::Error { trid, .. } => *trid,
-            ServerCommand::Joi { .. } | ServerCommand::Bye { .. } | ServerCommand::Msg { .. } => {
-                None
-            }
+            ServerCommand::Joi { .. } | ServerCommand::Bye { .. } | ServerCommand::Msg { .. } => None,
         }
     }
 }
@@ -312,13 +260,7 @@ mod tests {
                     cookie: s("1056411141.26158.2718"),
                 },
             ),
-            (
-                "CAL 2 bob@hotmail.com",
-                ClientCommand::Cal {
-                    trid: TrId(2),
-                    handle: s("bob@hotmail.com"),
-                },
-            ),
+            ("CAL 2 bob@hotmail.com", ClientCommand::Cal { trid: TrId(2), handle: s("bob@hotmail.com") }),
             (
                 "ANS 1 bob@hotmail.com 1056411142.99120.3141 17342299",
                 ClientCommand::Ans {
@@ -336,11 +278,7 @@ mod tests {
             assert_eq!(cmd.to_frame(), frame);
         }
         for ack in AckMode::ALL {
-            let cmd = ClientCommand::Msg {
-                trid: TrId(3),
-                ack: *ack,
-                payload: b"Hello Bob".to_vec(),
-            };
+            let cmd = ClientCommand::Msg { trid: TrId(3), ack: *ack, payload: b"Hello Bob".to_vec() };
             let frame = cmd.to_frame();
             assert_eq!(frame.line(), format!("MSG 3 {ack} 9"));
             assert_eq!(ClientCommand::parse(&frame), Ok(cmd));
@@ -352,19 +290,9 @@ mod tests {
         let cases = [
             (
                 "USR 1 OK alice@hotmail.com Alice",
-                ServerCommand::UsrOk {
-                    trid: TrId(1),
-                    handle: s("alice@hotmail.com"),
-                    name: s("Alice"),
-                },
+                ServerCommand::UsrOk { trid: TrId(1), handle: s("alice@hotmail.com"), name: s("Alice") },
             ),
-            (
-                "CAL 2 RINGING 17342299",
-                ServerCommand::CalRinging {
-                    trid: TrId(2),
-                    session_id: s("17342299"),
-                },
-            ),
+            ("CAL 2 RINGING 17342299", ServerCommand::CalRinging { trid: TrId(2), session_id: s("17342299") }),
             (
                 "IRO 1 1 1 alice@hotmail.com Alice",
                 ServerCommand::Iro {
@@ -376,50 +304,25 @@ mod tests {
                 },
             ),
             ("ANS 1 OK", ServerCommand::AnsOk { trid: TrId(1) }),
-            (
-                "JOI bob@hotmail.com Bob",
-                ServerCommand::Joi {
-                    handle: s("bob@hotmail.com"),
-                    name: s("Bob"),
-                },
-            ),
-            (
-                "BYE bob@hotmail.com",
-                ServerCommand::Bye {
-                    handle: s("bob@hotmail.com"),
-                },
-            ),
+            ("JOI bob@hotmail.com Bob", ServerCommand::Joi { handle: s("bob@hotmail.com"), name: s("Bob") }),
+            ("BYE bob@hotmail.com", ServerCommand::Bye { handle: s("bob@hotmail.com") }),
             ("ACK 2", ServerCommand::Ack { trid: TrId(2) }),
             ("NAK 3", ServerCommand::Nak { trid: TrId(3) }),
-            (
-                "217 2",
-                ServerCommand::Error {
-                    code: ErrorCode::NotOnline,
-                    trid: Some(TrId(2)),
-                },
-            ),
+            ("217 2", ServerCommand::Error { code: ErrorCode::NotOnline, trid: Some(TrId(2)) }),
         ];
         for (line, cmd) in cases {
             let frame = Frame::command(line);
             assert_eq!(ServerCommand::parse(&frame), Ok(cmd.clone()));
             assert_eq!(cmd.to_frame(), frame);
         }
-        let msg = ServerCommand::Msg {
-            sender: s("alice@hotmail.com"),
-            sender_name: s("Alice"),
-            payload: b"hi".to_vec(),
-        };
-        assert_eq!(
-            msg.to_frame().as_bytes(),
-            b"MSG alice@hotmail.com Alice 2\r\nhi"
-        );
+        let msg =
+            ServerCommand::Msg { sender: s("alice@hotmail.com"), sender_name: s("Alice"), payload: b"hi".to_vec() };
+        assert_eq!(msg.to_frame().as_bytes(), b"MSG alice@hotmail.com Alice 2\r\nhi");
         assert_eq!(ServerCommand::parse(&msg.to_frame()), Ok(msg));
         // A later dialect's "disconnected automatically" flag is tolerated.
         assert_eq!(
             ServerCommand::parse(&Frame::command("BYE bob@hotmail.com 1")),
-            Ok(ServerCommand::Bye {
-                handle: s("bob@hotmail.com")
-            })
+            Ok(ServerCommand::Bye { handle: s("bob@hotmail.com") })
         );
     }
 
@@ -432,10 +335,7 @@ mod tests {
         assert!(matches!(err("MSG 3 X"), ParseError::Violation { .. }));
         let err = |line: &str| ClientCommand::parse(&Frame::command(line)).unwrap_err();
         assert_eq!(err("CAL 2").reply().unwrap().line(), "200 2");
-        assert_eq!(
-            err("ANS 1 bob@hotmail.com cookie").reply().unwrap().line(),
-            "200 1"
-        );
+        assert_eq!(err("ANS 1 bob@hotmail.com cookie").reply().unwrap().line(), "200 1");
         assert_eq!(err("INF 1").reply().unwrap().line(), "200 1");
         assert!(err("CAL x bob@hotmail.com").reply().is_none());
     }

@@ -8,9 +8,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use msnp::frame::MAX_CLIENT_PAYLOAD;
 use msnp::ns::{self, ClientVersion, Entry, UsrStage};
-use msnp::{
-    AckMode, Blp, Decoder, ErrorCode, Frame, FrameError, Gtc, Limits, List, State, TrId, sb,
-};
+use msnp::{AckMode, Blp, Decoder, ErrorCode, Frame, FrameError, Gtc, Limits, List, State, TrId, sb};
 use proptest::prelude::*;
 
 fn token() -> impl Strategy<Value = String> {
@@ -35,50 +33,26 @@ fn payload() -> impl Strategy<Value = Vec<u8>> {
 
 fn ns_client() -> impl Strategy<Value = ns::ClientCommand> {
     use ns::ClientCommand as C;
-    let version =
-        (token(), token(), token(), token(), token(), token()).prop_map(|(a, b, c, d, e, f)| {
-            ClientVersion {
-                locale: a,
-                os_type: b,
-                os_version: c,
-                arch: d,
-                library: e,
-                version: f,
-            }
-        });
+    let version = (token(), token(), token(), token(), token(), token()).prop_map(|(a, b, c, d, e, f)| ClientVersion {
+        locale: a,
+        os_type: b,
+        os_version: c,
+        arch: d,
+        library: e,
+        version: f,
+    });
     prop_oneof![
-        (trid(), prop::collection::vec(token(), 1..4))
-            .prop_map(|(trid, dialects)| C::Ver { trid, dialects }),
+        (trid(), prop::collection::vec(token(), 1..4)).prop_map(|(trid, dialects)| C::Ver { trid, dialects }),
         trid().prop_map(|trid| C::Inf { trid }),
-        (
-            trid(),
-            token(),
-            one_of(&[UsrStage::Initial, UsrStage::Subsequent]),
-            token()
-        )
-            .prop_map(|(trid, package, stage, value)| C::Usr {
-                trid,
-                package,
-                stage,
-                value
-            }),
+        (trid(), token(), one_of(&[UsrStage::Initial, UsrStage::Subsequent]), token())
+            .prop_map(|(trid, package, stage, value)| C::Usr { trid, package, stage, value }),
         (trid(), any::<u32>()).prop_map(|(trid, version)| C::Syn { trid, version }),
         (trid(), one_of(List::ALL)).prop_map(|(trid, list)| C::Lst { trid, list }),
         (trid(), one_of(Gtc::ALL)).prop_map(|(trid, mode)| C::Gtc { trid, mode }),
         (trid(), one_of(Blp::ALL)).prop_map(|(trid, mode)| C::Blp { trid, mode }),
-        (trid(), one_of(List::ALL), token(), token()).prop_map(|(trid, list, handle, name)| {
-            C::Add {
-                trid,
-                list,
-                handle,
-                name,
-            }
-        }),
-        (trid(), one_of(List::ALL), token()).prop_map(|(trid, list, handle)| C::Rem {
-            trid,
-            list,
-            handle
-        }),
+        (trid(), one_of(List::ALL), token(), token())
+            .prop_map(|(trid, list, handle, name)| { C::Add { trid, list, handle, name } }),
+        (trid(), one_of(List::ALL), token()).prop_map(|(trid, list, handle)| C::Rem { trid, list, handle }),
         (trid(), token(), token()).prop_map(|(trid, handle, name)| C::Rea { trid, handle, name }),
         (trid(), one_of(State::ALL)).prop_map(|(trid, state)| C::Chg { trid, state }),
         (trid(), version).prop_map(|(trid, client)| C::Cvr { trid, client }),
@@ -93,96 +67,55 @@ fn ns_client() -> impl Strategy<Value = ns::ClientCommand> {
 
 fn ns_server() -> impl Strategy<Value = ns::ServerCommand> {
     use ns::ServerCommand as S;
-    let lst = (
-        trid(),
-        one_of(List::ALL),
-        any::<u32>(),
-        1..1000u32,
-        token(),
-        token(),
-    )
-        .prop_map(|(trid, list, version, total, handle, name)| S::Lst {
+    let lst = (trid(), one_of(List::ALL), any::<u32>(), 1..1000u32, token(), token()).prop_map(
+        |(trid, list, version, total, handle, name)| S::Lst {
             trid,
             list,
             version,
             item: total / 2 + 1,
             total,
             entry: Some(Entry { handle, name }),
+        },
+    );
+    let empty_lst = (trid(), one_of(List::ALL), any::<u32>()).prop_map(|(trid, list, version)| S::Lst {
+        trid,
+        list,
+        version,
+        item: 0,
+        total: 0,
+        entry: None,
+    });
+    let cvr = (trid(), token(), token(), token(), token(), token()).prop_map(|(trid, a, b, c, d, e)| S::Cvr {
+        trid,
+        recommended: a,
+        recommended2: b,
+        minimum: c,
+        download_url: d,
+        info_url: e,
+    });
+    let rng =
+        (token(), token(), token(), token(), token()).prop_map(|(session_id, address, cookie, caller, caller_name)| {
+            S::Rng { session_id, address, cookie, caller, caller_name }
         });
-    let empty_lst =
-        (trid(), one_of(List::ALL), any::<u32>()).prop_map(|(trid, list, version)| S::Lst {
+    prop_oneof![
+        (trid(), token()).prop_map(|(trid, dialect)| S::Ver { trid, dialect }),
+        (trid(), prop::collection::vec(token(), 1..3)).prop_map(|(trid, packages)| S::Inf { trid, packages }),
+        (trid(), token().prop_filter("OK is the other form", |p| p != "OK"), token())
+            .prop_map(|(trid, package, challenge)| S::UsrChallenge { trid, package, challenge }),
+        (trid(), token(), token()).prop_map(|(trid, handle, name)| S::UsrOk { trid, handle, name }),
+        (trid(), any::<u32>()).prop_map(|(trid, version)| S::Syn { trid, version }),
+        (trid(), any::<u32>(), one_of(Gtc::ALL)).prop_map(|(trid, version, mode)| S::Gtc { trid, version, mode }),
+        (trid(), any::<u32>(), one_of(Blp::ALL)).prop_map(|(trid, version, mode)| S::Blp { trid, version, mode }),
+        lst,
+        empty_lst,
+        (trid(), one_of(List::ALL), any::<u32>(), token(), token())
+            .prop_map(|(trid, list, version, handle, name)| S::Add { trid, list, version, handle, name }),
+        (trid(), one_of(List::ALL), any::<u32>(), token()).prop_map(|(trid, list, version, handle)| S::Rem {
             trid,
             list,
             version,
-            item: 0,
-            total: 0,
-            entry: None,
-        });
-    let cvr =
-        (trid(), token(), token(), token(), token(), token()).prop_map(|(trid, a, b, c, d, e)| {
-            S::Cvr {
-                trid,
-                recommended: a,
-                recommended2: b,
-                minimum: c,
-                download_url: d,
-                info_url: e,
-            }
-        });
-    let rng = (token(), token(), token(), token(), token()).prop_map(
-        |(session_id, address, cookie, caller, caller_name)| S::Rng {
-            session_id,
-            address,
-            cookie,
-            caller,
-            caller_name,
-        },
-    );
-    prop_oneof![
-        (trid(), token()).prop_map(|(trid, dialect)| S::Ver { trid, dialect }),
-        (trid(), prop::collection::vec(token(), 1..3))
-            .prop_map(|(trid, packages)| S::Inf { trid, packages }),
-        (
-            trid(),
-            token().prop_filter("OK is the other form", |p| p != "OK"),
-            token()
-        )
-            .prop_map(|(trid, package, challenge)| S::UsrChallenge {
-                trid,
-                package,
-                challenge
-            }),
-        (trid(), token(), token()).prop_map(|(trid, handle, name)| S::UsrOk { trid, handle, name }),
-        (trid(), any::<u32>()).prop_map(|(trid, version)| S::Syn { trid, version }),
-        (trid(), any::<u32>(), one_of(Gtc::ALL)).prop_map(|(trid, version, mode)| S::Gtc {
-            trid,
-            version,
-            mode
+            handle
         }),
-        (trid(), any::<u32>(), one_of(Blp::ALL)).prop_map(|(trid, version, mode)| S::Blp {
-            trid,
-            version,
-            mode
-        }),
-        lst,
-        empty_lst,
-        (trid(), one_of(List::ALL), any::<u32>(), token(), token()).prop_map(
-            |(trid, list, version, handle, name)| S::Add {
-                trid,
-                list,
-                version,
-                handle,
-                name
-            }
-        ),
-        (trid(), one_of(List::ALL), any::<u32>(), token()).prop_map(
-            |(trid, list, version, handle)| S::Rem {
-                trid,
-                list,
-                version,
-                handle
-            }
-        ),
         (trid(), any::<u32>(), token(), token()).prop_map(|(trid, version, handle, name)| S::Rea {
             trid,
             version,
@@ -190,27 +123,13 @@ fn ns_server() -> impl Strategy<Value = ns::ServerCommand> {
             name
         }),
         (trid(), one_of(State::ALL)).prop_map(|(trid, state)| S::Chg { trid, state }),
-        (trid(), one_of(State::ALL), token(), token()).prop_map(|(trid, state, handle, name)| {
-            S::Iln {
-                trid,
-                state,
-                handle,
-                name,
-            }
-        }),
-        (one_of(State::ALL), token(), token()).prop_map(|(state, handle, name)| S::Nln {
-            state,
-            handle,
-            name
-        }),
+        (trid(), one_of(State::ALL), token(), token())
+            .prop_map(|(trid, state, handle, name)| { S::Iln { trid, state, handle, name } }),
+        (one_of(State::ALL), token(), token()).prop_map(|(state, handle, name)| S::Nln { state, handle, name }),
         token().prop_map(|handle| S::Fln { handle }),
         cvr,
         (trid(), token()).prop_map(|(trid, address)| S::XfrNs { trid, address }),
-        (trid(), token(), token()).prop_map(|(trid, address, cookie)| S::XfrSb {
-            trid,
-            address,
-            cookie
-        }),
+        (trid(), token(), token()).prop_map(|(trid, address, cookie)| S::XfrSb { trid, address, cookie }),
         rng,
         (token(), token(), payload()).prop_map(|(sender, sender_name, payload)| S::Msg {
             sender,
@@ -221,26 +140,16 @@ fn ns_server() -> impl Strategy<Value = ns::ServerCommand> {
         Just(S::Qng),
         (trid(), tokens(4)).prop_map(|(trid, results)| S::Fnd { trid, results }),
         (trid(), token()).prop_map(|(trid, result)| S::Snd { trid, result }),
-        (trid(), token(), token()).prop_map(|(trid, url, login_url)| S::Url {
-            trid,
-            url,
-            login_url
-        }),
-        (100..1000u16, prop::option::of(trid())).prop_map(|(code, trid)| S::Error {
-            code: ErrorCode::from_code(code),
-            trid
-        }),
+        (trid(), token(), token()).prop_map(|(trid, url, login_url)| S::Url { trid, url, login_url }),
+        (100..1000u16, prop::option::of(trid()))
+            .prop_map(|(code, trid)| S::Error { code: ErrorCode::from_code(code), trid }),
     ]
 }
 
 fn sb_client() -> impl Strategy<Value = sb::ClientCommand> {
     use sb::ClientCommand as C;
     prop_oneof![
-        (trid(), token(), token()).prop_map(|(trid, handle, cookie)| C::Usr {
-            trid,
-            handle,
-            cookie
-        }),
+        (trid(), token(), token()).prop_map(|(trid, handle, cookie)| C::Usr { trid, handle, cookie }),
         (trid(), token()).prop_map(|(trid, handle)| C::Cal { trid, handle }),
         (trid(), token(), token(), token()).prop_map(|(trid, handle, cookie, session_id)| C::Ans {
             trid,
@@ -248,11 +157,7 @@ fn sb_client() -> impl Strategy<Value = sb::ClientCommand> {
             cookie,
             session_id
         }),
-        (trid(), one_of(AckMode::ALL), payload()).prop_map(|(trid, ack, payload)| C::Msg {
-            trid,
-            ack,
-            payload
-        }),
+        (trid(), one_of(AckMode::ALL), payload()).prop_map(|(trid, ack, payload)| C::Msg { trid, ack, payload }),
         Just(C::Out),
     ]
 }
@@ -262,15 +167,13 @@ fn sb_server() -> impl Strategy<Value = sb::ServerCommand> {
     prop_oneof![
         (trid(), token(), token()).prop_map(|(trid, handle, name)| S::UsrOk { trid, handle, name }),
         (trid(), token()).prop_map(|(trid, session_id)| S::CalRinging { trid, session_id }),
-        (trid(), any::<u32>(), any::<u32>(), token(), token()).prop_map(
-            |(trid, index, total, handle, name)| S::Iro {
-                trid,
-                index,
-                total,
-                handle,
-                name
-            }
-        ),
+        (trid(), any::<u32>(), any::<u32>(), token(), token()).prop_map(|(trid, index, total, handle, name)| S::Iro {
+            trid,
+            index,
+            total,
+            handle,
+            name
+        }),
         trid().prop_map(|trid| S::AnsOk { trid }),
         (token(), token()).prop_map(|(handle, name)| S::Joi { handle, name }),
         token().prop_map(|handle| S::Bye { handle }),
@@ -281,10 +184,8 @@ fn sb_server() -> impl Strategy<Value = sb::ServerCommand> {
         }),
         trid().prop_map(|trid| S::Ack { trid }),
         trid().prop_map(|trid| S::Nak { trid }),
-        (100..1000u16, prop::option::of(trid())).prop_map(|(code, trid)| S::Error {
-            code: ErrorCode::from_code(code),
-            trid
-        }),
+        (100..1000u16, prop::option::of(trid()))
+            .prop_map(|(code, trid)| S::Error { code: ErrorCode::from_code(code), trid }),
     ]
 }
 
@@ -292,20 +193,13 @@ fn sb_server() -> impl Strategy<Value = sb::ServerCommand> {
 fn through_the_wire(frame: &Frame, limits: Limits) -> Frame {
     let mut decoder = Decoder::new(limits);
     decoder.extend(frame.as_bytes());
-    let decoded = decoder
-        .next_frame()
-        .expect("decodes")
-        .expect("one whole frame");
+    let decoded = decoder.next_frame().expect("decodes").expect("one whole frame");
     assert_eq!(decoder.buffered(), 0);
     decoded
 }
 
 /// Feeds `bytes` in the given chunk sizes and collects frames until the first error.
-fn decode_in_chunks(
-    bytes: &[u8],
-    chunks: &[usize],
-    limits: Limits,
-) -> (Vec<Frame>, Option<FrameError>) {
+fn decode_in_chunks(bytes: &[u8], chunks: &[usize], limits: Limits) -> (Vec<Frame>, Option<FrameError>) {
     let mut decoder = Decoder::new(limits);
     let mut frames = Vec::new();
     let mut rest = bytes;

@@ -9,8 +9,8 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 use std::time::Duration;
 
 use msnp::client::{
-    Lists, NsClient, NsConfig, NsEvent, NsPhase, Participant, Presence, SbClient, SbConfig,
-    SbEvent, SbJoin, SignOutReason,
+    Lists, NsClient, NsConfig, NsEvent, NsPhase, Participant, Presence, SbClient, SbConfig, SbEvent, SbJoin,
+    SignOutReason,
 };
 use msnp::message::{Content, Message};
 use msnp::ns::{ClientVersion, Entry};
@@ -43,20 +43,14 @@ fn replay_ns(client: &mut NsClient, script: &str) {
         let (dir, line) = step.split_at(3);
         match dir {
             "C: " => {
-                let sent = client
-                    .poll_transmit()
-                    .unwrap_or_else(|| panic!("client sent nothing, expected {line:?}"));
+                let sent = client.poll_transmit().unwrap_or_else(|| panic!("client sent nothing, expected {line:?}"));
                 assert_eq!(sent.as_bytes(), format!("{line}\r\n").as_bytes());
             }
             "S: " => client.handle_frame(&server_line(line), NOW),
             _ => panic!("bad script line {step:?}"),
         }
     }
-    assert_eq!(
-        client.poll_transmit(),
-        None,
-        "client sent more than the transcript shows"
-    );
+    assert_eq!(client.poll_transmit(), None, "client sent more than the transcript shows");
 }
 
 fn events(client: &mut NsClient) -> Vec<NsEvent> {
@@ -64,10 +58,7 @@ fn events(client: &mut NsClient) -> Vec<NsEvent> {
 }
 
 fn entry(handle: &str, name: &str) -> Entry {
-    Entry {
-        handle: handle.into(),
-        name: name.into(),
-    }
+    Entry { handle: handle.into(), name: name.into() }
 }
 
 /// Alice's or Bob's account of §13.2: the other on FL, AL and RL, at list version 4.
@@ -122,15 +113,10 @@ fn sign_in_and_sign_out_as_msn_messenger_1_0() {
     assert_eq!(
         events(&mut jd),
         [
-            NsEvent::Authenticated {
-                handle: "jd@hotmail.com".into(),
-                name: "JD".into()
-            },
+            NsEvent::Authenticated { handle: "jd@hotmail.com".into(), name: "JD".into() },
             NsEvent::ListsChanged { version: 0 },
             NsEvent::OwnStateChanged(State::Online),
-            NsEvent::SignedIn {
-                state: State::Online
-            },
+            NsEvent::SignedIn { state: State::Online },
             NsEvent::SignedOut(SignOutReason::Requested),
         ]
     );
@@ -164,76 +150,38 @@ fn sign_in_13_2(client: &mut NsClient, challenge: &str, response: &str, name: &s
 }
 
 fn presence(state: State, name: &str) -> Option<Presence> {
-    Some(Presence {
-        state,
-        name: name.into(),
-    })
+    Some(Presence { state, name: name.into() })
 }
 
 #[test]
 fn two_users_seeing_each_others_presence() {
     // §13.2.
-    let mut alice = NsClient::new(config(
-        "alice@hotmail.com",
-        "alicepw",
-        1,
-        Some(mutual("bob@hotmail.com", "Bob")),
-    ));
-    let mut bob = NsClient::new(config(
-        "bob@hotmail.com",
-        "bobpw",
-        1,
-        Some(mutual("alice@hotmail.com", "Alice")),
-    ));
-    sign_in_13_2(
-        &mut alice,
-        "1013928519.693957190",
-        "424977e28cde25117c5afda7500dce09",
-        "Alice",
-    );
+    let mut alice = NsClient::new(config("alice@hotmail.com", "alicepw", 1, Some(mutual("bob@hotmail.com", "Bob"))));
+    let mut bob = NsClient::new(config("bob@hotmail.com", "bobpw", 1, Some(mutual("alice@hotmail.com", "Alice"))));
+    sign_in_13_2(&mut alice, "1013928519.693957190", "424977e28cde25117c5afda7500dce09", "Alice");
     // Bob is offline: no ILN.
     assert_eq!(alice.presence("bob@hotmail.com"), None);
 
-    sign_in_13_2(
-        &mut bob,
-        "1013928521.412758334",
-        "c1b0bdeccbed0d9fdbe46a32976f2fd8",
-        "Bob",
-    );
+    sign_in_13_2(&mut bob, "1013928521.412758334", "c1b0bdeccbed0d9fdbe46a32976f2fd8", "Bob");
     // A cached list at the server's version is kept, not downloaded again.
     assert_eq!(bob.lists(), &mutual("alice@hotmail.com", "Alice"));
     replay_ns(&mut bob, "S: ILN 6 NLN alice@hotmail.com Alice");
-    assert_eq!(
-        bob.presence("alice@hotmail.com").cloned(),
-        presence(State::Online, "Alice")
-    );
+    assert_eq!(bob.presence("alice@hotmail.com").cloned(), presence(State::Online, "Alice"));
     replay_ns(&mut alice, "S: NLN NLN bob@hotmail.com Bob");
-    assert_eq!(
-        alice.presence("bob@hotmail.com").cloned(),
-        presence(State::Online, "Bob")
-    );
+    assert_eq!(alice.presence("bob@hotmail.com").cloned(), presence(State::Online, "Bob"));
 
     bob.set_state(State::Away).unwrap();
     replay_ns(&mut bob, "C: CHG 7 AWY\nS: CHG 7 AWY");
     assert_eq!(bob.state(), Some(State::Away));
     replay_ns(&mut alice, "S: NLN AWY bob@hotmail.com Bob");
-    assert_eq!(
-        alice.presence("bob@hotmail.com").cloned(),
-        presence(State::Away, "Bob")
-    );
+    assert_eq!(alice.presence("bob@hotmail.com").cloned(), presence(State::Away, "Bob"));
 
     bob.rename("Bobby B").unwrap();
-    replay_ns(
-        &mut bob,
-        "C: REA 8 bob@hotmail.com Bobby%20B\nS: REA 8 5 bob@hotmail.com Bobby%20B",
-    );
+    replay_ns(&mut bob, "C: REA 8 bob@hotmail.com Bobby%20B\nS: REA 8 5 bob@hotmail.com Bobby%20B");
     assert_eq!(bob.name(), "Bobby%20B");
     assert_eq!(bob.lists().version, 5);
     replay_ns(&mut alice, "S: NLN AWY bob@hotmail.com Bobby%20B");
-    assert_eq!(
-        alice.contacts()[0].presence,
-        presence(State::Away, "Bobby%20B")
-    );
+    assert_eq!(alice.contacts()[0].presence, presence(State::Away, "Bobby%20B"));
 
     bob.set_state(State::Hidden).unwrap();
     replay_ns(&mut bob, "C: CHG 9 HDN\nS: CHG 9 HDN");
@@ -250,14 +198,9 @@ fn two_users_seeing_each_others_presence() {
     replay_ns(&mut alice, "S: FLN bob@hotmail.com");
     assert_eq!(alice.presence("bob@hotmail.com"), None);
 
-    let alice_saw: Vec<NsEvent> = events(&mut alice)
-        .into_iter()
-        .filter(|e| matches!(e, NsEvent::PresenceChanged { .. }))
-        .collect();
-    let bob_presence = |p| NsEvent::PresenceChanged {
-        handle: "bob@hotmail.com".into(),
-        presence: p,
-    };
+    let alice_saw: Vec<NsEvent> =
+        events(&mut alice).into_iter().filter(|e| matches!(e, NsEvent::PresenceChanged { .. })).collect();
+    let bob_presence = |p| NsEvent::PresenceChanged { handle: "bob@hotmail.com".into(), presence: p };
     assert_eq!(
         alice_saw,
         [
@@ -270,10 +213,7 @@ fn two_users_seeing_each_others_presence() {
         ]
     );
     // Closing after OUT is a sign-out, not a lost connection.
-    assert_eq!(
-        events(&mut bob).last(),
-        Some(&NsEvent::SignedOut(SignOutReason::Requested))
-    );
+    assert_eq!(events(&mut bob).last(), Some(&NsEvent::SignedOut(SignOutReason::Requested)));
 }
 
 /// Replays a switchboard script.
@@ -282,10 +222,7 @@ fn replay_sb(client: &mut SbClient, script: &[(&str, &[u8])]) {
         match *dir {
             "C" => {
                 let sent = client.poll_transmit().expect("client sent nothing");
-                assert_eq!(
-                    String::from_utf8_lossy(sent.as_bytes()),
-                    String::from_utf8_lossy(bytes)
-                );
+                assert_eq!(String::from_utf8_lossy(sent.as_bytes()), String::from_utf8_lossy(bytes));
             }
             "S" => {
                 for frame in frames(bytes) {
@@ -302,10 +239,8 @@ fn sb_events(client: &mut SbClient) -> Vec<SbEvent> {
     std::iter::from_fn(|| client.poll_event()).collect()
 }
 
-const HELLO: &[u8] =
-    b"MSG 3 N 71\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHello Bob";
-const LUNCH: &[u8] =
-    b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHi Alice, lunch?";
+const HELLO: &[u8] = b"MSG 3 N 71\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHello Bob";
+const LUNCH: &[u8] = b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHi Alice, lunch?";
 const SURE: &[u8] = b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nSure!";
 
 fn with_head(head: &str, payload: &[u8]) -> Vec<u8> {
@@ -315,84 +250,33 @@ fn with_head(head: &str, payload: &[u8]) -> Vec<u8> {
 #[test]
 fn a_chat_through_a_switchboard() {
     // §13.3, continuing §13.2 with both signed in and online.
-    let mut alice = NsClient::new(config(
-        "alice@hotmail.com",
-        "alicepw",
-        1,
-        Some(mutual("bob@hotmail.com", "Bob")),
-    ));
-    let mut bob = NsClient::new(config(
-        "bob@hotmail.com",
-        "bobpw",
-        1,
-        Some(mutual("alice@hotmail.com", "Alice")),
-    ));
-    sign_in_13_2(
-        &mut alice,
-        "1013928519.693957190",
-        "424977e28cde25117c5afda7500dce09",
-        "Alice",
-    );
-    sign_in_13_2(
-        &mut bob,
-        "1013928521.412758334",
-        "c1b0bdeccbed0d9fdbe46a32976f2fd8",
-        "Bob",
-    );
+    let mut alice = NsClient::new(config("alice@hotmail.com", "alicepw", 1, Some(mutual("bob@hotmail.com", "Bob"))));
+    let mut bob = NsClient::new(config("bob@hotmail.com", "bobpw", 1, Some(mutual("alice@hotmail.com", "Alice"))));
+    sign_in_13_2(&mut alice, "1013928519.693957190", "424977e28cde25117c5afda7500dce09", "Alice");
+    sign_in_13_2(&mut bob, "1013928521.412758334", "c1b0bdeccbed0d9fdbe46a32976f2fd8", "Bob");
     events(&mut alice);
     events(&mut bob);
 
     assert_eq!(alice.request_switchboard(), Ok(TrId(7)));
-    replay_ns(
-        &mut alice,
-        "C: XFR 7 SB\nS: XFR 7 SB 10.0.0.7:1863 CKI 1056411141.26158.2718",
-    );
-    let Some(NsEvent::SwitchboardReady {
-        trid: TrId(7),
-        address,
-        cookie,
-    }) = alice.poll_event()
-    else {
+    replay_ns(&mut alice, "C: XFR 7 SB\nS: XFR 7 SB 10.0.0.7:1863 CKI 1056411141.26158.2718");
+    let Some(NsEvent::SwitchboardReady { trid: TrId(7), address, cookie }) = alice.poll_event() else {
         panic!("no switchboard")
     };
     assert_eq!(address, "10.0.0.7:1863");
 
-    let mut alice_sb = SbClient::new(SbConfig {
-        handle: "alice@hotmail.com".into(),
-        join: SbJoin::Caller { cookie },
-        first_trid: 1,
-    });
+    let mut alice_sb =
+        SbClient::new(SbConfig { handle: "alice@hotmail.com".into(), join: SbJoin::Caller { cookie }, first_trid: 1 });
     alice_sb.connect();
     replay_sb(
         &mut alice_sb,
-        &[
-            ("C", b"USR 1 alice@hotmail.com 1056411141.26158.2718\r\n"),
-            ("S", b"USR 1 OK alice@hotmail.com Alice\r\n"),
-        ],
+        &[("C", b"USR 1 alice@hotmail.com 1056411141.26158.2718\r\n"), ("S", b"USR 1 OK alice@hotmail.com Alice\r\n")],
     );
     alice_sb.invite("bob@hotmail.com").unwrap();
-    replay_sb(
-        &mut alice_sb,
-        &[
-            ("C", b"CAL 2 bob@hotmail.com\r\n"),
-            ("S", b"CAL 2 RINGING 17342299\r\n"),
-        ],
-    );
+    replay_sb(&mut alice_sb, &[("C", b"CAL 2 bob@hotmail.com\r\n"), ("S", b"CAL 2 RINGING 17342299\r\n")]);
     assert_eq!(alice_sb.session_id(), Some("17342299"));
 
-    replay_ns(
-        &mut bob,
-        "S: RNG 17342299 10.0.0.7:1863 CKI 1056411142.99120.3141 alice@hotmail.com Alice",
-    );
-    let Some(NsEvent::Invited {
-        session_id,
-        cookie,
-        caller,
-        ..
-    }) = bob.poll_event()
-    else {
-        panic!("no RNG")
-    };
+    replay_ns(&mut bob, "S: RNG 17342299 10.0.0.7:1863 CKI 1056411142.99120.3141 alice@hotmail.com Alice");
+    let Some(NsEvent::Invited { session_id, cookie, caller, .. }) = bob.poll_event() else { panic!("no RNG") };
     assert_eq!(caller, "alice@hotmail.com");
     let mut bob_sb = SbClient::new(SbConfig {
         handle: "bob@hotmail.com".into(),
@@ -403,45 +287,24 @@ fn a_chat_through_a_switchboard() {
     replay_sb(
         &mut bob_sb,
         &[
-            (
-                "C",
-                b"ANS 1 bob@hotmail.com 1056411142.99120.3141 17342299\r\n",
-            ),
+            ("C", b"ANS 1 bob@hotmail.com 1056411142.99120.3141 17342299\r\n"),
             ("S", b"IRO 1 1 1 alice@hotmail.com Alice\r\nANS 1 OK\r\n"),
         ],
     );
     replay_sb(&mut alice_sb, &[("S", b"JOI bob@hotmail.com Bob\r\n")]);
 
-    alice_sb
-        .send(&Message::text("Hello Bob"), AckMode::NegativeOnly)
-        .unwrap();
+    alice_sb.send(&Message::text("Hello Bob"), AckMode::NegativeOnly).unwrap();
     replay_sb(&mut alice_sb, &[("C", HELLO)]);
-    replay_sb(
-        &mut bob_sb,
-        &[(
-            "S",
-            &with_head("MSG alice@hotmail.com Alice 71", &HELLO[12..]),
-        )],
-    );
+    replay_sb(&mut bob_sb, &[("S", &with_head("MSG alice@hotmail.com Alice 71", &HELLO[12..]))]);
 
-    bob_sb
-        .send(&Message::text("Hi Alice, lunch?"), AckMode::Acknowledged)
-        .unwrap();
+    bob_sb.send(&Message::text("Hi Alice, lunch?"), AckMode::Acknowledged).unwrap();
     replay_sb(&mut bob_sb, &[("C", &with_head("MSG 2 A 78", LUNCH))]);
-    replay_sb(
-        &mut alice_sb,
-        &[("S", &with_head("MSG bob@hotmail.com Bob 78", LUNCH))],
-    );
+    replay_sb(&mut alice_sb, &[("S", &with_head("MSG bob@hotmail.com Bob 78", LUNCH))]);
     replay_sb(&mut bob_sb, &[("S", b"ACK 2\r\n")]);
 
-    alice_sb
-        .send(&Message::text("Sure!"), AckMode::NegativeOnly)
-        .unwrap();
+    alice_sb.send(&Message::text("Sure!"), AckMode::NegativeOnly).unwrap();
     replay_sb(&mut alice_sb, &[("C", &with_head("MSG 4 N 67", SURE))]);
-    replay_sb(
-        &mut bob_sb,
-        &[("S", &with_head("MSG alice@hotmail.com Alice 67", SURE))],
-    );
+    replay_sb(&mut bob_sb, &[("S", &with_head("MSG alice@hotmail.com Alice 67", SURE))]);
 
     bob_sb.leave();
     replay_sb(&mut bob_sb, &[("C", b"OUT\r\n")]);
@@ -449,14 +312,8 @@ fn a_chat_through_a_switchboard() {
     alice_sb.leave();
     replay_sb(&mut alice_sb, &[("C", b"OUT\r\n")]);
 
-    let alice_p = Participant {
-        handle: "alice@hotmail.com".into(),
-        name: "Alice".into(),
-    };
-    let bob_p = Participant {
-        handle: "bob@hotmail.com".into(),
-        name: "Bob".into(),
-    };
+    let alice_p = Participant { handle: "alice@hotmail.com".into(), name: "Alice".into() };
+    let bob_p = Participant { handle: "bob@hotmail.com".into(), name: "Bob".into() };
     let text = |sender: &str, name: &str, body: &str| SbEvent::Message {
         sender: sender.into(),
         sender_name: name.into(),
@@ -465,41 +322,20 @@ fn a_chat_through_a_switchboard() {
     assert_eq!(
         sb_events(&mut alice_sb),
         [
-            SbEvent::Joined {
-                participants: vec![]
-            },
-            SbEvent::Ringing {
-                trid: TrId(2),
-                handle: "bob@hotmail.com".into(),
-                session_id: "17342299".into()
-            },
+            SbEvent::Joined { participants: vec![] },
+            SbEvent::Ringing { trid: TrId(2), handle: "bob@hotmail.com".into(), session_id: "17342299".into() },
             SbEvent::ParticipantJoined(bob_p),
             text("bob@hotmail.com", "Bob", "Hi Alice, lunch?"),
-            SbEvent::ParticipantLeft {
-                handle: "bob@hotmail.com".into()
-            },
+            SbEvent::ParticipantLeft { handle: "bob@hotmail.com".into() },
             SbEvent::Closed(msnp::client::SbCloseReason::Left),
         ]
     );
     let bob_events = sb_events(&mut bob_sb);
-    assert_eq!(
-        bob_events[0],
-        SbEvent::Joined {
-            participants: vec![alice_p]
-        }
-    );
-    assert_eq!(
-        bob_events[1],
-        text("alice@hotmail.com", "Alice", "Hello Bob")
-    );
+    assert_eq!(bob_events[0], SbEvent::Joined { participants: vec![alice_p] });
+    assert_eq!(bob_events[1], text("alice@hotmail.com", "Alice", "Hello Bob"));
     assert_eq!(bob_events[2], SbEvent::Delivered { trid: TrId(2) });
-    let SbEvent::Message { message, .. } = &bob_events[3] else {
-        panic!()
-    };
+    let SbEvent::Message { message, .. } = &bob_events[3] else { panic!() };
     assert_eq!(message.content(), Content::Text("Sure!".into()));
     // Both NS connections stay up.
-    assert_eq!(
-        (alice.phase(), bob.phase()),
-        (NsPhase::Online, NsPhase::Online)
-    );
+    assert_eq!((alice.phase(), bob.phase()), (NsPhase::Online, NsPhase::Online));
 }

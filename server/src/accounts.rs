@@ -64,10 +64,7 @@ struct EntrySpec {
 
 /// An account as the file describes it, checked, with its password.
 fn account(spec: AccountSpec) -> Result<(Account, String), ImportError> {
-    let invalid = |problem: String| ImportError::Invalid {
-        account: spec.email.clone(),
-        problem,
-    };
+    let invalid = |problem: String| ImportError::Invalid { account: spec.email.clone(), problem };
     if !handle::is_valid(&spec.email) {
         return Err(invalid("not a valid e-mail address".into()));
     }
@@ -75,35 +72,21 @@ fn account(spec: AccountSpec) -> Result<(Account, String), ImportError> {
     name::validate_encoded(&account.name).map_err(|e| invalid(format!("name: {e}")))?;
     account.version = spec.version;
     if let Some(gtc) = &spec.gtc {
-        account.gtc = gtc
-            .parse::<Gtc>()
-            .map_err(|()| invalid(format!("gtc must be A or N, not {gtc:?}")))?;
+        account.gtc = gtc.parse::<Gtc>().map_err(|()| invalid(format!("gtc must be A or N, not {gtc:?}")))?;
     }
     if let Some(blp) = &spec.blp {
-        account.blp = blp
-            .parse::<Blp>()
-            .map_err(|()| invalid(format!("blp must be AL or BL, not {blp:?}")))?;
+        account.blp = blp.parse::<Blp>().map_err(|()| invalid(format!("blp must be AL or BL, not {blp:?}")))?;
     }
-    for (list, entries) in [
-        (List::Forward, &spec.fl),
-        (List::Allow, &spec.al),
-        (List::Block, &spec.bl),
-        (List::Reverse, &spec.rl),
-    ] {
+    for (list, entries) in
+        [(List::Forward, &spec.fl), (List::Allow, &spec.al), (List::Block, &spec.bl), (List::Reverse, &spec.rl)]
+    {
         for e in entries {
             if !handle::is_valid(&e.email) {
-                return Err(invalid(format!(
-                    "{list}: {:?} is not a valid e-mail address",
-                    e.email
-                )));
+                return Err(invalid(format!("{list}: {:?} is not a valid e-mail address", e.email)));
             }
             let custom = e.name.clone().unwrap_or_else(|| e.email.clone());
-            name::validate_encoded(&custom)
-                .map_err(|err| invalid(format!("{list} {}: {err}", e.email)))?;
-            account.list_mut(list).push(Entry {
-                handle: e.email.clone(),
-                name: custom,
-            });
+            name::validate_encoded(&custom).map_err(|err| invalid(format!("{list} {}: {err}", e.email)))?;
+            account.list_mut(list).push(Entry { handle: e.email.clone(), name: custom });
         }
     }
     if spec.password.is_empty() {
@@ -116,11 +99,7 @@ fn account(spec: AccountSpec) -> Result<(Account, String), ImportError> {
 pub fn import(store: &mut SqliteStore, text: &str) -> Result<usize, ImportError> {
     let file: AccountsFile = toml::from_str(text)?;
     // Check everything before writing anything.
-    let accounts = file
-        .account
-        .into_iter()
-        .map(account)
-        .collect::<Result<Vec<_>, _>>()?;
+    let accounts = file.account.into_iter().map(account).collect::<Result<Vec<_>, _>>()?;
     for (account, password) in &accounts {
         store.put_account(account, password)?;
     }
@@ -153,63 +132,28 @@ mod tests {
         "#;
         assert_eq!(import(&mut store, text).unwrap(), 2);
         let dave = store.account("DAVE@hotmail.com").unwrap().unwrap();
-        assert_eq!(
-            (dave.version, dave.gtc, dave.blp),
-            (6, Gtc::Ask, Blp::BlockAll)
-        );
-        let fl: Vec<_> = dave
-            .list(List::Forward)
-            .iter()
-            .map(|e| (e.handle.as_str(), e.name.as_str()))
-            .collect();
-        assert_eq!(
-            fl,
-            [
-                ("erin@hotmail.com", "Erin"),
-                ("zed@hotmail.com", "zed@hotmail.com")
-            ]
-        );
-        assert_eq!(
-            store.password("dave@hotmail.com").unwrap().as_deref(),
-            Some("davepw")
-        );
+        assert_eq!((dave.version, dave.gtc, dave.blp), (6, Gtc::Ask, Blp::BlockAll));
+        let fl: Vec<_> = dave.list(List::Forward).iter().map(|e| (e.handle.as_str(), e.name.as_str())).collect();
+        assert_eq!(fl, [("erin@hotmail.com", "Erin"), ("zed@hotmail.com", "zed@hotmail.com")]);
+        assert_eq!(store.password("dave@hotmail.com").unwrap().as_deref(), Some("davepw"));
         let erin = store.account("erin@hotmail.com").unwrap().unwrap();
         assert_eq!(erin.name, "erin@hotmail.com");
 
         // Importing again replaces: the lists are what the file says now.
-        import(
-            &mut store,
-            "[[account]]\nemail = \"dave@hotmail.com\"\npassword = \"new\"\n",
-        )
-        .unwrap();
+        import(&mut store, "[[account]]\nemail = \"dave@hotmail.com\"\npassword = \"new\"\n").unwrap();
         let dave = store.account("dave@hotmail.com").unwrap().unwrap();
         assert!(dave.list(List::Forward).is_empty());
-        assert_eq!(
-            store.password("dave@hotmail.com").unwrap().as_deref(),
-            Some("new")
-        );
+        assert_eq!(store.password("dave@hotmail.com").unwrap().as_deref(), Some("new"));
     }
 
     #[test]
     fn bad_files_are_refused_whole_with_a_reason() {
         let mut store = SqliteStore::memory(Secret::random().unwrap()).unwrap();
         let bad = [
-            (
-                "[[account]]\nemail = \"x\"\npassword = \"p\"\n",
-                "not a valid e-mail",
-            ),
-            (
-                "[[account]]\nemail = \"a@b.cc\"\npassword = \"p\"\ngtc = \"Q\"\n",
-                "gtc must be A or N",
-            ),
-            (
-                "[[account]]\nemail = \"a@b.cc\"\npassword = \"p\"\nname = \"two words\"\n",
-                "name",
-            ),
-            (
-                "[[account]]\nemail = \"a@b.cc\"\npassword = \"p\"\ncolour = \"red\"\n",
-                "unknown field",
-            ),
+            ("[[account]]\nemail = \"x\"\npassword = \"p\"\n", "not a valid e-mail"),
+            ("[[account]]\nemail = \"a@b.cc\"\npassword = \"p\"\ngtc = \"Q\"\n", "gtc must be A or N"),
+            ("[[account]]\nemail = \"a@b.cc\"\npassword = \"p\"\nname = \"two words\"\n", "name"),
+            ("[[account]]\nemail = \"a@b.cc\"\npassword = \"p\"\ncolour = \"red\"\n", "unknown field"),
         ];
         for (text, why) in bad {
             let err = import(&mut store, text).unwrap_err().to_string();

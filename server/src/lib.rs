@@ -30,10 +30,7 @@ pub enum Error {
     #[error(transparent)]
     Secret(#[from] SecretError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Listen { addr: SocketAddr, source: std::io::Error },
 }
 
 /// Everything `msnp-server serve` needs.
@@ -58,10 +55,7 @@ pub fn key_path(db: &std::path::Path, key_file: Option<&std::path::Path>) -> Pat
 }
 
 /// Opens the database with its key (creating both if needed).
-pub fn open_store(
-    db: &std::path::Path,
-    key_file: Option<&std::path::Path>,
-) -> Result<SqliteStore, Error> {
+pub fn open_store(db: &std::path::Path, key_file: Option<&std::path::Path>) -> Result<SqliteStore, Error> {
     let secret = Secret::load_or_create(&key_path(db, key_file))?;
     Ok(SqliteStore::open(db, secret)?)
 }
@@ -98,9 +92,7 @@ impl Running {
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Listen { addr, source })
+    TcpListener::bind(addr).await.map_err(|source| Error::Listen { addr, source })
 }
 
 /// Opens the database, binds both listeners and starts serving.
@@ -108,14 +100,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, Error> {
     let store = open_store(&config.db, config.key_file.as_deref())?;
     let ns_listener = bind(config.listen).await?;
     let sb_listener = bind(config.sb_listen).await?;
-    let ns_addr = ns_listener.local_addr().map_err(|source| Error::Listen {
-        addr: config.listen,
-        source,
-    })?;
-    let sb_addr = sb_listener.local_addr().map_err(|source| Error::Listen {
-        addr: config.sb_listen,
-        source,
-    })?;
+    let ns_addr = ns_listener.local_addr().map_err(|source| Error::Listen { addr: config.listen, source })?;
+    let sb_addr = sb_listener.local_addr().map_err(|source| Error::Listen { addr: config.sb_listen, source })?;
     let server = Server::new(NotificationServer::new(config.ns, store), config.limits);
     let tasks = vec![
         tokio::spawn(Arc::clone(&server).accept_ns(ns_listener)),
@@ -126,10 +112,5 @@ pub async fn start(config: ServeConfig) -> Result<Running, Error> {
             std::future::pending::<()>().await
         }),
     ];
-    Ok(Running {
-        ns_addr,
-        sb_addr,
-        server,
-        tasks,
-    })
+    Ok(Running { ns_addr, sb_addr, server, tasks })
 }

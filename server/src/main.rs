@@ -13,10 +13,7 @@ use msnp_server::store::Account;
 use msnp_server::{ServeConfig, accounts, open_store};
 
 #[derive(Debug, Parser)]
-#[command(
-    version,
-    about = "MSNP2 (MSN Messenger 1.0) notification server and switchboard"
-)]
+#[command(version, about = "MSNP2 (MSN Messenger 1.0) notification server and switchboard")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,9 +63,9 @@ struct Serve {
     /// Longest command line accepted, CRLF included; longer closes the connection.
     #[arg(long, default_value_t = NetLimits::default().max_line)]
     max_line: usize,
-    /// Frames queued for a client before it counts as not reading and is dropped.
-    #[arg(long, default_value_t = NetLimits::default().send_queue)]
-    send_queue: usize,
+    /// Bytes queued for a client before it counts as not reading and is dropped.
+    #[arg(long, default_value_t = NetLimits::default().send_queue_bytes)]
+    send_queue_bytes: usize,
     /// Entries per list (FL, AL, BL); more answer 210.
     #[arg(long, default_value_t = NsConfig::default().max_list)]
     max_list: usize,
@@ -119,9 +116,7 @@ enum User {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()) {
@@ -137,12 +132,9 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn run(cli: Cli) -> Result {
     match cli.command {
-        Command::Serve(serve) => {
-            tokio::runtime::Runtime::new()?.block_on(serve_until_signal(serve))
-        }
+        Command::Serve(serve) => tokio::runtime::Runtime::new()?.block_on(serve_until_signal(serve)),
         Command::Import { db, file } => {
-            let text =
-                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let mut store = open_store(&db.db, db.key_file.as_deref())?;
             let n = accounts::import(&mut store, &text)?;
             println!("imported {n} accounts");
@@ -154,12 +146,7 @@ fn run(cli: Cli) -> Result {
 
 fn admin(user: User) -> Result {
     match user {
-        User::Add {
-            db,
-            email,
-            password,
-            name,
-        } => {
+        User::Add { db, email, password, name } => {
             if !msnp::handle::is_valid(&email) {
                 return Err(format!("{email:?} is not a valid e-mail address").into());
             }
@@ -182,11 +169,7 @@ fn admin(user: User) -> Result {
             open_store(&db.db, db.key_file.as_deref())?.remove_account(&email)?;
             println!("removed {email}");
         }
-        User::Passwd {
-            db,
-            email,
-            password,
-        } => {
+        User::Passwd { db, email, password } => {
             open_store(&db.db, db.key_file.as_deref())?.set_password(&email, &password)?;
             println!("password changed for {email}");
         }
@@ -210,7 +193,7 @@ async fn serve_until_signal(serve: Serve) -> Result {
         limits: NetLimits {
             max_connections: serve.max_connections,
             max_line: serve.max_line,
-            send_queue: serve.send_queue,
+            send_queue_bytes: serve.send_queue_bytes,
         },
     };
     let running = msnp_server::start(config).await?;
@@ -228,11 +211,10 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => return std::future::pending().await,
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]

@@ -27,24 +27,27 @@ pub struct NetLimits {
     pub max_connections: usize,
     /// Longest inbound command line, CRLF included.
     pub max_line: usize,
-    /// Frames queued for one connection before it counts as not reading and is dropped.
-    pub send_queue: usize,
+    /// Bytes queued for one connection before it counts as not reading and is dropped.
+    pub send_queue_bytes: usize,
 }
 
 impl Default for NetLimits {
     fn default() -> NetLimits {
-        NetLimits {
-            max_connections: 10_000,
-            max_line: msnp::frame::MAX_LINE,
-            send_queue: 1024,
-        }
+        NetLimits { max_connections: 10_000, max_line: msnp::frame::MAX_LINE, send_queue_bytes: 1 << 20 }
     }
+}
+
+/// A connection's outgoing queue: frames for its writer task, and how many bytes wait in it.
+struct Queue {
+    tx: mpsc::UnboundedSender<Frame>,
+    pending: Arc<AtomicUsize>,
 }
 
 /// The server logic plus the write queue of every connection, behind one lock.
 struct Hub<S> {
     ns: NotificationServer<S>,
-    writers: HashMap<ConnId, mpsc::Sender<Frame>>,
+    writers: HashMap<ConnId, Queue>,
+    send_queue_bytes: usize,
 }
 
 impl<S: Store> Hub<S> {
@@ -53,14 +56,11 @@ impl<S: Store> Hub<S> {
         while let Some(output) = self.ns.poll_output() {
             match output {
                 Output::Send(conn, frame) => {
-                    let Some(tx) = self.writers.get(&conn) else {
-                        continue;
-                    };
-                    if tx.try_send(frame).is_err() {
-                        tracing::warn!(
-                            conn,
-                            "send queue full: dropping a client that does not read"
-                        );
+                    let Some(queue) = self.writers.get(&conn) else { continue };
+                    let len = frame.as_bytes().len();
+                    let pending = queue.pending.fetch_add(len, Ordering::Relaxed) + len;
+                    if pending > self.send_queue_bytes || queue.tx.send(frame).is_err() {
+                        tracing::warn!(conn, pending, "send queue full: dropping a client that does not read");
                         self.writers.remove(&conn);
                         self.ns.disconnect(conn);
                     }
@@ -85,19 +85,14 @@ pub struct Server<S> {
 
 impl<S> std::fmt::Debug for Server<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server")
-            .field("open", &self.open)
-            .finish_non_exhaustive()
+        f.debug_struct("Server").field("open", &self.open).finish_non_exhaustive()
     }
 }
 
 impl<S: Store + 'static> Server<S> {
     pub fn new(ns: NotificationServer<S>, limits: NetLimits) -> Arc<Server<S>> {
         Arc::new(Server {
-            hub: Mutex::new(Hub {
-                ns,
-                writers: HashMap::new(),
-            }),
+            hub: Mutex::new(Hub { ns, writers: HashMap::new(), send_queue_bytes: limits.send_queue_bytes }),
             epoch: Instant::now(),
             limits,
             next_id: AtomicU64::new(1),
@@ -110,10 +105,7 @@ impl<S: Store + 'static> Server<S> {
     }
 
     fn with_hub<R>(&self, f: impl FnOnce(&mut Hub<S>) -> R) -> R {
-        let mut hub = self
-            .hub
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut hub = self.hub.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let r = f(&mut hub);
         hub.flush();
         r
@@ -141,11 +133,7 @@ impl<S: Store + 'static> Server<S> {
                     }
                     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
                     let span = tracing::info_span!("ns", conn = id, %peer);
-                    tokio::spawn(
-                        Arc::clone(&self)
-                            .connection(id, stream, peer)
-                            .instrument(span),
-                    );
+                    tokio::spawn(Arc::clone(&self).connection(id, stream, peer).instrument(span));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait rather than spin.
@@ -170,20 +158,19 @@ impl<S: Store + 'static> Server<S> {
         self.open.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let (mut reader, writer) = stream.into_split();
-        let (tx, rx) = mpsc::channel(self.limits.send_queue);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let pending = Arc::new(AtomicUsize::new(0));
         let (done_tx, mut done_rx) = oneshot::channel();
-        tokio::spawn(write_frames(writer, rx, done_tx).in_current_span());
+        tokio::spawn(write_frames(writer, rx, Arc::clone(&pending), done_tx).in_current_span());
         let now = self.now();
         self.with_hub(|hub| {
-            hub.writers.insert(conn, tx);
+            hub.writers.insert(conn, Queue { tx, pending });
             hub.ns.connect(conn, now);
         });
         tracing::debug!("connected");
 
-        let mut decoder = Decoder::new(msnp::Limits {
-            max_line: self.limits.max_line,
-            max_payload: MAX_CLIENT_PAYLOAD,
-        });
+        let mut decoder =
+            Decoder::new(msnp::Limits { max_line: self.limits.max_line, max_payload: MAX_CLIENT_PAYLOAD });
         let mut buf = vec![0u8; 4096];
         loop {
             let n = tokio::select! {
@@ -223,16 +210,28 @@ impl<S: Store + 'static> Server<S> {
     }
 }
 
-/// Writes queued frames until the queue closes, then shuts the socket down.
+/// Writes queued frames until the queue closes, then shuts the socket down. Frames waiting together
+/// go out in one write.
 async fn write_frames(
     mut writer: tokio::net::tcp::OwnedWriteHalf,
-    mut rx: mpsc::Receiver<Frame>,
+    mut rx: mpsc::UnboundedReceiver<Frame>,
+    pending: Arc<AtomicUsize>,
     done: oneshot::Sender<()>,
 ) {
+    let mut batch = Vec::with_capacity(4096);
     while let Some(frame) = rx.recv().await {
-        if writer.write_all(frame.as_bytes()).await.is_err() {
+        batch.extend_from_slice(frame.as_bytes());
+        while batch.len() < 64 * 1024 {
+            match rx.try_recv() {
+                Ok(frame) => batch.extend_from_slice(frame.as_bytes()),
+                Err(_) => break,
+            }
+        }
+        if writer.write_all(&batch).await.is_err() {
             break;
         }
+        pending.fetch_sub(batch.len(), Ordering::Relaxed);
+        batch.clear();
     }
     let _ = writer.shutdown().await;
     let _ = done.send(());

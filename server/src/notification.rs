@@ -53,9 +53,7 @@ impl Default for NsConfig {
 }
 
 /// Commands that need a signed-in user: `302` before `USR … OK` (§4).
-const POST_LOGIN: &[&str] = &[
-    "SYN", "LST", "GTC", "BLP", "CHG", "ADD", "REM", "REA", "XFR", "FND", "SND", "URL",
-];
+const POST_LOGIN: &[&str] = &["SYN", "LST", "GTC", "BLP", "CHG", "ADD", "REM", "REA", "XFR", "FND", "SND", "URL"];
 
 #[derive(Debug)]
 enum Phase {
@@ -117,13 +115,7 @@ impl<S: Store> NotificationServer<S> {
     /// A client connected.
     pub fn connect(&mut self, conn: ConnId, now: Duration) {
         let deadline = Some(now + self.config.login_timeout);
-        self.conns.insert(
-            conn,
-            Conn {
-                phase: Phase::AwaitVer,
-                deadline,
-            },
-        );
+        self.conns.insert(conn, Conn { phase: Phase::AwaitVer, deadline });
     }
 
     /// The connection is gone (closed by either side): forget it; its user goes offline.
@@ -137,12 +129,8 @@ impl<S: Store> NotificationServer<S> {
 
     /// Closes connections that have not signed in within the login timeout.
     pub fn handle_timeout(&mut self, now: Duration) {
-        let late: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.deadline.is_some_and(|d| d <= now))
-            .map(|(id, _)| *id)
-            .collect();
+        let late: Vec<ConnId> =
+            self.conns.iter().filter(|(_, c)| c.deadline.is_some_and(|d| d <= now)).map(|(id, _)| *id).collect();
         for conn in late {
             self.close(conn);
         }
@@ -157,16 +145,8 @@ impl<S: Store> NotificationServer<S> {
     pub fn shutdown(&mut self) {
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
         for conn in conns {
-            if matches!(
-                self.conns[&conn].phase,
-                Phase::AwaitAuth { .. } | Phase::Online(_)
-            ) {
-                self.send(
-                    conn,
-                    ServerCommand::Out {
-                        reason: Some("SSD".into()),
-                    },
-                );
+            if matches!(self.conns[&conn].phase, Phase::AwaitAuth { .. } | Phase::Online(_)) {
+                self.send(conn, ServerCommand::Out { reason: Some("SSD".into()) });
             }
             self.close(conn);
         }
@@ -190,9 +170,7 @@ impl<S: Store> NotificationServer<S> {
             Phase::Closed => {}
             Phase::AwaitVer => match ClientCommand::parse(frame) {
                 Ok(ClientCommand::Ver { trid, dialects }) => self.ver(conn, trid, &dialects),
-                Err(err @ ParseError::MissingParams { .. }) if frame.name() == "VER" => {
-                    self.reply_error(conn, &err)
-                }
+                Err(err @ ParseError::MissingParams { .. }) if frame.name() == "VER" => self.reply_error(conn, &err),
                 // Anything else before VER: close without a reply (§4, §11 rule 3).
                 _ => self.close(conn),
             },
@@ -231,13 +209,7 @@ impl<S: Store> NotificationServer<S> {
                 Ok(())
             }
             (ClientCommand::Inf { trid }, _) => {
-                self.send(
-                    conn,
-                    ServerCommand::Inf {
-                        trid,
-                        packages: vec![auth::PACKAGE.into()],
-                    },
-                );
+                self.send(conn, ServerCommand::Inf { trid, packages: vec![auth::PACKAGE.into()] });
                 Ok(())
             }
             (ClientCommand::Cvr { trid, client }, _) => {
@@ -259,15 +231,7 @@ impl<S: Store> NotificationServer<S> {
                 self.error(conn, ErrorCode::AlreadyLoggedIn, trid);
                 Ok(())
             }
-            (
-                ClientCommand::Usr {
-                    trid,
-                    package,
-                    stage,
-                    value,
-                },
-                None,
-            ) => self.usr(conn, trid, &package, stage, value),
+            (ClientCommand::Usr { trid, package, stage, value }, None) => self.usr(conn, trid, &package, stage, value),
             (cmd, Some(user)) => self.online_command(conn, &user, cmd),
             // POST_LOGIN covers every other command.
             (_, None) => Ok(()),
@@ -278,12 +242,7 @@ impl<S: Store> NotificationServer<S> {
         }
     }
 
-    fn online_command(
-        &mut self,
-        conn: ConnId,
-        user: &str,
-        cmd: ClientCommand,
-    ) -> Result<(), (TrId, StoreError)> {
+    fn online_command(&mut self, conn: ConnId, user: &str, cmd: ClientCommand) -> Result<(), (TrId, StoreError)> {
         match cmd {
             ClientCommand::Syn { trid, version } => self.syn(conn, user, trid, version),
             ClientCommand::Lst { trid, list } => {
@@ -297,25 +256,14 @@ impl<S: Store> NotificationServer<S> {
             ClientCommand::Blp { trid, mode } => {
                 return self.blp(conn, user, trid, mode).map_err(|e| (trid, e));
             }
-            ClientCommand::Add {
-                trid,
-                list,
-                handle,
-                name,
-            } => {
-                return self
-                    .add(conn, user, trid, list, &handle, &name)
-                    .map_err(|e| (trid, e));
+            ClientCommand::Add { trid, list, handle, name } => {
+                return self.add(conn, user, trid, list, &handle, &name).map_err(|e| (trid, e));
             }
             ClientCommand::Rem { trid, list, handle } => {
-                return self
-                    .rem(conn, user, trid, list, &handle)
-                    .map_err(|e| (trid, e));
+                return self.rem(conn, user, trid, list, &handle).map_err(|e| (trid, e));
             }
             ClientCommand::Rea { trid, handle, name } => {
-                return self
-                    .rea(conn, user, trid, &handle, &name)
-                    .map_err(|e| (trid, e));
+                return self.rea(conn, user, trid, &handle, &name).map_err(|e| (trid, e));
             }
             ClientCommand::Chg { trid, state } => self.chg(conn, user, trid, state),
             ClientCommand::Xfr { trid } => {
@@ -326,29 +274,11 @@ impl<S: Store> NotificationServer<S> {
                 self.error(conn, code, trid);
             }
             ClientCommand::Fnd { trid, .. } => {
-                self.send(
-                    conn,
-                    ServerCommand::Fnd {
-                        trid,
-                        results: vec!["0".into(), "0".into()],
-                    },
-                );
+                self.send(conn, ServerCommand::Fnd { trid, results: vec!["0".into(), "0".into()] });
             }
-            ClientCommand::Snd { trid, .. } => self.send(
-                conn,
-                ServerCommand::Snd {
-                    trid,
-                    result: "OK".into(),
-                },
-            ),
-            ClientCommand::Url { trid, .. } => self.send(
-                conn,
-                ServerCommand::Url {
-                    trid,
-                    url: "/".into(),
-                    login_url: self.config.cvr_info_url.clone(),
-                },
-            ),
+            ClientCommand::Snd { trid, .. } => self.send(conn, ServerCommand::Snd { trid, result: "OK".into() }),
+            ClientCommand::Url { trid, .. } => self
+                .send(conn, ServerCommand::Url { trid, url: "/".into(), login_url: self.config.cvr_info_url.clone() }),
             ClientCommand::Ver { .. }
             | ClientCommand::Inf { .. }
             | ClientCommand::Usr { .. }
@@ -361,22 +291,10 @@ impl<S: Store> NotificationServer<S> {
 
     fn ver(&mut self, conn: ConnId, trid: TrId, dialects: &[String]) {
         if dialects.iter().any(|d| d.eq_ignore_ascii_case(DIALECT)) {
-            self.send(
-                conn,
-                ServerCommand::Ver {
-                    trid,
-                    dialect: DIALECT.into(),
-                },
-            );
+            self.send(conn, ServerCommand::Ver { trid, dialect: DIALECT.into() });
             self.set_phase(conn, Phase::AwaitAuth { challenge: None });
         } else {
-            self.send(
-                conn,
-                ServerCommand::Ver {
-                    trid,
-                    dialect: "0".into(),
-                },
-            );
+            self.send(conn, ServerCommand::Ver { trid, dialect: "0".into() });
             self.close(conn);
         }
     }
@@ -400,18 +318,9 @@ impl<S: Store> NotificationServer<S> {
                 let challenge = new_challenge().map_err(|e| (trid, e))?;
                 self.send(
                     conn,
-                    ServerCommand::UsrChallenge {
-                        trid,
-                        package: auth::PACKAGE.into(),
-                        challenge: challenge.clone(),
-                    },
+                    ServerCommand::UsrChallenge { trid, package: auth::PACKAGE.into(), challenge: challenge.clone() },
                 );
-                self.set_phase(
-                    conn,
-                    Phase::AwaitAuth {
-                        challenge: Some((value, challenge)),
-                    },
-                );
+                self.set_phase(conn, Phase::AwaitAuth { challenge: Some((value, challenge)) });
             }
             UsrStage::Subsequent => {
                 let pending = match self.conns.get_mut(&conn).map(|c| &mut c.phase) {
@@ -430,8 +339,7 @@ impl<S: Store> NotificationServer<S> {
                     Some(a) => self.store.password(&a.handle).map_err(|e| (trid, e))?,
                     None => None,
                 };
-                let verified =
-                    password.is_some_and(|p| auth::verify_md5_response(&challenge, &p, &value));
+                let verified = password.is_some_and(|p| auth::verify_md5_response(&challenge, &p, &value));
                 match account {
                     Some(account) if verified => self.signed_in(conn, trid, account),
                     _ => self.auth_failed(conn, trid),
@@ -445,34 +353,15 @@ impl<S: Store> NotificationServer<S> {
         let user = key(&account.handle);
         // A second sign-in boots the first session before the new one is confirmed (§5.3).
         if let Some(old) = self.users.get(&user).map(|u| u.conn) {
-            self.send(
-                old,
-                ServerCommand::Out {
-                    reason: Some("OTH".into()),
-                },
-            );
+            self.send(old, ServerCommand::Out { reason: Some("OTH".into()) });
             self.close(old);
         }
         for entry in account.list(List::Forward) {
-            self.watchers
-                .entry(key(&entry.handle))
-                .or_default()
-                .insert(user.clone());
+            self.watchers.entry(key(&entry.handle)).or_default().insert(user.clone());
         }
-        let reply = ServerCommand::UsrOk {
-            trid,
-            handle: account.handle.clone(),
-            name: account.name.clone(),
-        };
+        let reply = ServerCommand::UsrOk { trid, handle: account.handle.clone(), name: account.name.clone() };
         tracing::info!(user = %account.handle, "signed in");
-        self.users.insert(
-            user.clone(),
-            User {
-                conn,
-                account,
-                state: None,
-            },
-        );
+        self.users.insert(user.clone(), User { conn, account, state: None });
         if let Some(c) = self.conns.get_mut(&conn) {
             c.phase = Phase::Online(user);
             c.deadline = None;
@@ -488,11 +377,7 @@ impl<S: Store> NotificationServer<S> {
     fn domain_allowed(&self, handle: &str) -> bool {
         let domain = handle.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
         self.config.allowed_domains.is_empty()
-            || self
-                .config
-                .allowed_domains
-                .iter()
-                .any(|d| d.eq_ignore_ascii_case(domain))
+            || self.config.allowed_domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
     }
 
     fn syn(&mut self, conn: ConnId, user: &str, trid: TrId, version: u32) {
@@ -500,16 +385,8 @@ impl<S: Store> NotificationServer<S> {
         let v = account.version;
         let mut lines = vec![ServerCommand::Syn { trid, version: v }];
         if version != v {
-            lines.push(ServerCommand::Gtc {
-                trid,
-                version: v,
-                mode: account.gtc,
-            });
-            lines.push(ServerCommand::Blp {
-                trid,
-                version: v,
-                mode: account.blp,
-            });
+            lines.push(ServerCommand::Gtc { trid, version: v, mode: account.gtc });
+            lines.push(ServerCommand::Blp { trid, version: v, mode: account.blp });
             for list in List::ALL {
                 lines.extend(lst_lines(trid, *list, account));
             }
@@ -527,10 +404,7 @@ impl<S: Store> NotificationServer<S> {
     ) -> Result<u32, StoreError> {
         let account = &self.users[user].account;
         let version = account.version.wrapping_add(1);
-        changes.push(Change::SetVersion {
-            account: account.handle.clone(),
-            version,
-        });
+        changes.push(Change::SetVersion { account: account.handle.clone(), version });
         self.store.apply(&changes)?;
         let account = &mut self.users.get_mut(user).expect("signed in").account;
         update(account);
@@ -544,19 +418,9 @@ impl<S: Store> NotificationServer<S> {
             self.error(conn, ErrorCode::AlreadyInMode, trid);
             return Ok(());
         }
-        let change = Change::SetGtc {
-            account: account.handle.clone(),
-            gtc: mode,
-        };
+        let change = Change::SetGtc { account: account.handle.clone(), gtc: mode };
         let version = self.commit(user, vec![change], |a| a.gtc = mode)?;
-        self.send(
-            conn,
-            ServerCommand::Gtc {
-                trid,
-                version,
-                mode,
-            },
-        );
+        self.send(conn, ServerCommand::Gtc { trid, version, mode });
         Ok(())
     }
 
@@ -566,20 +430,10 @@ impl<S: Store> NotificationServer<S> {
             self.error(conn, ErrorCode::AlreadyInMode, trid);
             return Ok(());
         }
-        let change = Change::SetBlp {
-            account: account.handle.clone(),
-            blp: mode,
-        };
+        let change = Change::SetBlp { account: account.handle.clone(), blp: mode };
         let before = self.snapshot(user);
         let version = self.commit(user, vec![change], |a| a.blp = mode)?;
-        self.send(
-            conn,
-            ServerCommand::Blp {
-                trid,
-                version,
-                mode,
-            },
-        );
+        self.send(conn, ServerCommand::Blp { trid, version, mode });
         self.notify(user, before);
         Ok(())
     }
@@ -644,50 +498,25 @@ impl<S: Store> NotificationServer<S> {
         }
 
         let (own_handle, own_name) = (own.handle.clone(), own.name.clone());
-        let entry = Entry {
-            handle: target.handle.clone(),
-            name: custom.to_owned(),
-        };
-        let mut changes = vec![Change::AddEntry {
-            account: own_handle.clone(),
-            list,
-            entry: entry.clone(),
-        }];
+        let entry = Entry { handle: target.handle.clone(), name: custom.to_owned() };
+        let mut changes = vec![Change::AddEntry { account: own_handle.clone(), list, entry: entry.clone() }];
         let target_version = target.version.wrapping_add(1);
-        let rl_entry = Entry {
-            handle: own_handle.clone(),
-            name: own_name.clone(),
-        };
+        let rl_entry = Entry { handle: own_handle.clone(), name: own_name.clone() };
         if list == List::Forward {
             changes.push(Change::AddEntry {
                 account: target.handle.clone(),
                 list: List::Reverse,
                 entry: rl_entry.clone(),
             });
-            changes.push(Change::SetVersion {
-                account: target.handle.clone(),
-                version: target_version,
-            });
+            changes.push(Change::SetVersion { account: target.handle.clone(), version: target_version });
         }
         let target_key = key(&target.handle);
         let before = self.snapshot(user);
         let version = self.commit(user, changes, |a| a.list_mut(list).push(entry.clone()))?;
-        self.send(
-            conn,
-            ServerCommand::Add {
-                trid,
-                list,
-                version,
-                handle: entry.handle.clone(),
-                name: entry.name,
-            },
-        );
+        self.send(conn, ServerCommand::Add { trid, list, version, handle: entry.handle.clone(), name: entry.name });
 
         if list == List::Forward {
-            self.watchers
-                .entry(target_key.clone())
-                .or_default()
-                .insert(user.to_owned());
+            self.watchers.entry(target_key.clone()).or_default().insert(user.to_owned());
             if let Some(t) = self.users.get_mut(&target_key) {
                 t.account.list_mut(List::Reverse).push(rl_entry);
                 t.account.version = target_version;
@@ -706,15 +535,7 @@ impl<S: Store> NotificationServer<S> {
             if self.users[user].state.is_some()
                 && let Some((state, name)) = self.seen(&target_key, &own_handle)
             {
-                self.send(
-                    conn,
-                    ServerCommand::Iln {
-                        trid,
-                        state,
-                        handle: target.handle,
-                        name,
-                    },
-                );
+                self.send(conn, ServerCommand::Iln { trid, state, handle: target.handle, name });
             }
         } else {
             self.notify(user, before);
@@ -722,14 +543,7 @@ impl<S: Store> NotificationServer<S> {
         Ok(())
     }
 
-    fn rem(
-        &mut self,
-        conn: ConnId,
-        user: &str,
-        trid: TrId,
-        list: List,
-        who: &str,
-    ) -> Result<(), StoreError> {
+    fn rem(&mut self, conn: ConnId, user: &str, trid: TrId, list: List, who: &str) -> Result<(), StoreError> {
         if list == List::Reverse {
             self.close(conn);
             return Ok(());
@@ -744,16 +558,8 @@ impl<S: Store> NotificationServer<S> {
             return Ok(());
         };
         let own_handle = own.handle.clone();
-        let mut changes = vec![Change::RemoveEntry {
-            account: own_handle.clone(),
-            list,
-            handle: entry.handle.clone(),
-        }];
-        let target = if list == List::Forward {
-            self.account(&entry.handle)?
-        } else {
-            None
-        };
+        let mut changes = vec![Change::RemoveEntry { account: own_handle.clone(), list, handle: entry.handle.clone() }];
+        let target = if list == List::Forward { self.account(&entry.handle)? } else { None };
         let target = target.filter(|t| t.on(List::Reverse, &own_handle));
         if let Some(t) = &target {
             changes.push(Change::RemoveEntry {
@@ -761,45 +567,24 @@ impl<S: Store> NotificationServer<S> {
                 list: List::Reverse,
                 handle: own_handle.clone(),
             });
-            changes.push(Change::SetVersion {
-                account: t.handle.clone(),
-                version: t.version.wrapping_add(1),
-            });
+            changes.push(Change::SetVersion { account: t.handle.clone(), version: t.version.wrapping_add(1) });
         }
         let before = self.snapshot(user);
         let gone = entry.handle.clone();
-        let version = self.commit(user, changes, |a| {
-            a.list_mut(list).retain(|e| !handle::same(&e.handle, &gone))
-        })?;
-        self.send(
-            conn,
-            ServerCommand::Rem {
-                trid,
-                list,
-                version,
-                handle: entry.handle.clone(),
-            },
-        );
+        let version = self.commit(user, changes, |a| a.list_mut(list).retain(|e| !handle::same(&e.handle, &gone)))?;
+        self.send(conn, ServerCommand::Rem { trid, list, version, handle: entry.handle.clone() });
         if list == List::Forward {
             let target_key = key(&entry.handle);
             if let Some(set) = self.watchers.get_mut(&target_key) {
                 set.remove(user);
             }
             if let (Some(t), Some(online)) = (target, self.users.get_mut(&target_key)) {
-                online
-                    .account
-                    .list_mut(List::Reverse)
-                    .retain(|e| !handle::same(&e.handle, &own_handle));
+                online.account.list_mut(List::Reverse).retain(|e| !handle::same(&e.handle, &own_handle));
                 online.account.version = t.version.wrapping_add(1);
                 let (target_conn, version) = (online.conn, online.account.version);
                 self.send(
                     target_conn,
-                    ServerCommand::Rem {
-                        trid: TrId::UNSOLICITED,
-                        list: List::Reverse,
-                        version,
-                        handle: own_handle,
-                    },
+                    ServerCommand::Rem { trid: TrId::UNSOLICITED, list: List::Reverse, version, handle: own_handle },
                 );
             }
         } else {
@@ -808,14 +593,7 @@ impl<S: Store> NotificationServer<S> {
         Ok(())
     }
 
-    fn rea(
-        &mut self,
-        conn: ConnId,
-        user: &str,
-        trid: TrId,
-        who: &str,
-        new_name: &str,
-    ) -> Result<(), StoreError> {
+    fn rea(&mut self, conn: ConnId, user: &str, trid: TrId, who: &str, new_name: &str) -> Result<(), StoreError> {
         if name::validate_encoded(new_name).is_err() {
             self.error(conn, ErrorCode::InvalidFriendlyName, trid);
             return Ok(());
@@ -824,52 +602,23 @@ impl<S: Store> NotificationServer<S> {
         let own_handle = own.handle.clone();
         if handle::same(who, &own_handle) {
             let before = self.snapshot(user);
-            let change = Change::SetName {
-                account: own_handle.clone(),
-                name: new_name.to_owned(),
-            };
+            let change = Change::SetName { account: own_handle.clone(), name: new_name.to_owned() };
             let version = self.commit(user, vec![change], |a| a.name = new_name.to_owned())?;
-            self.send(
-                conn,
-                ServerCommand::Rea {
-                    trid,
-                    version,
-                    handle: own_handle,
-                    name: new_name.to_owned(),
-                },
-            );
+            self.send(conn, ServerCommand::Rea { trid, version, handle: own_handle, name: new_name.to_owned() });
             self.notify(user, before);
             return Ok(());
         }
-        let Some(stored) = List::ALL
-            .iter()
-            .find_map(|l| own.find(*l, who))
-            .map(|e| e.handle.clone())
-        else {
+        let Some(stored) = List::ALL.iter().find_map(|l| own.find(*l, who)).map(|e| e.handle.clone()) else {
             self.error(conn, ErrorCode::NotOnList, trid);
             return Ok(());
         };
-        let change = Change::RenameEntry {
-            account: own_handle,
-            handle: stored.clone(),
-            name: new_name.to_owned(),
-        };
+        let change = Change::RenameEntry { account: own_handle, handle: stored.clone(), name: new_name.to_owned() };
         let version = self.commit(user, vec![change], |a| {
             for list in &mut a.lists {
-                list.iter_mut()
-                    .filter(|e| handle::same(&e.handle, who))
-                    .for_each(|e| e.name = new_name.to_owned());
+                list.iter_mut().filter(|e| handle::same(&e.handle, who)).for_each(|e| e.name = new_name.to_owned());
             }
         })?;
-        self.send(
-            conn,
-            ServerCommand::Rea {
-                trid,
-                version,
-                handle: stored,
-                name: new_name.to_owned(),
-            },
-        );
+        self.send(conn, ServerCommand::Rea { trid, version, handle: stored, name: new_name.to_owned() });
         Ok(())
     }
 
@@ -885,24 +634,12 @@ impl<S: Store> NotificationServer<S> {
         if first {
             // Initial presence: every FL contact this user can see (§7.1).
             let own = self.users[user].account.handle.clone();
-            let contacts: Vec<String> = self.users[user]
-                .account
-                .list(List::Forward)
-                .iter()
-                .map(|e| key(&e.handle))
-                .collect();
+            let contacts: Vec<String> =
+                self.users[user].account.list(List::Forward).iter().map(|e| key(&e.handle)).collect();
             for contact in contacts {
                 if let Some((state, name)) = self.seen(&contact, &own) {
                     let handle = self.users[&contact].account.handle.clone();
-                    self.send(
-                        conn,
-                        ServerCommand::Iln {
-                            trid,
-                            state,
-                            handle,
-                            name,
-                        },
-                    );
+                    self.send(conn, ServerCommand::Iln { trid, state, handle, name });
                 }
             }
         }
@@ -927,12 +664,7 @@ impl<S: Store> NotificationServer<S> {
         };
         watchers
             .iter()
-            .filter_map(|w| {
-                self.users
-                    .get(w)
-                    .filter(|wu| wu.state.is_some())
-                    .map(|wu| (w, &wu.account.handle))
-            })
+            .filter_map(|w| self.users.get(w).filter(|wu| wu.state.is_some()).map(|wu| (w, &wu.account.handle)))
             .map(|(w, handle)| (w.clone(), self.seen(user, handle)))
             .collect()
     }
@@ -956,20 +688,8 @@ impl<S: Store> NotificationServer<S> {
                 continue;
             }
             match now {
-                Some((state, name)) => self.send(
-                    conn,
-                    ServerCommand::Nln {
-                        state,
-                        handle: handle.to_owned(),
-                        name,
-                    },
-                ),
-                None => self.send(
-                    conn,
-                    ServerCommand::Fln {
-                        handle: handle.to_owned(),
-                    },
-                ),
+                Some((state, name)) => self.send(conn, ServerCommand::Nln { state, handle: handle.to_owned(), name }),
+                None => self.send(conn, ServerCommand::Fln { handle: handle.to_owned() }),
             }
         }
     }
@@ -1004,8 +724,7 @@ impl<S: Store> NotificationServer<S> {
     }
 
     fn error(&mut self, conn: ConnId, code: ErrorCode, trid: TrId) {
-        self.out
-            .push_back(Output::Send(conn, error_frame(code, Some(trid))));
+        self.out.push_back(Output::Send(conn, error_frame(code, Some(trid))));
     }
 
     /// Answers a malformed command as §11 says: its error line, or a close (911 closes too).
@@ -1013,13 +732,7 @@ impl<S: Store> NotificationServer<S> {
         match err.reply() {
             Some(frame) => {
                 self.out.push_back(Output::Send(conn, frame));
-                if matches!(
-                    err,
-                    ParseError::InvalidParam {
-                        code: ErrorCode::AuthenticationFailed,
-                        ..
-                    }
-                ) {
+                if matches!(err, ParseError::InvalidParam { code: ErrorCode::AuthenticationFailed, .. }) {
                     self.close(conn);
                 }
             }
@@ -1049,27 +762,13 @@ fn lst_lines(trid: TrId, list: List, account: &Account) -> Vec<ServerCommand> {
     let entries = account.list(list);
     let version = account.version;
     if entries.is_empty() {
-        return vec![ServerCommand::Lst {
-            trid,
-            list,
-            version,
-            item: 0,
-            total: 0,
-            entry: None,
-        }];
+        return vec![ServerCommand::Lst { trid, list, version, item: 0, total: 0, entry: None }];
     }
     let total = entries.len() as u32;
     entries
         .iter()
         .zip(1..)
-        .map(|(e, item)| ServerCommand::Lst {
-            trid,
-            list,
-            version,
-            item,
-            total,
-            entry: Some(e.clone()),
-        })
+        .map(|(e, item)| ServerCommand::Lst { trid, list, version, item, total, entry: Some(e.clone()) })
         .collect()
 }
 
@@ -1077,9 +776,5 @@ fn lst_lines(trid: TrId, list: List, account: &Account) -> Vec<ServerCommand> {
 fn new_challenge() -> Result<String, StoreError> {
     let bytes = crate::secret::random_bytes::<8>()?;
     let n = u64::from_le_bytes(bytes);
-    Ok(format!(
-        "{:010}.{:09}",
-        (n >> 30) % 10_000_000_000,
-        (n & 0x3FFF_FFFF) % 1_000_000_000
-    ))
+    Ok(format!("{:010}.{:09}", (n >> 30) % 10_000_000_000, (n & 0x3FFF_FFFF) % 1_000_000_000))
 }

@@ -18,10 +18,7 @@ const NONCE_LEN: usize = 12;
 #[derive(Debug, Error)]
 pub enum SecretError {
     #[error("key file {path}: {source}")]
-    KeyFile {
-        path: String,
-        source: std::io::Error,
-    },
+    KeyFile { path: String, source: std::io::Error },
     #[error("key file {0} must hold exactly {KEY_LEN} bytes")]
     BadKey(String),
     #[error("a stored password cannot be decrypted with this key (wrong --key-file?)")]
@@ -45,15 +42,10 @@ impl std::fmt::Debug for Secret {
 impl Secret {
     /// Loads the key from `path`, creating it (random, mode 0600) if it does not exist.
     pub fn load_or_create(path: &Path) -> Result<Secret, SecretError> {
-        let err = |source| SecretError::KeyFile {
-            path: path.display().to_string(),
-            source,
-        };
+        let err = |source| SecretError::KeyFile { path: path.display().to_string(), source };
         match std::fs::read(path) {
             Ok(key) => {
-                let key: [u8; KEY_LEN] = key
-                    .try_into()
-                    .map_err(|_| SecretError::BadKey(path.display().to_string()))?;
+                let key: [u8; KEY_LEN] = key.try_into().map_err(|_| SecretError::BadKey(path.display().to_string()))?;
                 Ok(Secret::from_key(key))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -63,9 +55,7 @@ impl Secret {
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
                 let mut file = options.open(path).map_err(err)?;
-                file.write_all(&key)
-                    .and_then(|()| file.sync_all())
-                    .map_err(err)?;
+                file.write_all(&key).and_then(|()| file.sync_all()).map_err(err)?;
                 Ok(Secret::from_key(key))
             }
             Err(e) => Err(err(e)),
@@ -73,9 +63,7 @@ impl Secret {
     }
 
     pub fn from_key(key: [u8; KEY_LEN]) -> Secret {
-        Secret {
-            cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
-        }
+        Secret { cipher: ChaCha20Poly1305::new(Key::from_slice(&key)) }
     }
 
     /// A random key, for tests and throw-away databases.
@@ -86,10 +74,7 @@ impl Secret {
     /// nonce ‖ ciphertext.
     pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, SecretError> {
         let nonce = random_bytes::<NONCE_LEN>()?;
-        let sealed = self
-            .cipher
-            .encrypt(Nonce::from_slice(&nonce), plain)
-            .map_err(|_| SecretError::Undecryptable)?;
+        let sealed = self.cipher.encrypt(Nonce::from_slice(&nonce), plain).map_err(|_| SecretError::Undecryptable)?;
         Ok([&nonce[..], &sealed].concat())
     }
 
@@ -98,9 +83,7 @@ impl Secret {
             return Err(SecretError::Undecryptable);
         }
         let (nonce, body) = sealed.split_at(NONCE_LEN);
-        self.cipher
-            .decrypt(Nonce::from_slice(nonce), body)
-            .map_err(|_| SecretError::Undecryptable)
+        self.cipher.decrypt(Nonce::from_slice(nonce), body).map_err(|_| SecretError::Undecryptable)
     }
 }
 
@@ -121,14 +104,8 @@ mod tests {
         let sealed = secret.seal(b"hunter2").unwrap();
         assert!(!sealed.windows(7).any(|w| w == b"hunter2"));
         assert_eq!(secret.open(&sealed).unwrap(), b"hunter2");
-        assert!(matches!(
-            Secret::random().unwrap().open(&sealed),
-            Err(SecretError::Undecryptable)
-        ));
-        assert!(matches!(
-            secret.open(b"short"),
-            Err(SecretError::Undecryptable)
-        ));
+        assert!(matches!(Secret::random().unwrap().open(&sealed), Err(SecretError::Undecryptable)));
+        assert!(matches!(secret.open(b"short"), Err(SecretError::Undecryptable)));
     }
 
     #[test]
@@ -141,19 +118,13 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
         let sealed = first.seal(b"pw").unwrap();
         let again = Secret::load_or_create(&path).unwrap();
         assert_eq!(again.open(&sealed).unwrap(), b"pw");
         std::fs::write(&path, b"too short").unwrap();
-        assert!(matches!(
-            Secret::load_or_create(&path),
-            Err(SecretError::BadKey(_))
-        ));
+        assert!(matches!(Secret::load_or_create(&path), Err(SecretError::BadKey(_))));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -62,9 +62,7 @@ impl Account {
 
     /// The entry for `handle` on `list` (handles compare case-insensitively).
     pub fn find(&self, list: List, handle: &str) -> Option<&Entry> {
-        self.list(list)
-            .iter()
-            .find(|e| msnp::handle::same(&e.handle, handle))
+        self.list(list).iter().find(|e| msnp::handle::same(&e.handle, handle))
     }
 
     pub fn on(&self, list: List, handle: &str) -> bool {
@@ -183,9 +181,7 @@ impl SqliteStore {
 
     fn id(&self, handle: &str) -> Result<i64> {
         self.db
-            .query_row("SELECT id FROM accounts WHERE handle = ?1", [handle], |r| {
-                r.get(0)
-            })
+            .query_row("SELECT id FROM accounts WHERE handle = ?1", [handle], |r| r.get(0))
             .optional()?
             .ok_or_else(|| StoreError::NoAccount(handle.to_owned()))
     }
@@ -200,11 +196,7 @@ impl SqliteStore {
                name = excluded.name, version = excluded.version, gtc = excluded.gtc, blp = excluded.blp",
             params![account.handle, sealed, account.name, account.version, account.gtc.as_str(), account.blp.as_str()],
         )?;
-        let id: i64 = tx.query_row(
-            "SELECT id FROM accounts WHERE handle = ?1",
-            [&account.handle],
-            |r| r.get(0),
-        )?;
+        let id: i64 = tx.query_row("SELECT id FROM accounts WHERE handle = ?1", [&account.handle], |r| r.get(0))?;
         tx.execute("DELETE FROM entries WHERE account = ?1", [id])?;
         for list in List::ALL {
             for entry in account.list(*list) {
@@ -220,15 +212,8 @@ impl SqliteStore {
 
     pub fn set_password(&mut self, handle: &str, password: &str) -> Result<()> {
         let sealed = self.secret.seal(password.as_bytes())?;
-        let n = self.db.execute(
-            "UPDATE accounts SET password = ?1 WHERE handle = ?2",
-            params![sealed, handle],
-        )?;
-        if n == 0 {
-            Err(StoreError::NoAccount(handle.to_owned()))
-        } else {
-            Ok(())
-        }
+        let n = self.db.execute("UPDATE accounts SET password = ?1 WHERE handle = ?2", params![sealed, handle])?;
+        if n == 0 { Err(StoreError::NoAccount(handle.to_owned())) } else { Ok(()) }
     }
 
     /// Removes the account; it also disappears from everyone else's lists.
@@ -245,38 +230,30 @@ impl SqliteStore {
 
     /// Every account's handle and friendly name, in creation order.
     pub fn list_accounts(&self) -> Result<Vec<(String, String)>> {
-        let mut stmt = self
-            .db
-            .prepare("SELECT handle, name FROM accounts ORDER BY id")?;
+        let mut stmt = self.db.prepare("SELECT handle, name FROM accounts ORDER BY id")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 
 fn parse<T: std::str::FromStr>(column: &'static str, value: String) -> Result<T> {
-    value
-        .parse()
-        .map_err(|_| StoreError::Corrupt { column, value })
+    value.parse().map_err(|_| StoreError::Corrupt { column, value })
 }
 
 impl Store for SqliteStore {
     fn account(&mut self, handle: &str) -> Result<Option<Account>> {
         let row = self
             .db
-            .query_row(
-                "SELECT id, handle, name, version, gtc, blp FROM accounts WHERE handle = ?1",
-                [handle],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, u32>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                    ))
-                },
-            )
+            .query_row("SELECT id, handle, name, version, gtc, blp FROM accounts WHERE handle = ?1", [handle], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, u32>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })
             .optional()?;
         let Some((id, handle, name, version, gtc, blp)) = row else {
             return Ok(None);
@@ -289,9 +266,8 @@ impl Store for SqliteStore {
             blp: parse("blp", blp)?,
             lists: Default::default(),
         };
-        let mut stmt = self.db.prepare_cached(
-            "SELECT list, handle, name FROM entries WHERE account = ?1 ORDER BY rowid",
-        )?;
+        let mut stmt =
+            self.db.prepare_cached("SELECT list, handle, name FROM entries WHERE account = ?1 ORDER BY rowid")?;
         let rows = stmt.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
         for row in rows {
             let (list, handle, name) = row?;
@@ -302,21 +278,12 @@ impl Store for SqliteStore {
     }
 
     fn password(&mut self, handle: &str) -> Result<Option<String>> {
-        let sealed: Option<Vec<u8>> = self
-            .db
-            .query_row(
-                "SELECT password FROM accounts WHERE handle = ?1",
-                [handle],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let sealed: Option<Vec<u8>> =
+            self.db.query_row("SELECT password FROM accounts WHERE handle = ?1", [handle], |r| r.get(0)).optional()?;
         sealed
             .map(|s| {
                 let plain = self.secret.open(&s)?;
-                String::from_utf8(plain).map_err(|_| StoreError::Corrupt {
-                    column: "password",
-                    value: String::new(),
-                })
+                String::from_utf8(plain).map_err(|_| StoreError::Corrupt { column: "password", value: String::new() })
             })
             .transpose()
     }
@@ -325,68 +292,40 @@ impl Store for SqliteStore {
         let tx = self.db.transaction()?;
         for change in changes {
             let id = |account: &str| -> Result<i64> {
-                tx.query_row(
-                    "SELECT id FROM accounts WHERE handle = ?1",
-                    [account],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .ok_or_else(|| StoreError::NoAccount(account.to_owned()))
+                tx.query_row("SELECT id FROM accounts WHERE handle = ?1", [account], |r| r.get(0))
+                    .optional()?
+                    .ok_or_else(|| StoreError::NoAccount(account.to_owned()))
             };
             match change {
-                Change::AddEntry {
-                    account,
-                    list,
-                    entry,
-                } => {
+                Change::AddEntry { account, list, entry } => {
                     tx.execute(
                         "INSERT OR REPLACE INTO entries (account, list, handle, name) VALUES (?1, ?2, ?3, ?4)",
                         params![id(account)?, list.as_str(), entry.handle, entry.name],
                     )?;
                 }
-                Change::RemoveEntry {
-                    account,
-                    list,
-                    handle,
-                } => {
+                Change::RemoveEntry { account, list, handle } => {
                     tx.execute(
                         "DELETE FROM entries WHERE account = ?1 AND list = ?2 AND handle = ?3",
                         params![id(account)?, list.as_str(), handle],
                     )?;
                 }
-                Change::RenameEntry {
-                    account,
-                    handle,
-                    name,
-                } => {
+                Change::RenameEntry { account, handle, name } => {
                     tx.execute(
                         "UPDATE entries SET name = ?1 WHERE account = ?2 AND handle = ?3",
                         params![name, id(account)?, handle],
                     )?;
                 }
                 Change::SetName { account, name } => {
-                    tx.execute(
-                        "UPDATE accounts SET name = ?1 WHERE handle = ?2",
-                        params![name, account],
-                    )?;
+                    tx.execute("UPDATE accounts SET name = ?1 WHERE handle = ?2", params![name, account])?;
                 }
                 Change::SetGtc { account, gtc } => {
-                    tx.execute(
-                        "UPDATE accounts SET gtc = ?1 WHERE handle = ?2",
-                        params![gtc.as_str(), account],
-                    )?;
+                    tx.execute("UPDATE accounts SET gtc = ?1 WHERE handle = ?2", params![gtc.as_str(), account])?;
                 }
                 Change::SetBlp { account, blp } => {
-                    tx.execute(
-                        "UPDATE accounts SET blp = ?1 WHERE handle = ?2",
-                        params![blp.as_str(), account],
-                    )?;
+                    tx.execute("UPDATE accounts SET blp = ?1 WHERE handle = ?2", params![blp.as_str(), account])?;
                 }
                 Change::SetVersion { account, version } => {
-                    tx.execute(
-                        "UPDATE accounts SET version = ?1 WHERE handle = ?2",
-                        params![version, account],
-                    )?;
+                    tx.execute("UPDATE accounts SET version = ?1 WHERE handle = ?2", params![version, account])?;
                 }
             }
         }

@@ -7,13 +7,7 @@ use common::{Client, TestServer};
 #[tokio::test]
 async fn before_ver_anything_else_closes_silently() {
     let server = TestServer::start().await;
-    for line in [
-        "INF 1",
-        "USR 1 MD5 I jd@hotmail.com",
-        "FOO 1",
-        "PNG",
-        "ver 1 MSNP2",
-    ] {
+    for line in ["INF 1", "USR 1 MD5 I jd@hotmail.com", "FOO 1", "PNG", "ver 1 MSNP2"] {
         let mut c = Client::connect(server.ns()).await;
         c.ask_closed(line).await;
     }
@@ -118,11 +112,7 @@ async fn authentication_failures_answer_911_and_close() {
     let mut c = Client::greeted(server.ns()).await;
     c.send("USR 3 MD5 I nobody@hotmail.com").await;
     let challenge = c.expect_prefix("USR 3 MD5 S ").await;
-    c.send(&format!(
-        "USR 4 MD5 S {}",
-        msnp::auth::md5_response(&challenge, "x")
-    ))
-    .await;
+    c.send(&format!("USR 4 MD5 S {}", msnp::auth::md5_response(&challenge, "x"))).await;
     c.expect("911 4").await;
     c.expect_closed().await;
     // Wrong password.
@@ -141,11 +131,7 @@ async fn md5_hex_case_is_ignored_and_usr_after_login_is_207() {
     let challenge = c.expect_prefix("USR 3 MD5 S ").await;
     let upper = msnp::auth::md5_response(&challenge, "hunter2").to_uppercase();
     // The canonical spelling of the handle is echoed.
-    c.ask(
-        &format!("USR 4 MD5 S {upper}"),
-        "USR 4 OK jd@hotmail.com JD",
-    )
-    .await;
+    c.ask(&format!("USR 4 MD5 S {upper}"), "USR 4 OK jd@hotmail.com JD").await;
     c.ask("USR 5 MD5 I jd@hotmail.com", "207 5").await;
     c.ask("PNG", "QNG").await;
 }
@@ -153,10 +139,7 @@ async fn md5_hex_case_is_ignored_and_usr_after_login_is_207() {
 #[tokio::test]
 async fn allowed_domains_restrict_sign_in() {
     let accounts = "[[account]]\nemail = \"x@example.com\"\npassword = \"pw\"\n\n[[account]]\nemail = \"y@hotmail.com\"\npassword = \"pw\"\n";
-    let server = TestServer::start_with(accounts, |c| {
-        c.ns.allowed_domains = vec!["hotmail.com".into()]
-    })
-    .await;
+    let server = TestServer::start_with(accounts, |c| c.ns.allowed_domains = vec!["hotmail.com".into()]).await;
     let mut c = Client::connect(server.ns()).await;
     c.authenticate("x@example.com", "pw").await;
     c.expect("911 4").await;
@@ -179,8 +162,7 @@ async fn a_second_sign_in_boots_the_first() {
     alice.expect("FLN bob@hotmail.com").await;
     bob2.ask("SYN 5 4", "SYN 5 4").await;
     bob2.send("CHG 6 BSY").await;
-    bob2.expect_all(&["CHG 6 BSY", "ILN 6 NLN alice@hotmail.com Alice"])
-        .await;
+    bob2.expect_all(&["CHG 6 BSY", "ILN 6 NLN alice@hotmail.com Alice"]).await;
     alice.expect("NLN BSY bob@hotmail.com Bob").await;
 }
 
@@ -208,9 +190,7 @@ async fn syn_dumps_everything_when_versions_differ() {
     }
     alice.ask("SYN 7 x", "201 7").await;
     alice.ask("SYN 8", "200 8").await;
-    alice
-        .ask("LST 9 RL", "LST 9 RL 4 1 1 bob@hotmail.com Bob")
-        .await;
+    alice.ask("LST 9 RL", "LST 9 RL 4 1 1 bob@hotmail.com Bob").await;
     alice.ask("LST 10 BL", "LST 10 BL 4 0 0").await;
     alice.ask("LST 11 XL", "201 11").await;
     alice.ask("LST 12", "200 12").await;
@@ -229,11 +209,7 @@ async fn gtc_and_blp() {
 
     // Erin watches Alice (has her on FL) but is not on Alice's AL: BLP BL hides Alice from Erin only.
     let mut erin = Client::online(server.ns(), "erin@hotmail.com", "erinpw", "Erin", 0).await;
-    erin.ask(
-        "ADD 7 FL alice@hotmail.com Alice",
-        "ADD 7 FL 1 alice@hotmail.com Alice",
-    )
-    .await;
+    erin.ask("ADD 7 FL alice@hotmail.com Alice", "ADD 7 FL 1 alice@hotmail.com Alice").await;
     erin.expect("ILN 7 NLN alice@hotmail.com Alice").await;
     alice.expect("ADD 0 RL 6 erin@hotmail.com Erin").await;
     let mut bob = Client::online(server.ns(), "bob@hotmail.com", "bobpw", "Bob", 4).await;
@@ -261,10 +237,7 @@ async fn add_checks_in_the_reference_order() {
         ("ADD 7 FL erin@hotmail.com", "200 7"),
         ("ADD 8 XL erin@hotmail.com Erin", "201 8"),
         ("ADD 9 FL erin@ Erin", "201 9"),
-        (
-            &format!("ADD 10 FL erin@hotmail.com {long}") as &str,
-            "209 10",
-        ),
+        (&format!("ADD 10 FL erin@hotmail.com {long}") as &str, "209 10"),
         ("ADD 11 FL ALICE@hotmail.com Me", "201 11"),
         ("ADD 12 FL nobody@hotmail.com Nobody", "205 12"),
         ("ADD 13 FL bob@hotmail.com Bob", "215 13"),
@@ -275,8 +248,7 @@ async fn add_checks_in_the_reference_order() {
     // Row 2: ADD to RL closes without a reply.
     alice.ask_closed("ADD 15 RL erin@hotmail.com Erin").await;
 
-    let mut full =
-        Client::online(server.ns(), "full@hotmail.com", "pw", "full@hotmail.com", 0).await;
+    let mut full = Client::online(server.ns(), "full@hotmail.com", "pw", "full@hotmail.com", 0).await;
     full.ask("ADD 7 FL alice@hotmail.com Alice", "210 7").await;
     // A name of exactly 387 bytes is fine.
     full.ask(
@@ -293,34 +265,20 @@ async fn adding_and_removing_a_contact_tells_them() {
     let mut erin = Client::online(server.ns(), "erin@hotmail.com", "erinpw", "Erin", 0).await;
     // The canonical spelling is stored and echoed; ILN follows because Erin is visible to JD.
     jd.send("ADD 7 FL ERIN@hotmail.com Erin%20E").await;
-    jd.expect_all(&[
-        "ADD 7 FL 1 erin@hotmail.com Erin%20E",
-        "ILN 7 NLN erin@hotmail.com Erin",
-    ])
-    .await;
+    jd.expect_all(&["ADD 7 FL 1 erin@hotmail.com Erin%20E", "ILN 7 NLN erin@hotmail.com Erin"]).await;
     erin.expect("ADD 0 RL 1 jd@hotmail.com JD").await;
     // JD now watches Erin.
     erin.ask("CHG 7 LUN", "CHG 7 LUN").await;
     jd.expect("NLN LUN erin@hotmail.com Erin").await;
     // Storing a custom name for a contact (nobody is told).
-    jd.ask(
-        "REA 8 erin@hotmail.com Erin%20W",
-        "REA 8 2 erin@hotmail.com Erin%20W",
-    )
-    .await;
+    jd.ask("REA 8 erin@hotmail.com Erin%20W", "REA 8 2 erin@hotmail.com Erin%20W").await;
     jd.ask("REA 9 nobody@hotmail.com X", "216 9").await;
-    jd.ask(
-        &format!("REA 10 erin@hotmail.com {}", "z".repeat(388)),
-        "209 10",
-    )
-    .await;
+    jd.ask(&format!("REA 10 erin@hotmail.com {}", "z".repeat(388)), "209 10").await;
     jd.ask("REA 11 erin@hotmail.com", "200 11").await;
-    jd.ask("LST 12 FL", "LST 12 FL 2 1 1 erin@hotmail.com Erin%20W")
-        .await;
+    jd.ask("LST 12 FL", "LST 12 FL 2 1 1 erin@hotmail.com Erin%20W").await;
     erin.expect_silence().await;
 
-    jd.ask("REM 13 FL erin@hotmail.com", "REM 13 FL 3 erin@hotmail.com")
-        .await;
+    jd.ask("REM 13 FL erin@hotmail.com", "REM 13 FL 3 erin@hotmail.com").await;
     erin.expect("REM 0 RL 2 jd@hotmail.com").await;
     // JD no longer watches Erin.
     erin.ask("CHG 8 NLN", "CHG 8 NLN").await;
@@ -343,25 +301,16 @@ async fn blocking_and_unblocking_a_watcher() {
     bob.expect("ILN 6 NLN alice@hotmail.com Alice").await;
     alice.expect("NLN NLN bob@hotmail.com Bob").await;
 
-    alice
-        .ask("REM 7 AL bob@hotmail.com", "REM 7 AL 5 bob@hotmail.com")
-        .await;
+    alice.ask("REM 7 AL bob@hotmail.com", "REM 7 AL 5 bob@hotmail.com").await;
     bob.expect_silence().await; // BLP AL: still visible
-    alice
-        .ask(
-            "ADD 8 BL bob@hotmail.com Bob",
-            "ADD 8 BL 6 bob@hotmail.com Bob",
-        )
-        .await;
+    alice.ask("ADD 8 BL bob@hotmail.com Bob", "ADD 8 BL 6 bob@hotmail.com Bob").await;
     bob.expect("FLN alice@hotmail.com").await;
     alice.ask("CHG 9 BSY", "CHG 9 BSY").await;
     bob.expect_silence().await;
     // Hidden or blocked, Alice still sees Bob's presence.
     bob.ask("CHG 7 AWY", "CHG 7 AWY").await;
     alice.expect("NLN AWY bob@hotmail.com Bob").await;
-    alice
-        .ask("REM 10 BL bob@hotmail.com", "REM 10 BL 7 bob@hotmail.com")
-        .await;
+    alice.ask("REM 10 BL bob@hotmail.com", "REM 10 BL 7 bob@hotmail.com").await;
     bob.expect("NLN BSY alice@hotmail.com Alice").await;
 }
 
@@ -377,9 +326,7 @@ async fn chg_rules_and_initial_presence_when_hidden() {
     alice.ask("XFR 6 SB", "913 6").await;
     // First CHG, hidden: still the ILNs; nobody sees Alice.
     alice.send("CHG 7 HDN").await;
-    alice
-        .expect_all(&["CHG 7 HDN", "ILN 7 BRB bob@hotmail.com Bob"])
-        .await;
+    alice.expect_all(&["CHG 7 HDN", "ILN 7 BRB bob@hotmail.com Bob"]).await;
     bob.expect_silence().await;
     alice.ask("XFR 8 SB", "913 8").await;
     alice.ask("XFR 9 NS", "201 9").await;
@@ -394,12 +341,7 @@ async fn chg_rules_and_initial_presence_when_hidden() {
     // A hidden user who renames notifies nobody.
     alice.ask("CHG 15 HDN", "CHG 15 HDN").await;
     bob.expect("FLN alice@hotmail.com").await;
-    alice
-        .ask(
-            "REA 16 alice@hotmail.com Ally",
-            "REA 16 5 alice@hotmail.com Ally",
-        )
-        .await;
+    alice.ask("REA 16 alice@hotmail.com Ally", "REA 16 5 alice@hotmail.com Ally").await;
     alice.ask_closed("OUT").await;
     bob.expect_silence().await;
 }
@@ -408,14 +350,9 @@ async fn chg_rules_and_initial_presence_when_hidden() {
 async fn directory_and_web_commands() {
     let server = TestServer::start().await;
     let mut jd = Client::online(server.ns(), "jd@hotmail.com", "hunter2", "JD", 0).await;
-    jd.ask(
-        "FND 7 fname=a lname=b city=* state=* country=*",
-        "FND 7 0 0",
-    )
-    .await;
+    jd.ask("FND 7 fname=a lname=b city=* state=* country=*", "FND 7 0 0").await;
     jd.ask("SND 8 friend@example.com", "SND 8 OK").await;
-    jd.ask("URL 9 INBOX", "URL 9 / http://messenger.example/")
-        .await;
+    jd.ask("URL 9 INBOX", "URL 9 / http://messenger.example/").await;
     jd.ask("SND 10", "200 10").await;
     // Trailing parameters of later dialects are ignored.
     jd.ask("CHG 11 NLN 0", "CHG 11 NLN").await;

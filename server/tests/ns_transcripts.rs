@@ -16,11 +16,7 @@ async fn sign_in_and_sign_out_as_msn_messenger_1_0() {
     jd.send("USR 141 MD5 I jd@hotmail.com").await;
     let challenge = jd.expect_prefix("USR 141 MD5 S ").await;
     assert!(!challenge.is_empty() && !challenge.contains(' '));
-    jd.send(&format!(
-        "USR 142 MD5 S {}",
-        msnp::auth::md5_response(&challenge, "hunter2")
-    ))
-    .await;
+    jd.send(&format!("USR 142 MD5 S {}", msnp::auth::md5_response(&challenge, "hunter2"))).await;
     jd.expect("USR 142 OK jd@hotmail.com JD").await;
     jd.send("SYN 143 0").await;
     jd.expect("SYN 143 0").await;
@@ -57,8 +53,7 @@ async fn two_users_seeing_each_others_presence() {
     bob.send("SYN 5 4").await;
     bob.expect("SYN 5 4").await;
     bob.send("CHG 6 NLN").await;
-    bob.expect_all(&["CHG 6 NLN", "ILN 6 NLN alice@hotmail.com Alice"])
-        .await;
+    bob.expect_all(&["CHG 6 NLN", "ILN 6 NLN alice@hotmail.com Alice"]).await;
     alice.expect("NLN NLN bob@hotmail.com Bob").await;
 
     bob.send("CHG 7 AWY").await;

@@ -31,9 +31,11 @@ pub fn ensure() -> Result<Tools> {
     step("setup: checking tools (installs only what is missing)");
     let cargo_bin = cargo_home().join("bin");
     let npm_bin = root().join("tools/node_modules/.bin");
-    let path = std::env::join_paths([npm_bin.clone(), cargo_bin.clone()].into_iter().chain(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-    ))
+    let path = std::env::join_paths(
+        [npm_bin.clone(), cargo_bin.clone()]
+            .into_iter()
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
     .map_err(|e| e.to_string())?;
     let with_path = |program: &str, args: &[&str]| {
         let mut c = cmd(program, args);
@@ -41,17 +43,10 @@ pub fn ensure() -> Result<Tools> {
         c
     };
 
-    let targets =
-        output(&mut cmd("rustup", &["target", "list", "--installed"])).unwrap_or_default();
-    if !targets
-        .lines()
-        .any(|t| t.trim() == "wasm32-unknown-unknown")
-    {
+    let targets = output(&mut cmd("rustup", &["target", "list", "--installed"])).unwrap_or_default();
+    if !targets.lines().any(|t| t.trim() == "wasm32-unknown-unknown") {
         eprintln!("installing the wasm32-unknown-unknown target (a few seconds)");
-        run(&mut cmd(
-            "rustup",
-            &["target", "add", "wasm32-unknown-unknown"],
-        ))?;
+        run(&mut cmd("rustup", &["target", "add", "wasm32-unknown-unknown"]))?;
     }
 
     // Trunk builds offline, so every crate must be in the local registry cache first.
@@ -61,62 +56,35 @@ pub fn ensure() -> Result<Tools> {
         eprintln!(
             "installing trunk {TRUNK_VERSION} from crates.io: compiling it takes about 6 minutes on 2 cores (first run only)"
         );
-        run(cmd(
-            "cargo",
-            &["install", "trunk", "--version", TRUNK_VERSION, "--locked"],
-        )
-        .env("CARGO_PROFILE_RELEASE_LTO", "off")
-        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"))?;
+        run(cmd("cargo", &["install", "trunk", "--version", TRUNK_VERSION, "--locked"])
+            .env("CARGO_PROFILE_RELEASE_LTO", "off")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"))?;
     }
 
     let bindgen = locked_version("wasm-bindgen")?;
     let have = version_output(&mut with_path("wasm-bindgen", &["--version"]));
     let runner = output(&mut with_path("wasm-bindgen-test-runner", &["--version"])).is_some();
     if have.split_whitespace().nth(1) != Some(bindgen.as_str()) || !runner {
-        eprintln!(
-            "installing wasm-bindgen-cli {bindgen} (must equal the wasm-bindgen in Cargo.lock): about 3 minutes"
-        );
+        eprintln!("installing wasm-bindgen-cli {bindgen} (must equal the wasm-bindgen in Cargo.lock): about 3 minutes");
         // Not --locked: its lockfile pins a webpki-roots release the registry no longer has.
-        run(&mut cmd(
-            "cargo",
-            &[
-                "install",
-                "wasm-bindgen-cli",
-                "--version",
-                &bindgen,
-                "--force",
-            ],
-        ))?;
+        run(&mut cmd("cargo", &["install", "wasm-bindgen-cli", "--version", &bindgen, "--force"]))?;
     }
 
     if !version_output(&mut with_path("wasm-opt", &["--version"])).contains(WASM_OPT_VERSION) {
-        eprintln!(
-            "installing wasm-opt ({WASM_OPT_VERSION}) from npm's binaryen into tools/ (seconds)"
-        );
-        run(&mut cmd(
-            "npm",
-            &["ci", "--prefix", "tools", "--no-audit", "--no-fund"],
-        ))?;
+        eprintln!("installing wasm-opt ({WASM_OPT_VERSION}) from npm's binaryen into tools/ (seconds)");
+        run(&mut cmd("npm", &["ci", "--prefix", "tools", "--no-audit", "--no-fund"]))?;
     }
 
-    let missing: Vec<&str> = DEBIAN_PACKAGES
-        .iter()
-        .filter(|(file, _)| !Path::new(file).exists())
-        .map(|(_, package)| *package)
-        .collect();
+    let missing: Vec<&str> =
+        DEBIAN_PACKAGES.iter().filter(|(file, _)| !Path::new(file).exists()).map(|(_, package)| *package).collect();
     if !missing.is_empty() {
         eprintln!(
             "installing {} from Debian (about a minute): the wasm tests run in headless browsers",
             missing.join(", ")
         );
         run(&mut cmd("apt-get", &["update", "-qq"]))?;
-        let mut install = cmd(
-            "apt-get",
-            &["install", "-y", "-qq", "--no-install-recommends"],
-        );
-        install
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive");
+        let mut install = cmd("apt-get", &["install", "-y", "-qq", "--no-install-recommends"]);
+        install.args(&missing).env("DEBIAN_FRONTEND", "noninteractive");
         run(&mut install)?;
     }
 
@@ -124,32 +92,17 @@ pub fn ensure() -> Result<Tools> {
         eprintln!(
             "installing geckodriver {GECKODRIVER_VERSION} from crates.io (about 2.5 minutes): it drives headless Firefox"
         );
-        run(&mut cmd(
-            "cargo",
-            &[
-                "install",
-                "geckodriver",
-                "--version",
-                GECKODRIVER_VERSION,
-                "--locked",
-            ],
-        ))?;
+        run(&mut cmd("cargo", &["install", "geckodriver", "--version", GECKODRIVER_VERSION, "--locked"]))?;
     }
 
     eprintln!("setup: all tools present");
-    Ok(Tools {
-        path,
-        chromedriver: PathBuf::from("/usr/bin/chromedriver"),
-        geckodriver: cargo_bin.join("geckodriver"),
-    })
+    Ok(Tools { path, chromedriver: PathBuf::from("/usr/bin/chromedriver"), geckodriver: cargo_bin.join("geckodriver") })
 }
 
 fn cargo_home() -> PathBuf {
     std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cargo")
-        })
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cargo"))
 }
 
 /// A tool's `--version` output, or empty when it is missing.
@@ -159,8 +112,7 @@ fn version_output(c: &mut std::process::Command) -> String {
 
 /// The version of `package` that Cargo.lock pins.
 fn locked_version(package: &str) -> Result<String> {
-    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
-        .map_err(|e| format!("Cargo.lock: {e}"))?;
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line == format!("name = \"{package}\"")

@@ -55,17 +55,7 @@ pub fn test() -> Result {
     step("clippy, native");
     run(&mut cmd(
         "cargo",
-        &[
-            "clippy",
-            "--locked",
-            "--workspace",
-            "--exclude",
-            "msnp-web",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
+        &["clippy", "--locked", "--workspace", "--exclude", "msnp-web", "--all-targets", "--", "-D", "warnings"],
     ))?;
     step("clippy, wasm32");
     run(&mut cmd(
@@ -87,10 +77,7 @@ pub fn test() -> Result {
     ))?;
 
     step("native tests");
-    run(&mut cmd(
-        "cargo",
-        &["test", "--locked", "--workspace", "--exclude", "msnp-web"],
-    ))?;
+    run(&mut cmd("cargo", &["test", "--locked", "--workspace", "--exclude", "msnp-web"]))?;
 
     for browser in [Browser::Chromium, Browser::Firefox] {
         step(&format!("wasm tests in headless {}", browser.name()));
@@ -110,12 +97,7 @@ fn wasm_tests(tools: &Tools, browser: Browser) -> Result {
     let caps = dir.join(format!("{}.json", browser.name()));
     std::fs::write(&caps, browser.capabilities()).map_err(|e| e.to_string())?;
 
-    let mut c = cmd(
-        "cargo",
-        &[
-            "test", "--locked", "--target", WASM, "-p", "msnp", "-p", "msnp-web",
-        ],
-    );
+    let mut c = cmd("cargo", &["test", "--locked", "--target", WASM, "-p", "msnp", "-p", "msnp-web"]);
     c.env("PATH", &tools.path)
         .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &caps)
         .env("WASM_BINDGEN_TEST_TIMEOUT", "300")
@@ -142,17 +124,6 @@ pub fn demo(listen: &str) -> Result {
     eprintln!("open http://{listen}/ once it prints its ready line");
     run(&mut cmd(
         "cargo",
-        &[
-            "run",
-            "--locked",
-            "--release",
-            "-p",
-            "bridge",
-            "--",
-            "--listen",
-            listen,
-            "--static",
-            "dist",
-        ],
+        &["run", "--locked", "--release", "-p", "bridge", "--", "--listen", listen, "--static", "dist"],
     ))
 }

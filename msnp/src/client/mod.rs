@@ -13,9 +13,7 @@ mod sb;
 
 use thiserror::Error;
 
-pub use ns::{
-    Contact, Lists, NsClient, NsConfig, NsEvent, NsPhase, Presence, SIGN_IN_TIMEOUT, SignOutReason,
-};
+pub use ns::{Contact, Lists, NsClient, NsConfig, NsEvent, NsPhase, Presence, SIGN_IN_TIMEOUT, SignOutReason};
 pub use sb::{Participant, SbClient, SbCloseReason, SbConfig, SbEvent, SbJoin, SbPhase};
 
 use crate::name::NameError;

@@ -4,9 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use super::{ActionError, TrIds};
-use crate::ns::{
-    ClientCommand, ClientVersion, DIALECT, Entry, FALLBACK_DIALECT, ServerCommand, UsrStage,
-};
+use crate::ns::{ClientCommand, ClientVersion, DIALECT, Entry, FALLBACK_DIALECT, ServerCommand, UsrStage};
 use crate::{Blp, ErrorCode, Frame, Gtc, List, State, TrId, auth, handle, name};
 
 /// How long sign-in (VER to the first CHG echo) may take before the session gives up.
@@ -98,8 +96,7 @@ impl Lists {
     }
 
     fn remove(&mut self, list: List, who: &str) {
-        self.list_mut(list)
-            .retain(|e| !handle::same(&e.handle, who));
+        self.list_mut(list).retain(|e| !handle::same(&e.handle, who));
     }
 }
 
@@ -324,10 +321,9 @@ impl NsClient {
         }
         match ServerCommand::parse(frame) {
             Ok(cmd) => self.on_command(cmd),
-            Err(err) => self.events.push_back(NsEvent::Unrecognized {
-                line: frame.line().to_owned(),
-                error: err.to_string(),
-            }),
+            Err(err) => {
+                self.events.push_back(NsEvent::Unrecognized { line: frame.line().to_owned(), error: err.to_string() })
+            }
         }
     }
 
@@ -414,44 +410,26 @@ impl NsClient {
         self.require_online()?;
         let name = name::encode_checked(new_name)?;
         let handle = self.handle.clone();
-        Ok(self.send(Request::Rea, |trid| ClientCommand::Rea {
-            trid,
-            handle,
-            name,
-        }))
+        Ok(self.send(Request::Rea, |trid| ClientCommand::Rea { trid, handle, name }))
     }
 
     /// `ADD`: put `who` on a list, with `custom_name` as typed (the handle itself when `None`, as
     /// the official client does).
-    pub fn add(
-        &mut self,
-        list: List,
-        who: &str,
-        custom_name: Option<&str>,
-    ) -> Result<TrId, ActionError> {
+    pub fn add(&mut self, list: List, who: &str, custom_name: Option<&str>) -> Result<TrId, ActionError> {
         self.require_online()?;
         if !handle::is_valid(who) {
             return Err(ActionError::InvalidHandle(who.to_owned()));
         }
         let name = name::encode_checked(custom_name.unwrap_or(who))?;
         let handle = who.to_owned();
-        Ok(self.send(Request::Add, |trid| ClientCommand::Add {
-            trid,
-            list,
-            handle,
-            name,
-        }))
+        Ok(self.send(Request::Add, |trid| ClientCommand::Add { trid, list, handle, name }))
     }
 
     /// `REM`: take `who` off a list.
     pub fn remove(&mut self, list: List, who: &str) -> Result<TrId, ActionError> {
         self.require_online()?;
         let handle = who.to_owned();
-        Ok(self.send(Request::Rem, |trid| ClientCommand::Rem {
-            trid,
-            list,
-            handle,
-        }))
+        Ok(self.send(Request::Rem, |trid| ClientCommand::Rem { trid, list, handle }))
     }
 
     /// `GTC`: whether to be asked when someone adds the user.
@@ -531,9 +509,7 @@ impl NsClient {
                     self.close(SignOutReason::UnsupportedSecurity);
                 }
             }
-            ServerCommand::UsrChallenge {
-                trid, challenge, ..
-            } => {
+            ServerCommand::UsrChallenge { trid, challenge, .. } => {
                 self.answered(trid);
                 let value = auth::md5_response(&challenge, &self.config.password);
                 self.config.password.clear();
@@ -549,8 +525,7 @@ impl NsClient {
                 self.phase = NsPhase::Syncing;
                 self.handle = handle.clone();
                 self.name = name.clone();
-                self.events
-                    .push_back(NsEvent::Authenticated { handle, name });
+                self.events.push_back(NsEvent::Authenticated { handle, name });
                 let version = self.lists.version;
                 self.send(Request::Syn, |trid| ClientCommand::Syn { trid, version });
             }
@@ -564,22 +539,12 @@ impl NsClient {
                     self.synced();
                 } else {
                     // Everything follows: start from empty lists.
-                    self.lists = Lists {
-                        version,
-                        ..Lists::default()
-                    };
+                    self.lists = Lists { version, ..Lists::default() };
                     let pending = vec![List::Forward, List::Allow, List::Block, List::Reverse];
                     self.dump = Some(Dump { trid, pending });
                 }
             }
-            ServerCommand::Lst {
-                trid,
-                list,
-                version,
-                item,
-                total,
-                entry,
-            } => {
+            ServerCommand::Lst { trid, list, version, item, total, entry } => {
                 if let Some(entry) = entry {
                     self.lists.insert(list, entry);
                 }
@@ -588,20 +553,12 @@ impl NsClient {
                     self.list_complete(trid, list);
                 }
             }
-            ServerCommand::Gtc {
-                trid,
-                version,
-                mode,
-            } => {
+            ServerCommand::Gtc { trid, version, mode } => {
                 self.answered(trid);
                 self.lists.gtc = mode;
                 self.list_version(version);
             }
-            ServerCommand::Blp {
-                trid,
-                version,
-                mode,
-            } => {
+            ServerCommand::Blp { trid, version, mode } => {
                 self.answered(trid);
                 self.lists.blp = mode;
                 self.list_version(version);
@@ -623,47 +580,20 @@ impl NsClient {
             ServerCommand::Cvr { trid, .. } => {
                 self.answered(trid);
             }
-            ServerCommand::Iln {
-                state,
-                handle,
-                name,
-                ..
-            }
-            | ServerCommand::Nln {
-                state,
-                handle,
-                name,
-            } => {
+            ServerCommand::Iln { state, handle, name, .. } | ServerCommand::Nln { state, handle, name } => {
                 self.set_presence(handle, Some(Presence { state, name }));
             }
             ServerCommand::Fln { handle } => self.set_presence(handle, None),
-            ServerCommand::Add {
-                trid,
-                list,
-                version,
-                handle,
-                name,
-            } => {
+            ServerCommand::Add { trid, list, version, handle, name } => {
                 self.answered(trid);
                 let added_by = trid == TrId::UNSOLICITED && list == List::Reverse;
-                self.lists.insert(
-                    list,
-                    Entry {
-                        handle: handle.clone(),
-                        name: name.clone(),
-                    },
-                );
+                self.lists.insert(list, Entry { handle: handle.clone(), name: name.clone() });
                 self.list_version(version);
                 if added_by {
                     self.added_by(handle, name);
                 }
             }
-            ServerCommand::Rem {
-                trid,
-                list,
-                version,
-                handle,
-            } => {
+            ServerCommand::Rem { trid, list, version, handle } => {
                 self.answered(trid);
                 self.lists.remove(list, &handle);
                 self.list_version(version);
@@ -673,12 +603,7 @@ impl NsClient {
                     self.events.push_back(NsEvent::RemovedBy { handle });
                 }
             }
-            ServerCommand::Rea {
-                trid,
-                version,
-                handle,
-                name,
-            } => {
+            ServerCommand::Rea { trid, version, handle, name } => {
                 self.answered(trid);
                 if handle::same(&handle, &self.handle) {
                     self.name = name.clone();
@@ -694,32 +619,12 @@ impl NsClient {
                 }
                 self.list_version(version);
             }
-            ServerCommand::XfrSb {
-                trid,
-                address,
-                cookie,
-            } => {
+            ServerCommand::XfrSb { trid, address, cookie } => {
                 self.answered(trid);
-                self.events.push_back(NsEvent::SwitchboardReady {
-                    trid,
-                    address,
-                    cookie,
-                });
+                self.events.push_back(NsEvent::SwitchboardReady { trid, address, cookie });
             }
-            ServerCommand::Rng {
-                session_id,
-                address,
-                cookie,
-                caller,
-                caller_name,
-            } => {
-                self.events.push_back(NsEvent::Invited {
-                    session_id,
-                    address,
-                    cookie,
-                    caller,
-                    caller_name,
-                });
+            ServerCommand::Rng { session_id, address, cookie, caller, caller_name } => {
+                self.events.push_back(NsEvent::Invited { session_id, address, cookie, caller, caller_name });
             }
             ServerCommand::Out { reason } => {
                 let reason = match reason.as_deref() {
@@ -734,11 +639,7 @@ impl NsClient {
                 if self.dump.as_ref().is_some_and(|d| Some(d.trid) == trid) {
                     self.dump = None;
                 }
-                self.events.push_back(NsEvent::ServerError {
-                    trid,
-                    code,
-                    command: request.map(Request::name),
-                });
+                self.events.push_back(NsEvent::ServerError { trid, code, command: request.map(Request::name) });
                 match (self.phase, request) {
                     (_, Some(Request::Usr)) if code == ErrorCode::AuthenticationFailed => {
                         self.close(SignOutReason::AuthenticationFailed)
@@ -750,9 +651,7 @@ impl NsClient {
             }
             // The NS MSG (profile, e-mail notices) and the replies to QNG/FND/SND/URL need no state.
             ServerCommand::Msg { .. } | ServerCommand::Qng => {}
-            ServerCommand::Fnd { trid, .. }
-            | ServerCommand::Snd { trid, .. }
-            | ServerCommand::Url { trid, .. } => {
+            ServerCommand::Fnd { trid, .. } | ServerCommand::Snd { trid, .. } | ServerCommand::Url { trid, .. } => {
                 self.answered(trid);
             }
         }
@@ -779,9 +678,7 @@ impl NsClient {
 
     /// Lists are up to date: report them, and go online if this was sign-in's SYN.
     fn synced(&mut self) {
-        self.events.push_back(NsEvent::ListsChanged {
-            version: self.lists.version,
-        });
+        self.events.push_back(NsEvent::ListsChanged { version: self.lists.version });
         if self.phase == NsPhase::Syncing && self.state.is_none() {
             let state = self.config.initial_state;
             self.send(Request::Chg, |trid| ClientCommand::Chg { trid, state });
@@ -789,21 +686,14 @@ impl NsClient {
     }
 
     fn added_by(&mut self, handle: String, name: String) {
-        let undecided = !self.lists.contains(List::Allow, &handle)
-            && !self.lists.contains(List::Block, &handle);
+        let undecided = !self.lists.contains(List::Allow, &handle) && !self.lists.contains(List::Block, &handle);
         let ask = undecided && self.lists.gtc == Gtc::Ask;
         if undecided && self.lists.gtc == Gtc::Never {
             // GTC N: allow them silently (§14).
             let (h, n) = (handle.clone(), name.clone());
-            self.send(Request::Add, |trid| ClientCommand::Add {
-                trid,
-                list: List::Allow,
-                handle: h,
-                name: n,
-            });
+            self.send(Request::Add, |trid| ClientCommand::Add { trid, list: List::Allow, handle: h, name: n });
         }
-        self.events
-            .push_back(NsEvent::AddedBy { handle, name, ask });
+        self.events.push_back(NsEvent::AddedBy { handle, name, ask });
     }
 
     fn set_presence(&mut self, handle: String, presence: Option<Presence>) {
@@ -813,8 +703,7 @@ impl NsClient {
             None => self.presence.remove(&key).is_some(),
         };
         if changed {
-            self.events
-                .push_back(NsEvent::PresenceChanged { handle, presence });
+            self.events.push_back(NsEvent::PresenceChanged { handle, presence });
         }
     }
 }

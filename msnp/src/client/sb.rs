@@ -132,23 +132,8 @@ impl SbClient {
         let handle = self.config.handle.clone();
         let trid = self.trids.next();
         let (name, command) = match self.config.join.clone() {
-            SbJoin::Caller { cookie } => (
-                "USR",
-                ClientCommand::Usr {
-                    trid,
-                    handle,
-                    cookie,
-                },
-            ),
-            SbJoin::Callee { cookie, session_id } => (
-                "ANS",
-                ClientCommand::Ans {
-                    trid,
-                    handle,
-                    cookie,
-                    session_id,
-                },
-            ),
+            SbJoin::Caller { cookie } => ("USR", ClientCommand::Usr { trid, handle, cookie }),
+            SbJoin::Callee { cookie, session_id } => ("ANS", ClientCommand::Ans { trid, handle, cookie, session_id }),
         };
         self.pending.insert(trid, (name, None));
         self.push(command);
@@ -160,10 +145,9 @@ impl SbClient {
         }
         match ServerCommand::parse(frame) {
             Ok(cmd) => self.on_command(cmd),
-            Err(err) => self.events.push_back(SbEvent::Unrecognized {
-                line: frame.line().to_owned(),
-                error: err.to_string(),
-            }),
+            Err(err) => {
+                self.events.push_back(SbEvent::Unrecognized { line: frame.line().to_owned(), error: err.to_string() })
+            }
         }
     }
 
@@ -202,10 +186,7 @@ impl SbClient {
             return Err(ActionError::InvalidHandle(who.to_owned()));
         }
         let trid = self.trids.next();
-        self.push(ClientCommand::Cal {
-            trid,
-            handle: who.to_owned(),
-        });
+        self.push(ClientCommand::Cal { trid, handle: who.to_owned() });
         self.pending.insert(trid, ("CAL", Some(who.to_owned())));
         Ok(trid)
     }
@@ -215,10 +196,7 @@ impl SbClient {
         self.require_joined()?;
         let payload = message.to_bytes();
         if payload.len() > MAX_CLIENT_PAYLOAD {
-            return Err(ActionError::MessageTooLong {
-                len: payload.len(),
-                limit: MAX_CLIENT_PAYLOAD,
-            });
+            return Err(ActionError::MessageTooLong { len: payload.len(), limit: MAX_CLIENT_PAYLOAD });
         }
         let trid = self.trids.next();
         self.push(ClientCommand::Msg { trid, ack, payload });
@@ -239,11 +217,7 @@ impl SbClient {
     }
 
     fn require_joined(&self) -> Result<(), ActionError> {
-        if self.phase == SbPhase::Joined {
-            Ok(())
-        } else {
-            Err(ActionError::NotJoined)
-        }
+        if self.phase == SbPhase::Joined { Ok(()) } else { Err(ActionError::NotJoined) }
     }
 
     fn push(&mut self, command: ClientCommand) {
@@ -257,9 +231,7 @@ impl SbClient {
 
     fn joined(&mut self) {
         self.phase = SbPhase::Joined;
-        self.events.push_back(SbEvent::Joined {
-            participants: self.participants.clone(),
-        });
+        self.events.push_back(SbEvent::Joined { participants: self.participants.clone() });
     }
 
     fn on_command(&mut self, cmd: ServerCommand) {
@@ -269,11 +241,7 @@ impl SbClient {
                 self.joined();
             }
             ServerCommand::Iro { handle, name, .. } => {
-                if !self
-                    .participants
-                    .iter()
-                    .any(|p| handle::same(&p.handle, &handle))
-                {
+                if !self.participants.iter().any(|p| handle::same(&p.handle, &handle)) {
                     self.participants.push(Participant { handle, name });
                 }
             }
@@ -282,42 +250,23 @@ impl SbClient {
                 self.joined();
             }
             ServerCommand::CalRinging { trid, session_id } => {
-                let handle = self
-                    .pending
-                    .remove(&trid)
-                    .and_then(|(_, h)| h)
-                    .unwrap_or_default();
+                let handle = self.pending.remove(&trid).and_then(|(_, h)| h).unwrap_or_default();
                 self.session_id.get_or_insert_with(|| session_id.clone());
-                self.events.push_back(SbEvent::Ringing {
-                    trid,
-                    handle,
-                    session_id,
-                });
+                self.events.push_back(SbEvent::Ringing { trid, handle, session_id });
             }
             ServerCommand::Joi { handle, name } => {
                 let participant = Participant { handle, name };
-                self.participants
-                    .retain(|p| !handle::same(&p.handle, &participant.handle));
+                self.participants.retain(|p| !handle::same(&p.handle, &participant.handle));
                 self.participants.push(participant.clone());
-                self.events
-                    .push_back(SbEvent::ParticipantJoined(participant));
+                self.events.push_back(SbEvent::ParticipantJoined(participant));
             }
             ServerCommand::Bye { handle } => {
-                self.participants
-                    .retain(|p| !handle::same(&p.handle, &handle));
+                self.participants.retain(|p| !handle::same(&p.handle, &handle));
                 self.events.push_back(SbEvent::ParticipantLeft { handle });
             }
-            ServerCommand::Msg {
-                sender,
-                sender_name,
-                payload,
-            } => {
+            ServerCommand::Msg { sender, sender_name, payload } => {
                 let message = Message::parse(&payload);
-                self.events.push_back(SbEvent::Message {
-                    sender,
-                    sender_name,
-                    message,
-                });
+                self.events.push_back(SbEvent::Message { sender, sender_name, message });
             }
             ServerCommand::Ack { trid } => {
                 self.pending.remove(&trid);
@@ -328,16 +277,9 @@ impl SbClient {
                 self.events.push_back(SbEvent::NotDelivered { trid });
             }
             ServerCommand::Error { code, trid } => {
-                let command = trid
-                    .and_then(|t| self.pending.remove(&t))
-                    .map(|(name, _)| name);
-                self.events.push_back(SbEvent::ServerError {
-                    trid,
-                    code,
-                    command,
-                });
-                if code == ErrorCode::AuthenticationFailed && matches!(command, Some("USR" | "ANS"))
-                {
+                let command = trid.and_then(|t| self.pending.remove(&t)).map(|(name, _)| name);
+                self.events.push_back(SbEvent::ServerError { trid, code, command });
+                if code == ErrorCode::AuthenticationFailed && matches!(command, Some("USR" | "ANS")) {
                     self.close(SbCloseReason::AuthenticationFailed);
                 }
             }

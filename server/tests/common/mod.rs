@@ -71,11 +71,7 @@ impl TestServer {
         };
         tweak(&mut config);
         let running = msnp_server::start(config.clone()).await.unwrap();
-        TestServer {
-            running: Some(running),
-            dir,
-            config,
-        }
+        TestServer { running: Some(running), dir, config }
     }
 
     pub fn ns(&self) -> SocketAddr {
@@ -98,13 +94,18 @@ impl TestServer {
 
     /// Waits until the server has no open connection.
     pub async fn wait_idle(&self) {
+        self.wait_open(0).await;
+    }
+
+    /// Waits until the server has exactly `n` open connections.
+    pub async fn wait_open(&self, n: usize) {
         for _ in 0..250 {
-            if self.open_connections() == 0 {
+            if self.open_connections() == n {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("{} connections still open", self.open_connections());
+        panic!("{} connections open, expected {n}", self.open_connections());
     }
 }
 
@@ -117,10 +118,7 @@ pub struct Client {
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).await.unwrap();
-        Client {
-            stream,
-            decoder: Decoder::new(Limits::CLIENT),
-        }
+        Client { stream, decoder: Decoder::new(Limits::CLIENT) }
     }
 
     pub async fn send(&mut self, line: &str) {
@@ -163,10 +161,7 @@ impl Client {
 
     /// Asserts the next line.
     pub async fn expect(&mut self, line: &str) {
-        let frame = self
-            .recv()
-            .await
-            .unwrap_or_else(|| panic!("closed; expected {line:?}"));
+        let frame = self.recv().await.unwrap_or_else(|| panic!("closed; expected {line:?}"));
         assert_eq!(frame.line(), line);
     }
 
@@ -191,15 +186,9 @@ impl Client {
 
     /// Asserts the next line starts with `prefix` and returns the rest.
     pub async fn expect_prefix(&mut self, prefix: &str) -> String {
-        let frame = self
-            .recv()
-            .await
-            .unwrap_or_else(|| panic!("closed; expected {prefix:?}…"));
+        let frame = self.recv().await.unwrap_or_else(|| panic!("closed; expected {prefix:?}…"));
         let line = frame.line();
-        assert!(
-            line.starts_with(prefix),
-            "{line:?} does not start with {prefix:?}"
-        );
+        assert!(line.starts_with(prefix), "{line:?} does not start with {prefix:?}");
         line[prefix.len()..].to_owned()
     }
 
@@ -255,13 +244,7 @@ impl Client {
     }
 
     /// Signs in and goes online (SYN with `version`, no dump expected, then CHG NLN with TrID 6).
-    pub async fn online(
-        addr: SocketAddr,
-        handle: &str,
-        password: &str,
-        name: &str,
-        version: u32,
-    ) -> Client {
+    pub async fn online(addr: SocketAddr, handle: &str, password: &str, name: &str, version: u32) -> Client {
         let mut c = Client::sign_in(addr, handle, password, name).await;
         c.send(&format!("SYN 5 {version}")).await;
         c.expect(&format!("SYN 5 {version}")).await;

@@ -1,0 +1,152 @@
+//! The `msnp-server` binary: the ready line, account administration, durability across restarts and
+//! `kill -9`, and that the database file alone reveals no password.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use common::Client;
+
+const BIN: &str = env!("CARGO_BIN_EXE_msnp-server");
+
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Starts `msnp-server serve` on free ports and reads its ready line.
+fn serve(db: &Path, extra: &[&str]) -> (Child, SocketAddr, SocketAddr) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--db", db.to_str().unwrap(), "--listen", "127.0.0.1:0", "--sb-listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let rest = line.trim_end().strip_prefix("ready ns=").unwrap_or_else(|| panic!("bad ready line {line:?}"));
+    let (ns, sb) = rest.split_once(" sb=").unwrap();
+    (child, ns.parse().unwrap(), sb.parse().unwrap())
+}
+
+#[test]
+fn user_administration() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let db = db.to_str().unwrap();
+    assert!(cli(&["user", "add", "--db", db, "jd@hotmail.com", "--password", "hunter2", "--name", "J%20D"]).0);
+    let (ok, _, err) = cli(&["user", "add", "--db", db, "JD@hotmail.com", "--password", "x"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = cli(&["user", "add", "--db", db, "not-an-address", "--password", "x"]);
+    assert!(!ok && err.contains("not a valid e-mail address"), "{err}");
+    assert!(cli(&["user", "add", "--db", db, "erin@hotmail.com", "--password", "erinpw"]).0);
+    let (ok, out, _) = cli(&["user", "list", "--db", db]);
+    assert!(ok);
+    assert_eq!(out, "jd@hotmail.com\tJ D\nerin@hotmail.com\terin@hotmail.com\n");
+    assert!(cli(&["user", "passwd", "--db", db, "erin@hotmail.com", "--password", "new"]).0);
+    assert!(cli(&["user", "remove", "--db", db, "erin@hotmail.com"]).0);
+    let (ok, _, err) = cli(&["user", "remove", "--db", db, "erin@hotmail.com"]);
+    assert!(!ok && err.contains("no account"), "{err}");
+    assert_eq!(cli(&["user", "list", "--db", db]).1, "jd@hotmail.com\tJ D\n");
+
+    // The key lives beside the database, private; the database holds no password in clear.
+    let key = format!("{db}.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let bytes = std::fs::read(db).unwrap();
+    assert!(!bytes.windows(7).any(|w| w == b"hunter2"));
+}
+
+#[test]
+fn import_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let file = dir.path().join("accounts.toml");
+    std::fs::write(&file, common::ACCOUNTS).unwrap();
+    let (ok, out, err) = cli(&["import", "--db", db.to_str().unwrap(), file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "imported 4 accounts\n");
+    std::fs::write(&file, "[[account]]\nemail = \"bad\"\npassword = \"x\"\n").unwrap();
+    let (ok, _, err) = cli(&["import", "--db", db.to_str().unwrap(), file.to_str().unwrap()]);
+    assert!(!ok && err.contains("account bad: not a valid e-mail address"), "{err}");
+}
+
+#[tokio::test]
+async fn nothing_is_lost_on_kill_9_or_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let file = dir.path().join("accounts.toml");
+    std::fs::write(&file, common::ACCOUNTS).unwrap();
+    assert!(cli(&["import", "--db", db.to_str().unwrap(), file.to_str().unwrap()]).0);
+
+    let (mut child, ns, _) = serve(&db, &[]);
+    let mut jd = Client::online(ns, "jd@hotmail.com", "hunter2", "JD", 0).await;
+    jd.ask("ADD 7 FL erin@hotmail.com Erin", "ADD 7 FL 1 erin@hotmail.com Erin").await;
+    jd.ask("REA 8 jd@hotmail.com Jay", "REA 8 2 jd@hotmail.com Jay").await;
+    jd.ask("BLP 9 BL", "BLP 9 3 BL").await;
+    // Killed right after the reply: no chance to flush anything.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (mut child, ns, _) = serve(&db, &[]);
+    let mut jd = Client::sign_in(ns, "jd@hotmail.com", "hunter2", "Jay").await;
+    jd.send("SYN 5 0").await;
+    jd.expect_all(&[
+        "SYN 5 3",
+        "GTC 5 3 A",
+        "BLP 5 3 BL",
+        "LST 5 FL 3 1 1 erin@hotmail.com Erin",
+        "LST 5 AL 3 0 0",
+        "LST 5 BL 3 0 0",
+        "LST 5 RL 3 0 0",
+    ])
+    .await;
+    let mut erin = Client::sign_in(ns, "erin@hotmail.com", "erinpw", "Erin").await;
+    erin.send("SYN 5 0").await;
+    erin.expect_all(&[
+        "SYN 5 1",
+        "GTC 5 1 A",
+        "BLP 5 1 AL",
+        "LST 5 FL 1 0 0",
+        "LST 5 AL 1 0 0",
+        "LST 5 BL 1 0 0",
+        "LST 5 RL 1 1 1 jd@hotmail.com JD",
+    ])
+    .await;
+
+    // SIGTERM: a graceful OUT SSD.
+    #[cfg(unix)]
+    {
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        jd.expect("OUT SSD").await;
+        jd.expect_closed().await;
+        assert!(child.wait().unwrap().success());
+    }
+    #[cfg(not(unix))]
+    child.kill().unwrap();
+}
+
+#[tokio::test]
+async fn in_process_restart_keeps_lists_and_names() {
+    let mut server = common::TestServer::start().await;
+    let mut bob = Client::online(server.ns(), "bob@hotmail.com", "bobpw", "Bob", 4).await;
+    bob.ask("REA 7 bob@hotmail.com Bobby%20B", "REA 7 5 bob@hotmail.com Bobby%20B").await;
+    bob.ask("ADD 8 FL jd@hotmail.com JD", "ADD 8 FL 6 jd@hotmail.com JD").await;
+    server.restart().await;
+    bob.expect("OUT SSD").await;
+    let mut bob = Client::sign_in(server.ns(), "bob@hotmail.com", "bobpw", "Bobby%20B").await;
+    bob.ask("SYN 5 6", "SYN 5 6").await;
+    bob.send("LST 6 FL").await;
+    bob.expect_all(&["LST 6 FL 6 1 2 alice@hotmail.com Alice", "LST 6 FL 6 2 2 jd@hotmail.com JD"]).await;
+}

@@ -1,0 +1,65 @@
+//! Every limit of the notification server, tested.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ACCOUNTS, Client, TestServer};
+
+#[tokio::test]
+async fn connections_that_do_not_sign_in_in_time_are_closed() {
+    let server = TestServer::start_with(ACCOUNTS, |c| c.ns.login_timeout = Duration::from_secs(1)).await;
+    let mut idle = Client::connect(server.ns()).await;
+    let mut greeted = Client::greeted(server.ns()).await;
+    let mut signed_in = Client::sign_in(server.ns(), "jd@hotmail.com", "hunter2", "JD").await;
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    idle.expect_closed().await;
+    greeted.expect_closed().await;
+    signed_in.ask("PNG", "QNG").await;
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_are_refused() {
+    let server = TestServer::start_with(ACCOUNTS, |c| c.limits.max_connections = 2).await;
+    let mut a = Client::greeted(server.ns()).await;
+    let mut b = Client::greeted(server.ns()).await;
+    let mut c = Client::connect(server.ns()).await;
+    c.send("VER 1 MSNP2").await;
+    c.expect_closed().await;
+    drop(a);
+    server.wait_open(1).await;
+    let mut d = Client::greeted(server.ns()).await;
+    d.ask("PNG", "QNG").await;
+    b.ask("PNG", "QNG").await;
+    a = d;
+    a.ask("INF 2", "INF 2 MD5").await;
+}
+
+#[tokio::test]
+async fn the_line_limit_is_configurable() {
+    let server = TestServer::start_with(ACCOUNTS, |c| c.limits.max_line = 64).await;
+    let mut c = Client::greeted(server.ns()).await;
+    c.send(&format!("FOO 5 {}", "x".repeat(64 - 8))).await;
+    c.expect("200 5").await;
+    c.send(&format!("FOO 6 {}", "x".repeat(64 - 7))).await;
+    c.expect_closed().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped() {
+    // An account with long lists: each SYN dump is about 20 KB.
+    let mut accounts = String::from("[[account]]\nemail = \"big@hotmail.com\"\npassword = \"pw\"\nversion = 1\n");
+    for list in ["FL", "AL", "RL"] {
+        let entries: Vec<String> =
+            (0..150).map(|i| format!("{{ email = \"contact{i}@hotmail.com\", name = \"Contact%20{i}\" }}")).collect();
+        accounts.push_str(&format!("{list} = [{}]\n", entries.join(", ")));
+    }
+    let server = TestServer::start_with(&accounts, |c| c.limits.send_queue_bytes = 64 * 1024).await;
+    let mut big = Client::sign_in(server.ns(), "big@hotmail.com", "pw", "big@hotmail.com").await;
+    // Ask for 50 MB of list dumps and never read them.
+    let requests: String = (10..2510).map(|t| format!("SYN {t} 0\r\n")).collect();
+    big.send_raw(requests.as_bytes()).await;
+    server.wait_idle().await;
+    let mut other = Client::greeted(server.ns()).await;
+    other.ask("PNG", "QNG").await;
+}
