@@ -162,3 +162,16 @@ mod tests {
         assert!(store.list_accounts().unwrap().is_empty());
     }
 }
+
+#[cfg(test)]
+mod demo {
+    use super::*;
+    use crate::secret::Secret;
+
+    #[test]
+    fn the_shipped_demo_accounts_import() {
+        let mut store = SqliteStore::memory(Secret::random().unwrap()).unwrap();
+        let n = import(&mut store, include_str!("../demo-accounts.toml")).unwrap();
+        assert_eq!(n, 4);
+    }
+}

@@ -308,12 +308,14 @@ impl<S: Store> NotificationServer<S> {
         value: String,
     ) -> Result<(), (TrId, StoreError)> {
         if package != auth::PACKAGE {
-            return Ok(self.auth_failed(conn, trid));
+            self.auth_failed(conn, trid);
+            return Ok(());
         }
         match stage {
             UsrStage::Initial => {
                 if !value.contains('@') {
-                    return Ok(self.auth_failed(conn, trid));
+                    self.auth_failed(conn, trid);
+                    return Ok(());
                 }
                 let challenge = new_challenge().map_err(|e| (trid, e))?;
                 self.send(
@@ -328,7 +330,8 @@ impl<S: Store> NotificationServer<S> {
                     _ => None,
                 };
                 let Some((handle, challenge)) = pending else {
-                    return Ok(self.auth_failed(conn, trid));
+                    self.auth_failed(conn, trid);
+                    return Ok(());
                 };
                 let account = if self.domain_allowed(&handle) {
                     self.store.account(&handle).map_err(|e| (trid, e))?
@@ -777,4 +780,53 @@ fn new_challenge() -> Result<String, StoreError> {
     let bytes = crate::secret::random_bytes::<8>()?;
     let n = u64::from_le_bytes(bytes);
     Ok(format!("{:010}.{:09}", (n >> 30) % 10_000_000_000, (n & 0x3FFF_FFFF) % 1_000_000_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+    use crate::store::SqliteStore;
+
+    /// The logic runs without any socket: frames in, frames and closes out.
+    #[test]
+    fn sign_in_without_sockets() {
+        let mut store = SqliteStore::memory(Secret::random().unwrap()).unwrap();
+        store.put_account(&Account::new("jd@hotmail.com", "JD"), "hunter2").unwrap();
+        let mut ns = NotificationServer::new(NsConfig::default(), store);
+        let lines = |ns: &mut NotificationServer<SqliteStore>, line: &str| {
+            ns.receive(7, &Frame::command(line));
+            std::iter::from_fn(|| ns.poll_output())
+                .map(|o| match o {
+                    Output::Send(7, f) => f.line().to_owned(),
+                    Output::Close(7) => "<close>".to_owned(),
+                    other => panic!("{other:?}"),
+                })
+                .collect::<Vec<_>>()
+        };
+        ns.connect(7, Duration::ZERO);
+        assert_eq!(lines(&mut ns, "VER 1 MSNP2"), ["VER 1 MSNP2"]);
+        let challenge = lines(&mut ns, "USR 2 MD5 I jd@hotmail.com").remove(0);
+        let challenge = challenge.strip_prefix("USR 2 MD5 S ").unwrap().to_owned();
+        let response = auth::md5_response(&challenge, "hunter2");
+        assert_eq!(lines(&mut ns, &format!("USR 3 MD5 S {response}")), ["USR 3 OK jd@hotmail.com JD"]);
+        assert_eq!(ns.online(), 1);
+        assert_eq!(lines(&mut ns, "OUT"), ["<close>"]);
+        assert_eq!(ns.online(), 0);
+        ns.disconnect(7);
+        assert_eq!(ns.poll_timeout(), None);
+    }
+
+    #[test]
+    fn login_deadline_closes_without_sockets() {
+        let store = SqliteStore::memory(Secret::random().unwrap()).unwrap();
+        let config = NsConfig { login_timeout: Duration::from_secs(60), ..NsConfig::default() };
+        let mut ns = NotificationServer::new(config, store);
+        ns.connect(1, Duration::from_secs(10));
+        assert_eq!(ns.poll_timeout(), Some(Duration::from_secs(70)));
+        ns.handle_timeout(Duration::from_secs(69));
+        assert_eq!(ns.poll_output(), None);
+        ns.handle_timeout(Duration::from_secs(70));
+        assert_eq!(ns.poll_output(), Some(Output::Close(1)));
+    }
 }
