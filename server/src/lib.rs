@@ -9,6 +9,7 @@ pub mod net;
 pub mod notification;
 pub mod secret;
 pub mod store;
+pub mod switchboard;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,10 +19,11 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::net::{NetLimits, Server};
-use crate::notification::{NotificationServer, NsConfig};
+use crate::net::{Kind, NetLimits, Server};
+use crate::notification::{Logic, NsConfig};
 use crate::secret::{Secret, SecretError};
 use crate::store::{SqliteStore, StoreError};
+use crate::switchboard::SbConfig;
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -41,7 +43,10 @@ pub struct ServeConfig {
     pub key_file: Option<PathBuf>,
     pub listen: SocketAddr,
     pub sb_listen: SocketAddr,
+    /// The switchboard address announced to clients; default: the address it listens on.
+    pub sb_public: Option<String>,
     pub ns: NsConfig,
+    pub sb: SbConfig,
     pub limits: NetLimits,
 }
 
@@ -102,15 +107,12 @@ pub async fn start(config: ServeConfig) -> Result<Running, Error> {
     let sb_listener = bind(config.sb_listen).await?;
     let ns_addr = ns_listener.local_addr().map_err(|source| Error::Listen { addr: config.listen, source })?;
     let sb_addr = sb_listener.local_addr().map_err(|source| Error::Listen { addr: config.sb_listen, source })?;
-    let server = Server::new(NotificationServer::new(config.ns, store), config.limits);
+    let sb = SbConfig { public_address: config.sb_public.unwrap_or_else(|| sb_addr.to_string()), ..config.sb };
+    let server = Server::new(Logic::new(config.ns, sb, store)?, config.limits);
     let tasks = vec![
-        tokio::spawn(Arc::clone(&server).accept_ns(ns_listener)),
-        tokio::spawn(Arc::clone(&server).login_deadlines()),
-        // The switchboard listener is bound so its address is fixed; chats are served on it next.
-        tokio::spawn(async move {
-            let _keep = sb_listener;
-            std::future::pending::<()>().await
-        }),
+        tokio::spawn(Arc::clone(&server).accept(ns_listener, Kind::Notification)),
+        tokio::spawn(Arc::clone(&server).accept(sb_listener, Kind::Switchboard)),
+        tokio::spawn(Arc::clone(&server).deadlines()),
     ];
     Ok(Running { ns_addr, sb_addr, server, tasks })
 }

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use msnp_server::net::NetLimits;
 use msnp_server::notification::NsConfig;
 use msnp_server::store::Account;
+use msnp_server::switchboard::SbConfig;
 use msnp_server::{ServeConfig, accounts, open_store};
 
 #[derive(Debug, Parser)]
@@ -54,6 +55,21 @@ struct Serve {
     /// Switchboard address; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:1864")]
     sb_listen: SocketAddr,
+    /// Switchboard address announced to clients in XFR and RNG (HOST:PORT); default: the listen address.
+    #[arg(long)]
+    sb_public: Option<String>,
+    /// Seconds a switchboard cookie stays valid.
+    #[arg(long, default_value_t = SbConfig::default().cookie_lifetime.as_secs())]
+    sb_cookie_lifetime: u64,
+    /// People in one switchboard session.
+    #[arg(long, default_value_t = SbConfig::default().max_participants)]
+    sb_max_participants: usize,
+    /// Switchboard sessions one user may be in at once.
+    #[arg(long, default_value_t = SbConfig::default().max_sessions_per_user)]
+    sb_max_sessions_per_user: usize,
+    /// Invitations a session may have waiting for an answer.
+    #[arg(long, default_value_t = SbConfig::default().max_pending_invitations)]
+    sb_max_pending_invitations: usize,
     /// Only accounts of these e-mail domains may sign in (comma-separated); default: any.
     #[arg(long, value_delimiter = ',')]
     allowed_domains: Vec<String>,
@@ -183,6 +199,15 @@ async fn serve_until_signal(serve: Serve) -> Result {
         key_file: serve.db.key_file,
         listen: serve.listen,
         sb_listen: serve.sb_listen,
+        sb_public: serve.sb_public,
+        sb: SbConfig {
+            public_address: String::new(),
+            cookie_lifetime: Duration::from_secs(serve.sb_cookie_lifetime),
+            auth_timeout: SbConfig::default().auth_timeout,
+            max_participants: serve.sb_max_participants,
+            max_sessions_per_user: serve.sb_max_sessions_per_user,
+            max_pending_invitations: serve.sb_max_pending_invitations,
+        },
         ns: NsConfig {
             allowed_domains: serve.allowed_domains,
             max_list: serve.max_list,

@@ -1,6 +1,6 @@
 //! The tokio side: accepts connections and moves bytes between sockets and the server logic.
 //!
-//! Each connection has a reader (bytes → msnp decoder → [`NotificationServer::receive`]) and a writer
+//! Each connection has a reader (bytes → msnp decoder → [`Logic::receive`]) and a writer
 //! fed by a bounded queue. A client that stops reading fills its queue and is dropped, so it cannot make
 //! the server's memory grow.
 
@@ -17,8 +17,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-use crate::notification::{ConnId, NotificationServer, Output};
+use crate::notification::{ConnId, Logic, Output};
 use crate::store::Store;
+
+/// Which server a listener serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Notification,
+    Switchboard,
+}
 
 /// Connection limits, each a command-line flag.
 #[derive(Clone, Copy, Debug)]
@@ -45,7 +52,7 @@ struct Queue {
 
 /// The server logic plus the write queue of every connection, behind one lock.
 struct Hub<S> {
-    ns: NotificationServer<S>,
+    logic: Logic<S>,
     writers: HashMap<ConnId, Queue>,
     send_queue_bytes: usize,
 }
@@ -53,7 +60,7 @@ struct Hub<S> {
 impl<S: Store> Hub<S> {
     /// Carries out everything the logic asked for.
     fn flush(&mut self) {
-        while let Some(output) = self.ns.poll_output() {
+        while let Some(output) = self.logic.poll_output() {
             match output {
                 Output::Send(conn, frame) => {
                     let Some(queue) = self.writers.get(&conn) else { continue };
@@ -62,7 +69,7 @@ impl<S: Store> Hub<S> {
                     if pending > self.send_queue_bytes || queue.tx.send(frame).is_err() {
                         tracing::warn!(conn, pending, "send queue full: dropping a client that does not read");
                         self.writers.remove(&conn);
-                        self.ns.disconnect(conn);
+                        self.logic.disconnect(conn);
                     }
                 }
                 // Dropping the sender lets the writer send what is queued, then close.
@@ -90,9 +97,9 @@ impl<S> std::fmt::Debug for Server<S> {
 }
 
 impl<S: Store + 'static> Server<S> {
-    pub fn new(ns: NotificationServer<S>, limits: NetLimits) -> Arc<Server<S>> {
+    pub fn new(ns: Logic<S>, limits: NetLimits) -> Arc<Server<S>> {
         Arc::new(Server {
-            hub: Mutex::new(Hub { ns, writers: HashMap::new(), send_queue_bytes: limits.send_queue_bytes }),
+            hub: Mutex::new(Hub { logic: ns, writers: HashMap::new(), send_queue_bytes: limits.send_queue_bytes }),
             epoch: Instant::now(),
             limits,
             next_id: AtomicU64::new(1),
@@ -118,11 +125,11 @@ impl<S: Store + 'static> Server<S> {
 
     /// Users signed in right now.
     pub fn online(&self) -> usize {
-        self.with_hub(|hub| hub.ns.online())
+        self.with_hub(|hub| hub.logic.online())
     }
 
-    /// Accepts notification-server connections until the task is dropped.
-    pub async fn accept_ns(self: Arc<Self>, listener: TcpListener) {
+    /// Accepts connections until the task is dropped.
+    pub async fn accept(self: Arc<Self>, listener: TcpListener, kind: Kind) {
         loop {
             match listener.accept().await {
                 Ok((stream, peer)) => {
@@ -132,8 +139,11 @@ impl<S: Store + 'static> Server<S> {
                         continue;
                     }
                     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-                    let span = tracing::info_span!("ns", conn = id, %peer);
-                    tokio::spawn(Arc::clone(&self).connection(id, stream, peer).instrument(span));
+                    let span = match kind {
+                        Kind::Notification => tracing::info_span!("ns", conn = id, %peer),
+                        Kind::Switchboard => tracing::info_span!("sb", conn = id, %peer),
+                    };
+                    tokio::spawn(Arc::clone(&self).connection(kind, id, stream, peer).instrument(span));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait rather than spin.
@@ -144,17 +154,17 @@ impl<S: Store + 'static> Server<S> {
         }
     }
 
-    /// Closes connections that do not sign in in time; runs until the task is dropped.
-    pub async fn login_deadlines(self: Arc<Self>) {
+    /// Closes connections that do not sign in in time, expires cookies; runs until the task is dropped.
+    pub async fn deadlines(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
             let now = self.now();
-            self.with_hub(|hub| hub.ns.handle_timeout(now));
+            self.with_hub(|hub| hub.logic.handle_timeout(now));
         }
     }
 
-    async fn connection(self: Arc<Self>, conn: ConnId, stream: TcpStream, peer: SocketAddr) {
+    async fn connection(self: Arc<Self>, kind: Kind, conn: ConnId, stream: TcpStream, peer: SocketAddr) {
         self.open.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let (mut reader, writer) = stream.into_split();
@@ -165,7 +175,10 @@ impl<S: Store + 'static> Server<S> {
         let now = self.now();
         self.with_hub(|hub| {
             hub.writers.insert(conn, Queue { tx, pending });
-            hub.ns.connect(conn, now);
+            match kind {
+                Kind::Notification => hub.logic.connect(conn, now),
+                Kind::Switchboard => hub.logic.sb_connect(conn, now),
+            }
         });
         tracing::debug!("connected");
 
@@ -182,10 +195,12 @@ impl<S: Store + 'static> Server<S> {
                 _ = &mut done_rx => break,
             };
             decoder.extend(&buf[..n]);
+            let now = self.now();
             let result = self.with_hub(|hub| {
                 loop {
                     match decoder.next_frame() {
-                        Ok(Some(frame)) => hub.ns.receive(conn, &frame),
+                        Ok(Some(frame)) if kind == Kind::Notification => hub.logic.receive(conn, &frame, now),
+                        Ok(Some(frame)) => hub.logic.sb_receive(conn, &frame, now),
                         Ok(None) => return Ok(()),
                         Err(e) => return Err(e),
                     }
@@ -198,7 +213,7 @@ impl<S: Store + 'static> Server<S> {
         }
         self.with_hub(|hub| {
             hub.writers.remove(&conn);
-            hub.ns.disconnect(conn);
+            hub.logic.disconnect(conn);
         });
         self.open.fetch_sub(1, Ordering::Relaxed);
         tracing::debug!("disconnected");
@@ -206,7 +221,7 @@ impl<S: Store + 'static> Server<S> {
 
     /// Sends `OUT SSD` to everyone and closes every connection (graceful shutdown).
     pub fn shutdown(&self) {
-        self.with_hub(|hub| hub.ns.shutdown());
+        self.with_hub(|hub| hub.logic.shutdown());
     }
 }
 

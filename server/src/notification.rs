@@ -1,7 +1,8 @@
-//! The notification server's logic, without sockets (MSNP2.md §4–§7, §9–§11).
+//! The server's logic, without sockets: the notification server here (MSNP2.md §4–§7, §9–§11), the
+//! switchboards in [`crate::switchboard`].
 //!
-//! [`NotificationServer`] owns every NS connection's state, who is online, and who watches whom. The
-//! network layer feeds it frames ([`NotificationServer::receive`]) and connection events, and drains
+//! [`Logic`] owns every connection's state, who is online, and who watches whom. The network layer
+//! feeds it frames ([`Logic::receive`], [`Logic::sb_receive`]) and connection events, and drains
 //! [`Output`]s: frames to write to a connection, and connections to close. Presence fan-out therefore
 //! happens in one place, in the order the causes were processed (§3.2).
 
@@ -13,6 +14,7 @@ use msnp::parse::error_frame;
 use msnp::{Blp, ErrorCode, Frame, Gtc, List, ParseError, State, TrId, auth, handle, name};
 
 use crate::store::{Account, Change, Store, StoreError};
+use crate::switchboard::{SbConfig, Switchboards};
 
 /// Identifies one client connection.
 pub type ConnId = u64;
@@ -74,9 +76,9 @@ struct Conn {
 
 /// A signed-in user.
 #[derive(Debug)]
-struct User {
-    conn: ConnId,
-    account: Account,
+pub(crate) struct User {
+    pub(crate) conn: ConnId,
+    pub(crate) account: Account,
     /// `None` until the first `CHG`: invisible, and receives no presence.
     state: Option<State>,
 }
@@ -84,32 +86,35 @@ struct User {
 /// What watcher W can see of user U: state and friendly name, or nothing (offline to W).
 type Seen = Option<(State, String)>;
 
-fn key(handle: &str) -> String {
+/// Users are keyed by their lowercased handle (handles compare case-insensitively).
+pub(crate) fn key(handle: &str) -> String {
     handle.to_ascii_lowercase()
 }
 
-/// The notification server.
+/// The notification server and its switchboards.
 #[derive(Debug)]
-pub struct NotificationServer<S> {
+pub struct Logic<S> {
     config: NsConfig,
-    store: S,
+    pub(crate) store: S,
     conns: HashMap<ConnId, Conn>,
-    users: HashMap<String, User>,
+    pub(crate) users: HashMap<String, User>,
+    pub(crate) sb: Switchboards,
     /// For each handle, the signed-in users who have it on their FL.
     watchers: HashMap<String, BTreeSet<String>>,
     out: VecDeque<Output>,
 }
 
-impl<S: Store> NotificationServer<S> {
-    pub fn new(config: NsConfig, store: S) -> NotificationServer<S> {
-        NotificationServer {
+impl<S: Store> Logic<S> {
+    pub fn new(config: NsConfig, sb: SbConfig, store: S) -> Result<Logic<S>, StoreError> {
+        Ok(Logic {
             config,
             store,
+            sb: Switchboards::new(sb)?,
             conns: HashMap::new(),
             users: HashMap::new(),
             watchers: HashMap::new(),
             out: VecDeque::new(),
-        }
+        })
     }
 
     /// A client connected.
@@ -120,6 +125,9 @@ impl<S: Store> NotificationServer<S> {
 
     /// The connection is gone (closed by either side): forget it; its user goes offline.
     pub fn disconnect(&mut self, conn: ConnId) {
+        if self.sb.has(conn) {
+            return self.sb_disconnect(conn);
+        }
         if let Some(c) = self.conns.remove(&conn)
             && let Phase::Online(user) = c.phase
         {
@@ -134,11 +142,12 @@ impl<S: Store> NotificationServer<S> {
         for conn in late {
             self.close(conn);
         }
+        self.sb_timeouts(now);
     }
 
     /// The earliest login deadline, if any.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        self.conns.values().filter_map(|c| c.deadline).min()
+        self.conns.values().filter_map(|c| c.deadline).chain(self.sb.poll_timeout()).min()
     }
 
     /// Server shutdown: `OUT SSD` to every connection past VER, then close all.
@@ -150,6 +159,7 @@ impl<S: Store> NotificationServer<S> {
             }
             self.close(conn);
         }
+        self.sb_shutdown();
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -162,7 +172,7 @@ impl<S: Store> NotificationServer<S> {
     }
 
     /// A frame arrived on `conn`.
-    pub fn receive(&mut self, conn: ConnId, frame: &Frame) {
+    pub fn receive(&mut self, conn: ConnId, frame: &Frame, now: Duration) {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
@@ -174,11 +184,11 @@ impl<S: Store> NotificationServer<S> {
                 // Anything else before VER: close without a reply (§4, §11 rule 3).
                 _ => self.close(conn),
             },
-            Phase::AwaitAuth { .. } | Phase::Online(_) => self.command(conn, frame),
+            Phase::AwaitAuth { .. } | Phase::Online(_) => self.command(conn, frame, now),
         }
     }
 
-    fn command(&mut self, conn: ConnId, frame: &Frame) {
+    fn command(&mut self, conn: ConnId, frame: &Frame, now: Duration) {
         let user = match &self.conns[&conn].phase {
             Phase::Online(user) => Some(user.clone()),
             _ => None,
@@ -232,7 +242,7 @@ impl<S: Store> NotificationServer<S> {
                 Ok(())
             }
             (ClientCommand::Usr { trid, package, stage, value }, None) => self.usr(conn, trid, &package, stage, value),
-            (cmd, Some(user)) => self.online_command(conn, &user, cmd),
+            (cmd, Some(user)) => self.online_command(conn, &user, cmd, now),
             // POST_LOGIN covers every other command.
             (_, None) => Ok(()),
         };
@@ -242,7 +252,13 @@ impl<S: Store> NotificationServer<S> {
         }
     }
 
-    fn online_command(&mut self, conn: ConnId, user: &str, cmd: ClientCommand) -> Result<(), (TrId, StoreError)> {
+    fn online_command(
+        &mut self,
+        conn: ConnId,
+        user: &str,
+        cmd: ClientCommand,
+        now: Duration,
+    ) -> Result<(), (TrId, StoreError)> {
         match cmd {
             ClientCommand::Syn { trid, version } => self.syn(conn, user, trid, version),
             ClientCommand::Lst { trid, list } => {
@@ -266,13 +282,10 @@ impl<S: Store> NotificationServer<S> {
                 return self.rea(conn, user, trid, &handle, &name).map_err(|e| (trid, e));
             }
             ClientCommand::Chg { trid, state } => self.chg(conn, user, trid, state),
-            ClientCommand::Xfr { trid } => {
-                let code = match self.users[user].state {
-                    None | Some(State::Hidden) => ErrorCode::NotAllowedWhenOffline,
-                    Some(_) => ErrorCode::SwitchboardFailed,
-                };
-                self.error(conn, code, trid);
-            }
+            ClientCommand::Xfr { trid } => match self.users[user].state {
+                None | Some(State::Hidden) => self.error(conn, ErrorCode::NotAllowedWhenOffline, trid),
+                Some(_) => return self.xfr_sb(conn, user, trid, now).map_err(|e| (trid, e)),
+            },
             ClientCommand::Fnd { trid, .. } => {
                 self.send(conn, ServerCommand::Fnd { trid, results: vec!["0".into(), "0".into()] });
             }
@@ -650,7 +663,7 @@ impl<S: Store> NotificationServer<S> {
     }
 
     /// What the signed-in user `watcher` sees of user `u` (§7.3).
-    fn seen(&self, u: &str, watcher: &str) -> Seen {
+    pub(crate) fn seen(&self, u: &str, watcher: &str) -> Seen {
         let user = self.users.get(u)?;
         let state = user.state.filter(|s| *s != State::Hidden)?;
         let a = &user.account;
@@ -722,11 +735,15 @@ impl<S: Store> NotificationServer<S> {
         }
     }
 
-    fn send(&mut self, conn: ConnId, cmd: ServerCommand) {
+    pub(crate) fn push(&mut self, output: Output) {
+        self.out.push_back(output);
+    }
+
+    pub(crate) fn send(&mut self, conn: ConnId, cmd: ServerCommand) {
         self.out.push_back(Output::Send(conn, cmd.to_frame()));
     }
 
-    fn error(&mut self, conn: ConnId, code: ErrorCode, trid: TrId) {
+    pub(crate) fn error(&mut self, conn: ConnId, code: ErrorCode, trid: TrId) {
         self.out.push_back(Output::Send(conn, error_frame(code, Some(trid))));
     }
 
@@ -793,9 +810,9 @@ mod tests {
     fn sign_in_without_sockets() {
         let mut store = SqliteStore::memory(Secret::random().unwrap()).unwrap();
         store.put_account(&Account::new("jd@hotmail.com", "JD"), "hunter2").unwrap();
-        let mut ns = NotificationServer::new(NsConfig::default(), store);
-        let lines = |ns: &mut NotificationServer<SqliteStore>, line: &str| {
-            ns.receive(7, &Frame::command(line));
+        let mut ns = Logic::new(NsConfig::default(), SbConfig::default(), store).unwrap();
+        let lines = |ns: &mut Logic<SqliteStore>, line: &str| {
+            ns.receive(7, &Frame::command(line), Duration::ZERO);
             std::iter::from_fn(|| ns.poll_output())
                 .map(|o| match o {
                     Output::Send(7, f) => f.line().to_owned(),
@@ -821,7 +838,7 @@ mod tests {
     fn login_deadline_closes_without_sockets() {
         let store = SqliteStore::memory(Secret::random().unwrap()).unwrap();
         let config = NsConfig { login_timeout: Duration::from_secs(60), ..NsConfig::default() };
-        let mut ns = NotificationServer::new(config, store);
+        let mut ns = Logic::new(config, SbConfig::default(), store).unwrap();
         ns.connect(1, Duration::from_secs(10));
         assert_eq!(ns.poll_timeout(), Some(Duration::from_secs(70)));
         ns.handle_timeout(Duration::from_secs(69));

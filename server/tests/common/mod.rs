@@ -7,6 +7,7 @@ use std::time::Duration;
 use msnp::{Decoder, Frame, Limits};
 use msnp_server::net::NetLimits;
 use msnp_server::notification::NsConfig;
+use msnp_server::switchboard::SbConfig;
 use msnp_server::{Running, ServeConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -66,7 +67,9 @@ impl TestServer {
             key_file: None,
             listen: "127.0.0.1:0".parse().unwrap(),
             sb_listen: "127.0.0.1:0".parse().unwrap(),
+            sb_public: None,
             ns: NsConfig::default(),
+            sb: SbConfig::default(),
             limits: NetLimits::default(),
         };
         tweak(&mut config);
@@ -76,6 +79,10 @@ impl TestServer {
 
     pub fn ns(&self) -> SocketAddr {
         self.running.as_ref().unwrap().ns_addr
+    }
+
+    pub fn sb(&self) -> SocketAddr {
+        self.running.as_ref().unwrap().sb_addr
     }
 
     /// Stops the server and starts it again on the same database and ports.
