@@ -83,7 +83,7 @@ pub fn ensure() -> Result<Tools> {
             missing.join(", ")
         );
         run(&mut cmd("apt-get", &["update", "-qq"]))?;
-        let mut install = cmd("apt-get", &["install", "-y", "-qq", "--no-install-recommends"]);
+        let mut install = cmd("apt-get", &["install", "-y", "-qq"]);
         install.args(&missing).env("DEBIAN_FRONTEND", "noninteractive");
         run(&mut install)?;
     }
