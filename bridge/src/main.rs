@@ -1,51 +1,133 @@
-//! The bridge: serves the built browser app. (The WebSocket relay to MSNP2 servers is built on this.)
+//! `bridge`: serve the browser app and relay MSNP2 between WebSockets and TCP.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
-use axum::Router;
-use axum::routing::get;
+use bridge::config::{Config, Limits, Upstream};
 use clap::Parser;
-use tower_http::compression::CompressionLayer;
-use tower_http::services::ServeDir;
 
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about = "Serves the browser app and relays MSNP2 between WebSockets and TCP servers")]
 struct Args {
-    /// Address to serve HTTP on; port 0 picks a free port.
+    /// Address to serve HTTP (the app, /ws, /metrics) on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The built frontend (Trunk's dist/).
-    #[arg(long = "static", default_value = "dist")]
-    static_dir: PathBuf,
+    /// A notification server, `HOST:PORT` or `NAME=HOST:PORT` (repeatable; the first is the default).
+    /// Without any, the project's server runs in-process with the demo accounts.
+    #[arg(long)]
+    upstream: Vec<Upstream>,
+    /// The built frontend (Trunk's dist/), served at /.
+    #[arg(long = "static")]
+    static_dir: Option<PathBuf>,
+    /// Where the embedded server keeps its database.
+    #[arg(long, default_value = "bridge-data")]
+    data_dir: PathBuf,
+    /// Another origin allowed to open WebSockets (repeatable); the bridge's own is always allowed.
+    #[arg(long)]
+    allow_origin: Vec<String>,
+    /// The embedded server's notification-server address (desktop MSN Messenger 1.0 can use it).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    ns_listen: SocketAddr,
+    /// The embedded server's switchboard address.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    sb_listen: SocketAddr,
+    /// Largest WebSocket message (bytes).
+    #[arg(long, default_value_t = Limits::default().max_message)]
+    max_message: usize,
+    /// WebSocket sessions open at once.
+    #[arg(long, default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
+    /// WebSocket sessions open at once from one client address.
+    #[arg(long, default_value_t = Limits::default().max_per_ip)]
+    max_per_ip: usize,
+    /// Seconds for a switchboard session's first command.
+    #[arg(long, default_value_t = Limits::default().handshake_timeout.as_secs())]
+    handshake_timeout: u64,
+    /// Seconds to connect to a server.
+    #[arg(long, default_value_t = Limits::default().connect_timeout.as_secs())]
+    connect_timeout: u64,
+    /// Seconds between pings to the browser.
+    #[arg(long, default_value_t = Limits::default().ping_interval.as_secs())]
+    ping_interval: u64,
+    /// Seconds without hearing from the browser before its session is closed.
+    #[arg(long, default_value_t = Limits::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
+    /// Bytes waiting for a browser before it counts as not reading.
+    #[arg(long, default_value_t = Limits::default().write_buffer)]
+    write_buffer: usize,
 }
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .fallback_service(ServeDir::new(&args.static_dir))
-        .layer(CompressionLayer::new());
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    let addr = listener.local_addr()?;
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("bridge: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bridge: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), bridge::Error> {
+    let limits = Limits {
+        max_message: args.max_message,
+        max_connections: args.max_connections,
+        max_per_ip: args.max_per_ip,
+        handshake_timeout: Duration::from_secs(args.handshake_timeout),
+        connect_timeout: Duration::from_secs(args.connect_timeout),
+        ping_interval: Duration::from_secs(args.ping_interval),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        write_buffer: args.write_buffer,
+        ..Limits::default()
+    };
+    let config = Config {
+        listen: args.listen,
+        upstreams: args.upstream,
+        static_dir: args.static_dir,
+        data_dir: args.data_dir,
+        allow_origins: args.allow_origin,
+        ns_listen: args.ns_listen,
+        sb_listen: args.sb_listen,
+        limits,
+    };
+    let running = bridge::start(config).await?;
+    if let Some(server) = &running.embedded {
+        eprintln!("embedded MSNP2 server: ns={} sb={}", server.ns_addr, server.sb_addr);
+        eprintln!("demo accounts (e-mail / password):");
+        for (email, password) in msnp_server::accounts::demo_logins() {
+            eprintln!("  {email} / {password}");
+        }
+    }
+    eprintln!("open http://{}/", running.http_addr);
     // Tools and tests wait for this one line rather than guessing the port.
-    println!("ready http={addr}");
-    tracing::info!(%addr, dir = %args.static_dir.display(), "serving");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await
+    println!("ready http={}", running.http_addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown() {
+async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            return std::future::pending().await;
+        };
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]

@@ -171,7 +171,17 @@ mod demo {
     #[test]
     fn the_shipped_demo_accounts_import() {
         let mut store = SqliteStore::memory(Secret::random().unwrap()).unwrap();
-        let n = import(&mut store, include_str!("../demo-accounts.toml")).unwrap();
+        let n = import(&mut store, super::DEMO_ACCOUNTS).unwrap();
         assert_eq!(n, 4);
     }
+}
+
+/// The demo accounts shipped with the project (`server/demo-accounts.toml`).
+pub const DEMO_ACCOUNTS: &str = include_str!("../demo-accounts.toml");
+
+/// The demo accounts' e-mail addresses and passwords, to show people how to sign in.
+pub fn demo_logins() -> Vec<(String, String)> {
+    toml::from_str::<AccountsFile>(DEMO_ACCOUNTS)
+        .map(|file| file.account.into_iter().map(|a| (a.email, a.password)).collect())
+        .unwrap_or_default()
 }

@@ -1,0 +1,123 @@
+//! What the bridge is told on its command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A notification server the page may connect to: `NAME=HOST:PORT`, or `HOST:PORT` (named after itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    pub name: String,
+    pub address: String,
+}
+
+impl FromStr for Upstream {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Upstream, String> {
+        let (name, address) = match s.split_once('=') {
+            Some((name, address)) => (name.to_owned(), address.to_owned()),
+            None => (s.to_owned(), s.to_owned()),
+        };
+        let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        let port_ok = address.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !valid_name {
+            return Err(format!("{name:?}: a server name is letters, digits, '-', '_', '.' or ':'"));
+        }
+        if !port_ok {
+            return Err(format!("{address:?}: expected HOST:PORT"));
+        }
+        Ok(Upstream { name, address })
+    }
+}
+
+/// Limits, each a command-line flag.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest WebSocket message, and largest MSNP command relayed either way.
+    pub max_message: usize,
+    /// WebSocket sessions open at once.
+    pub max_connections: usize,
+    /// WebSocket sessions open at once from one client address.
+    pub max_per_ip: usize,
+    /// Time for a switchboard connection's first command, and for an HTTP request's headers.
+    pub handshake_timeout: Duration,
+    /// Time to connect to an upstream server.
+    pub connect_timeout: Duration,
+    /// How often the bridge pings an idle browser.
+    pub ping_interval: Duration,
+    /// A session with nothing received (not even a pong) for this long is closed.
+    pub idle_timeout: Duration,
+    /// Bytes waiting to be written to a browser before it counts as not reading and is closed.
+    pub write_buffer: usize,
+    /// How long an announced switchboard address and cookie may be used.
+    pub announce_ttl: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_message: 8 * 1024,
+            max_connections: 10_000,
+            max_per_ip: 64,
+            handshake_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            write_buffer: 256 * 1024,
+            announce_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The bridge's whole configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Notification servers; empty: start the project's server in-process.
+    pub upstreams: Vec<Upstream>,
+    /// The built frontend (Trunk's dist/), served at `/`.
+    pub static_dir: Option<PathBuf>,
+    /// Where the embedded server keeps its database.
+    pub data_dir: PathBuf,
+    /// Origins allowed besides the bridge's own.
+    pub allow_origins: Vec<String>,
+    /// The embedded server's ports.
+    pub ns_listen: SocketAddr,
+    pub sb_listen: SocketAddr,
+    pub limits: Limits,
+}
+
+impl Config {
+    /// A configuration for `listen` with everything else at its default (embedded server on loopback).
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Config {
+        Config {
+            listen,
+            upstreams: Vec::new(),
+            static_dir: None,
+            data_dir,
+            allow_origins: Vec::new(),
+            ns_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            sb_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            limits: Limits::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_forms() {
+        assert_eq!(
+            "escargot=m1.escargot.chat:1863".parse(),
+            Ok(Upstream { name: "escargot".into(), address: "m1.escargot.chat:1863".into() })
+        );
+        assert_eq!("127.0.0.1:1863".parse(), Ok(Upstream { name: "127.0.0.1:1863".into(), address: "127.0.0.1:1863".into() }));
+        assert!("x=host".parse::<Upstream>().is_err());
+        assert!("x=:1863".parse::<Upstream>().is_err());
+        assert!("bad name=h:1".parse::<Upstream>().is_err());
+        assert!("x=h:99999".parse::<Upstream>().is_err());
+    }
+}

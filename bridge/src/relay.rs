@@ -1,0 +1,242 @@
+//! One WebSocket session = one TCP connection upstream, one MSNP command per WebSocket message.
+//!
+//! Bytes are relayed unchanged. The msnp decoder cuts the server's stream into commands (so a message
+//! never holds half a command or two), checks that each browser message is exactly one command, and lets
+//! the bridge read the switchboard addresses and cookies the notification server announces.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use msnp::{Decoder, Frame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+
+use crate::announce::Entry;
+use crate::state::{Close, State};
+
+/// Where a session goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A configured notification server.
+    Notification { address: String },
+    /// A switchboard, only if announced (checked here).
+    Switchboard { address: String },
+}
+
+impl Target {
+    fn kind(&self) -> &'static str {
+        match self {
+            Target::Notification { .. } => "ns",
+            Target::Switchboard { .. } => "sb",
+        }
+    }
+}
+
+/// Runs one session to its end, then closes the WebSocket with the reason.
+pub async fn session(mut ws: WebSocket, target: Result<Target, Close>, state: Arc<State>, peer: SocketAddr) {
+    let admitted = state.admit(peer.ip());
+    let close = match (admitted, target) {
+        (Err(close), _) | (Ok(_), Err(close)) => Some(close),
+        (Ok(_admitted), Ok(target)) => {
+            let kind = target.kind();
+            state.metrics.session_opened(kind);
+            tracing::info!(kind, "session opened");
+            let close = relay(&mut ws, target, &state).await;
+            state.metrics.session_closed(kind);
+            close
+        }
+    };
+    let Some(close) = close else { return };
+    if let Some(metric) = close.metric {
+        state.metrics.refused(metric);
+    }
+    tracing::info!(code = close.code, reason = close.reason, "session closed");
+    let frame = CloseFrame { code: close.code, reason: close.reason.into() };
+    let _ = tokio::time::timeout(Duration::from_secs(2), ws.send(Message::Close(Some(frame)))).await;
+}
+
+/// The bytes of a WebSocket message, if it carries data.
+fn data(message: &Message) -> Option<&[u8]> {
+    match message {
+        Message::Text(text) => Some(text.as_bytes()),
+        Message::Binary(bytes) => Some(bytes),
+        _ => None,
+    }
+}
+
+/// `bytes` as exactly one MSNP command, or `None`.
+fn one_command(bytes: &[u8], max: usize) -> Option<Frame> {
+    let mut decoder = Decoder::new(msnp::Limits { max_line: max, max_payload: max });
+    decoder.extend(bytes);
+    let frame = decoder.next_frame().ok()??;
+    (decoder.buffered() == 0).then_some(frame)
+}
+
+/// A frame as a WebSocket message: text, or binary when its bytes are not UTF-8.
+fn message(frame: Frame) -> Message {
+    match String::from_utf8(frame.into_bytes()) {
+        Ok(text) => Message::Text(text.into()),
+        Err(e) => Message::Binary(e.into_bytes().into()),
+    }
+}
+
+/// Relays until either side ends; returns the close to send the browser (`None`: it is gone already).
+async fn relay(ws: &mut WebSocket, target: Target, state: &State) -> Option<Close> {
+    let limits = state.limits;
+    let (address, first) = match &target {
+        Target::Notification { address } => (address.clone(), None),
+        Target::Switchboard { address } => {
+            if !state.announcements.known(address, Instant::now()) {
+                return Some(Close::NOT_ANNOUNCED);
+            }
+            let first = match tokio::time::timeout(limits.handshake_timeout, ws.recv()).await {
+                Err(_) => return Some(Close::SLOW_FIRST_COMMAND),
+                Ok(None) => return None,
+                Ok(Some(Err(_))) => return Some(Close::TOO_BIG),
+                Ok(Some(Ok(message))) => message,
+            };
+            let Some(bytes) = data(&first) else { return Some(Close::BAD_COOKIE) };
+            let Some(frame) = one_command(bytes, limits.max_message) else { return Some(Close::NOT_ONE_COMMAND) };
+            let ticket = match msnp::sb::ClientCommand::parse(&frame) {
+                Ok(msnp::sb::ClientCommand::Usr { cookie, .. }) => Some((cookie, Entry::Caller)),
+                Ok(msnp::sb::ClientCommand::Ans { cookie, .. }) => Some((cookie, Entry::Callee)),
+                _ => None,
+            };
+            let redeemed = ticket.is_some_and(|(cookie, entry)| {
+                state.announcements.redeem(address, &cookie, entry, Instant::now())
+            });
+            if !redeemed {
+                return Some(Close::BAD_COOKIE);
+            }
+            (address.clone(), Some(frame))
+        }
+    };
+
+    let tcp = match tokio::time::timeout(limits.connect_timeout, TcpStream::connect(&address)).await {
+        Ok(Ok(tcp)) => tcp,
+        _ => return Some(Close::UNREACHABLE),
+    };
+    let _ = tcp.set_nodelay(true);
+    let (mut upstream_rx, mut upstream_tx) = tcp.into_split();
+    if let Some(frame) = first
+        && let Err(close) = up(&mut upstream_tx, frame.as_bytes(), state).await
+    {
+        return Some(close);
+    }
+
+    let is_ns = matches!(target, Target::Notification { .. });
+    let mut decoder = Decoder::new(msnp::Limits { max_line: limits.max_message, max_payload: limits.max_message });
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut ping = tokio::time::interval(limits.ping_interval);
+    ping.tick().await;
+    let mut last_heard = Instant::now();
+    let mut shutdown = state.shutdown_signal();
+    if *shutdown.borrow_and_update() {
+        return Some(Close::SHUTDOWN);
+    }
+    loop {
+        tokio::select! {
+            message = ws.recv() => {
+                last_heard = Instant::now();
+                let message = match message {
+                    None | Some(Ok(Message::Close(_))) => return None,
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "websocket error");
+                        return Some(Close::TOO_BIG);
+                    }
+                    Some(Ok(message)) => message,
+                };
+                let Some(bytes) = data(&message) else { continue };
+                if one_command(bytes, limits.max_message).is_none() {
+                    return Some(Close::NOT_ONE_COMMAND);
+                }
+                if let Err(close) = up(&mut upstream_tx, bytes, state).await {
+                    return Some(close);
+                }
+            }
+            read = upstream_rx.read(&mut buf) => {
+                let n = match read {
+                    Ok(0) | Err(_) => return Some(Close::UPSTREAM_CLOSED),
+                    Ok(n) => n,
+                };
+                decoder.extend(&buf[..n]);
+                loop {
+                    let frame = match decoder.next_frame() {
+                        Ok(Some(frame)) => frame,
+                        Ok(None) => break,
+                        Err(_) => return Some(Close::BAD_UPSTREAM_DATA),
+                    };
+                    if is_ns {
+                        note_announcement(&frame, state);
+                    }
+                    state.metrics.bytes("down", frame.as_bytes().len());
+                    match tokio::time::timeout(limits.handshake_timeout, ws.send(message(frame))).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return None,
+                        Err(_) => return Some(Close::SLOW_READER),
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() >= limits.idle_timeout {
+                    return Some(Close::IDLE);
+                }
+                if ws.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return None;
+                }
+            }
+            _ = shutdown.changed() => return Some(Close::SHUTDOWN),
+        }
+    }
+}
+
+/// Writes a browser command upstream.
+async fn up(upstream: &mut OwnedWriteHalf, bytes: &[u8], state: &State) -> Result<(), Close> {
+    state.metrics.bytes("up", bytes.len());
+    upstream.write_all(bytes).await.map_err(|_| Close::UPSTREAM_CLOSED)
+}
+
+/// Remembers switchboard addresses and cookies the notification server hands out (never logs cookies).
+fn note_announcement(frame: &Frame, state: &State) {
+    if !matches!(frame.name(), "XFR" | "RNG") {
+        return;
+    }
+    let now = Instant::now();
+    match msnp::ns::ServerCommand::parse(frame) {
+        Ok(msnp::ns::ServerCommand::XfrSb { address, cookie, .. }) => {
+            tracing::debug!(%address, "switchboard announced (XFR)");
+            state.announcements.announce(&address, &cookie, Entry::Caller, now);
+        }
+        Ok(msnp::ns::ServerCommand::Rng { address, cookie, .. }) => {
+            tracing::debug!(%address, "switchboard announced (RNG)");
+            state.announcements.announce(&address, &cookie, Entry::Callee, now);
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exactly_one_command_per_message() {
+        assert!(one_command(b"VER 1 MSNP2\r\n", 2048).is_some());
+        assert!(one_command(b"MSG 1 N 2\r\nhi", 2048).is_some());
+        assert!(one_command(b"VER 1 MSNP2", 2048).is_none());
+        assert!(one_command(b"PNG\r\nPNG\r\n", 2048).is_none());
+        assert!(one_command(b"MSG 1 N 3\r\nhi", 2048).is_none());
+        assert!(one_command(b"\r\n", 2048).is_none());
+        assert!(one_command(b"", 2048).is_none());
+    }
+
+    #[test]
+    fn frames_become_text_or_binary_messages() {
+        assert_eq!(message(Frame::command("PNG")), Message::Text("PNG\r\n".into()));
+        let binary = message(Frame::with_payload("MSG a@b.cc A", b"\xff"));
+        assert!(matches!(binary, Message::Binary(b) if b.as_ref() == b"MSG a@b.cc A 1\r\n\xff"));
+    }
+}
