@@ -20,7 +20,8 @@ impl FromStr for Upstream {
             None => (s.to_owned(), s.to_owned()),
         };
         let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-        let port_ok = address.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        let port_ok =
+            address.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
         if !valid_name {
             return Err(format!("{name:?}: a server name is letters, digits, '-', '_', '.' or ':'"));
         }
@@ -114,7 +115,10 @@ mod tests {
             "escargot=m1.escargot.chat:1863".parse(),
             Ok(Upstream { name: "escargot".into(), address: "m1.escargot.chat:1863".into() })
         );
-        assert_eq!("127.0.0.1:1863".parse(), Ok(Upstream { name: "127.0.0.1:1863".into(), address: "127.0.0.1:1863".into() }));
+        assert_eq!(
+            "127.0.0.1:1863".parse(),
+            Ok(Upstream { name: "127.0.0.1:1863".into(), address: "127.0.0.1:1863".into() })
+        );
         assert!("x=host".parse::<Upstream>().is_err());
         assert!("x=:1863".parse::<Upstream>().is_err());
         assert!("bad name=h:1".parse::<Upstream>().is_err());

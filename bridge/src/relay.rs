@@ -55,7 +55,18 @@ pub async fn session(mut ws: WebSocket, target: Result<Target, Close>, state: Ar
     }
     tracing::info!(code = close.code, reason = close.reason, "session closed");
     let frame = CloseFrame { code: close.code, reason: close.reason.into() };
-    let _ = tokio::time::timeout(Duration::from_secs(2), ws.send(Message::Close(Some(frame)))).await;
+    // The closing handshake: send our close, then wait (briefly) for the browser's, so that it reads the
+    // reason before the connection goes away.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        if ws.send(Message::Close(Some(frame))).await.is_ok() {
+            while let Some(Ok(message)) = ws.recv().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
 }
 
 /// The bytes of a WebSocket message, if it carries data.
@@ -105,9 +116,8 @@ async fn relay(ws: &mut WebSocket, target: Target, state: &State) -> Option<Clos
                 Ok(msnp::sb::ClientCommand::Ans { cookie, .. }) => Some((cookie, Entry::Callee)),
                 _ => None,
             };
-            let redeemed = ticket.is_some_and(|(cookie, entry)| {
-                state.announcements.redeem(address, &cookie, entry, Instant::now())
-            });
+            let redeemed = ticket
+                .is_some_and(|(cookie, entry)| state.announcements.redeem(address, &cookie, entry, Instant::now()));
             if !redeemed {
                 return Some(Close::BAD_COOKIE);
             }

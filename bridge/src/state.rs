@@ -35,8 +35,11 @@ impl Close {
         reason: "the first command must present a switchboard cookie announced for this address (each works once)",
         metric: Some("bad_cookie"),
     };
-    pub const NOT_ONE_COMMAND: Close =
-        Close { code: 1008, reason: "each message must hold exactly one MSNP command", metric: Some("not_one_command") };
+    pub const NOT_ONE_COMMAND: Close = Close {
+        code: 1008,
+        reason: "each message must hold exactly one MSNP command",
+        metric: Some("not_one_command"),
+    };
     pub const UNKNOWN_SERVER: Close = Close { code: 1008, reason: "no such server", metric: Some("unknown_server") };
     pub const SLOW_FIRST_COMMAND: Close =
         Close { code: 1008, reason: "no command arrived in time", metric: Some("handshake_timeout") };
@@ -52,7 +55,9 @@ impl Close {
         reason: "too many connections from your address; try again later",
         metric: Some("too_many_per_ip"),
     };
-    pub const UNREACHABLE: Close = Close { code: 1014, reason: "the server is unreachable", metric: Some("unreachable") };
+    // 1011 rather than 1014 (bad gateway), which some WebSocket clients still reject as a protocol error.
+    pub const UNREACHABLE: Close =
+        Close { code: 1011, reason: "the server is unreachable", metric: Some("unreachable") };
 }
 
 /// Everything sessions share.
