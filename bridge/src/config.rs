@@ -87,6 +87,8 @@ pub struct Config {
     pub ns_listen: SocketAddr,
     pub sb_listen: SocketAddr,
     pub limits: Limits,
+    /// PEM certificate chain and private key: serve https and wss.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Config {
@@ -101,6 +103,7 @@ impl Config {
             ns_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             sb_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             limits: Limits::default(),
+            tls: None,
         }
     }
 }

@@ -1,6 +1,5 @@
 //! The HTTP side: `/ws` (sessions), `/servers`, `/healthz`, `/metrics`, and the built app at `/`.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -16,6 +15,7 @@ use tower_http::services::ServeDir;
 
 use crate::relay::{self, Target};
 use crate::state::{Close, State};
+use crate::tls::Peer;
 
 pub fn router(state: Arc<State>, static_dir: Option<&Path>) -> Router {
     let router = Router::new()
@@ -41,7 +41,7 @@ struct WsQuery {
 
 async fn websocket(
     Shared(state): Shared<Arc<State>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     Query(query): Query<WsQuery>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,

@@ -10,6 +10,7 @@ pub mod http;
 pub mod metrics;
 pub mod relay;
 pub mod state;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,8 @@ pub enum Error {
     DataDir { dir: String, source: std::io::Error },
     #[error("embedded server: {0}")]
     Server(#[from] msnp_server::Error),
+    #[error("{0}")]
+    Tls(String),
     #[error("embedded server's demo accounts: {0}")]
     Import(#[from] msnp_server::accounts::ImportError),
 }
@@ -102,11 +105,19 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         .await
         .map_err(|source| Error::Listen { addr: config.listen, source })?;
     let http_addr = listener.local_addr().map_err(|source| Error::Listen { addr: config.listen, source })?;
-    let server = tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, service).await {
-            tracing::error!(error = %e, "http server failed");
+    let service = app.into_make_service_with_connect_info::<tls::Peer>();
+    let server = match &config.tls {
+        None => tokio::spawn(async move {
+            let _ = axum::serve(listener, service).await;
+        }),
+        Some((cert, key)) => {
+            let acceptor = tls::acceptor(cert, key).map_err(Error::Tls)?;
+            let listener = tls::TlsListener::new(listener, acceptor, config.limits.handshake_timeout)
+                .map_err(|source| Error::Listen { addr: config.listen, source })?;
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, service).await;
+            })
         }
-    });
+    };
     Ok(Running { http_addr, embedded, state, server })
 }

@@ -33,6 +33,12 @@ struct Args {
     /// The embedded server's switchboard address.
     #[arg(long, default_value = "127.0.0.1:0")]
     sb_listen: SocketAddr,
+    /// PEM certificate chain: serve https and wss (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Largest WebSocket message (bytes).
     #[arg(long, default_value_t = Limits::default().max_message)]
     max_message: usize,
@@ -102,7 +108,9 @@ async fn run(args: Args) -> Result<(), bridge::Error> {
         ns_listen: args.ns_listen,
         sb_listen: args.sb_listen,
         limits,
+        tls: args.tls_cert.zip(args.tls_key),
     };
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
     let running = bridge::start(config).await?;
     if let Some(server) = &running.embedded {
         eprintln!("embedded MSNP2 server: ns={} sb={}", server.ns_addr, server.sb_addr);
@@ -111,7 +119,7 @@ async fn run(args: Args) -> Result<(), bridge::Error> {
             eprintln!("  {email} / {password}");
         }
     }
-    eprintln!("open http://{}/", running.http_addr);
+    eprintln!("open {scheme}://{}/", running.http_addr);
     // Tools and tests wait for this one line rather than guessing the port.
     println!("ready http={}", running.http_addr);
     shutdown_signal().await;

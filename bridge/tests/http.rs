@@ -20,10 +20,8 @@ async fn get(addr: std::net::SocketAddr, path: &str, extra: &str) -> (String, Ve
     let head = String::from_utf8(raw[..split].to_vec()).unwrap();
     let mut lines = head.lines();
     let status = lines.next().unwrap().to_owned();
-    let headers = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
-        .collect();
+    let headers =
+        lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned())).collect();
     (status, headers, raw[split + 4..].to_vec())
 }
 
