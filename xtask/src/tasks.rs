@@ -120,41 +120,28 @@ pub fn demo(listen: &str) -> Result {
     let tools = setup::ensure()?;
     step("building the browser app");
     build(&tools)?;
-    step("building the server and the bridge");
-    run(&mut cmd("cargo", &["build", "--locked", "--release", "-p", "msnp-server", "-p", "bridge"]))?;
-
-    let data = root().join("target/demo");
-    std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
-    let db = data.join("msnp.db");
-    let accounts = root().join("server/demo-accounts.toml");
-    let server = root().join("target/release/msnp-server");
-    if !db.exists() {
-        run(std::process::Command::new(&server).arg("import").arg("--db").arg(&db).arg(&accounts))?;
-    }
-    step("starting the server (MSN Messenger 1.0 can sign in on 127.0.0.1:1863) and the bridge");
-    let mut ns = std::process::Command::new(&server)
-        .args(["serve", "--listen", "127.0.0.1:1863", "--sb-listen", "127.0.0.1:1864", "--db"])
-        .arg(&db)
-        .spawn()
-        .map_err(|e| format!("cannot start msnp-server: {e}"))?;
-    eprintln!("demo accounts (e-mail / password):");
-    for (email, password) in demo_accounts(&accounts)? {
-        eprintln!("  {email} / {password}");
-    }
-    eprintln!("open http://{listen}/ once the bridge prints its ready line; Ctrl-C stops both");
-    let bridge = run(&mut cmd("target/release/bridge", &["--listen", listen, "--static", "dist"]));
-    let _ = ns.kill();
-    let _ = ns.wait();
-    bridge
-}
-
-/// The e-mail addresses and passwords in the demo accounts file.
-fn demo_accounts(path: &std::path::Path) -> Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let value = |line: &str, key: &str| {
-        line.strip_prefix(key).map(|rest| rest.trim_start_matches([' ', '=']).trim().trim_matches('"').to_owned())
-    };
-    let emails = text.lines().filter_map(|l| value(l, "email"));
-    let passwords = text.lines().filter_map(|l| value(l, "password"));
-    Ok(emails.zip(passwords).collect())
+    step("starting the bridge with its embedded server (Ctrl-C stops it)");
+    eprintln!("MSN Messenger 1.0 on this machine can sign in too: its server is 127.0.0.1:1863");
+    // The bridge prints the page's address and the demo accounts.
+    run(&mut cmd(
+        "cargo",
+        &[
+            "run",
+            "--locked",
+            "--release",
+            "-p",
+            "bridge",
+            "--",
+            "--listen",
+            listen,
+            "--static",
+            "dist",
+            "--data-dir",
+            "target/demo",
+            "--ns-listen",
+            "127.0.0.1:1863",
+            "--sb-listen",
+            "127.0.0.1:1864",
+        ],
+    ))
 }
