@@ -65,7 +65,10 @@ async fn websocket(
     upgrade
         .max_message_size(limits.max_message)
         .max_frame_size(limits.max_message)
-        .max_write_buffer_size(limits.write_buffer)
+        // Each message is flushed as it is sent (no write buffering), and what waits unsent is bounded; the
+        // bound always fits a whole message.
+        .write_buffer_size(0)
+        .max_write_buffer_size(limits.write_buffer.max(2 * limits.max_message))
         .on_upgrade(move |ws| {
             let span = tracing::info_span!("ws", %peer);
             tracing::Instrument::instrument(relay::session(ws, target, state, peer), span)

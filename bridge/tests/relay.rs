@@ -202,3 +202,26 @@ async fn shutdown_closes_every_session_with_1001() {
     assert_eq!(idle.expect_close(1001).await, "the bridge is shutting down");
     assert_eq!(alice.expect_close(1001).await, "the bridge is shutting down");
 }
+
+#[tokio::test]
+async fn a_browser_that_stops_reading_is_closed() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let bridge = TestBridge::start_with(|c| {
+        c.limits.write_buffer = 16 * 1024;
+        c.limits.handshake_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let alice = Ws::sign_in(bridge.http(), "alice@hotmail.com", "alice", "Alice").await;
+    let (mut sink, _unread) = alice.stream.split();
+    // Ask for megabytes of list dumps and never read them.
+    let flood = tokio::spawn(async move {
+        for t in 10..20_010 {
+            if sink.send(Message::text(format!("SYN {t} 0\r\n"))).await.is_err() {
+                break;
+            }
+        }
+    });
+    bridge.wait_idle().await;
+    flood.abort();
+}
