@@ -81,12 +81,23 @@ async fn websocket(
 fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else { return true };
     let Ok(origin) = origin.to_str() else { return false };
-    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+    if allowed.iter().any(|a| origin_matches(a, origin)) {
         return true;
     }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     let own = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
     !host.is_empty() && own.is_some_and(|o| o.eq_ignore_ascii_case(host))
+}
+
+/// `pattern` is an origin, or an origin whose port is `*` (any port of that scheme and host, for
+/// development servers on loopback whose port changes).
+fn origin_matches(pattern: &str, origin: &str) -> bool {
+    match pattern.strip_suffix(":*") {
+        Some(base) => origin
+            .rsplit_once(':')
+            .is_some_and(|(o, port)| o.eq_ignore_ascii_case(base) && port.bytes().all(|b| b.is_ascii_digit())),
+        None => pattern.eq_ignore_ascii_case(origin),
+    }
 }
 
 /// The notification servers the page may choose from, first is the default.
@@ -122,7 +133,10 @@ mod tests {
         assert!(!origin_allowed(&headers(Some("http://evil.example"), "127.0.0.1:8080"), none));
         assert!(!origin_allowed(&headers(Some("http://127.0.0.1:8080.evil.example"), "127.0.0.1:8080"), none));
         assert!(!origin_allowed(&headers(Some("null"), "127.0.0.1:8080"), none));
-        let allowed = ["http://localhost:3000".to_owned()];
+        let allowed = ["http://localhost:3000".to_owned(), "http://127.0.0.1:*".to_owned()];
         assert!(origin_allowed(&headers(Some("http://localhost:3000"), "127.0.0.1:8080"), &allowed));
+        assert!(origin_allowed(&headers(Some("http://127.0.0.1:41234"), "127.0.0.1:8080"), &allowed));
+        assert!(!origin_allowed(&headers(Some("http://127.0.0.1.evil.example:80"), "127.0.0.1:8080"), &allowed));
+        assert!(!origin_allowed(&headers(Some("https://127.0.0.1:443"), "127.0.0.1:8080"), &allowed));
     }
 }

@@ -24,7 +24,8 @@ struct Args {
     /// Where the embedded server keeps its database.
     #[arg(long, default_value = "bridge-data")]
     data_dir: PathBuf,
-    /// Another origin allowed to open WebSockets (repeatable); the bridge's own is always allowed.
+    /// Another origin allowed to open WebSockets (repeatable; `http://127.0.0.1:*` allows any port);
+    /// the bridge's own origin is always allowed.
     #[arg(long)]
     allow_origin: Vec<String>,
     /// The embedded server's notification-server address (desktop MSN Messenger 1.0 can use it).

@@ -1,7 +1,14 @@
 //! MSN Messenger 1.0 in the browser: the yew app on top of the `msnp` crate.
+//!
+//! [`session`] is the pure state (the msnp client machine, the protocol log, what to tell the person);
+//! [`app`] is the shell that owns the WebSocket and renders [`components`].
 
 pub mod app;
+pub mod components;
 pub mod explain;
+pub mod session;
+pub mod socket;
+pub mod storage;
 
 #[cfg(test)]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

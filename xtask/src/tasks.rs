@@ -77,21 +77,87 @@ pub fn test() -> Result {
     ))?;
 
     step("native tests");
-    run(&mut cmd("cargo", &["test", "--locked", "--workspace", "--exclude", "msnp-web"]))?;
+    run(&mut cmd("cargo", &["test", "--locked", "--workspace", "--exclude", "msnp-web", "--exclude", "e2e"]))?;
 
+    run(&mut cmd("cargo", &["build", "--locked", "-p", "bridge"]))?;
     for browser in [Browser::Chromium, Browser::Firefox] {
         step(&format!("wasm tests in headless {}", browser.name()));
-        wasm_tests(&tools, browser)?;
+        let bridge = TestBridge::start(browser)?;
+        let result = wasm_tests(&tools, browser, &bridge.url);
+        drop(bridge);
+        result?;
     }
 
     step("release build of the browser app");
     build(&tools)?;
+    size_budget()?;
+
+    step("end-to-end tests in headless chromium (screenshots in target/e2e-screenshots/)");
+    run(cmd("cargo", &["test", "--locked", "-p", "e2e", "--", "--nocapture"]).env("CHROMEDRIVER", &tools.chromedriver))?;
     eprintln!("\nall checks passed");
     Ok(())
 }
 
-/// Runs the crates' tests compiled to wasm32 in one headless browser.
-fn wasm_tests(tools: &Tools, browser: Browser) -> Result {
+/// The release app (wasm + JS), gzipped, must stay under this many bytes.
+const SIZE_BUDGET: usize = 350 * 1000;
+
+/// Fails when the built app's wasm and JS, gzipped, exceed the budget; prints the size either way.
+fn size_budget() -> Result {
+    use std::io::Write;
+    let mut total = 0;
+    let dist = root().join("dist");
+    for entry in std::fs::read_dir(&dist).map_err(|e| format!("{}: {e}", dist.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if matches!(path.extension().and_then(|e| e.to_str()), Some("wasm" | "js")) {
+            let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            gz.write_all(&bytes).map_err(|e| e.to_string())?;
+            total += gz.finish().map_err(|e| e.to_string())?.len();
+        }
+    }
+    eprintln!("app size: {:.1} KB gzipped (wasm + JS; budget {} KB)", total as f64 / 1000.0, SIZE_BUDGET / 1000);
+    if total > SIZE_BUDGET {
+        return Err(format!("the app is {total} bytes gzipped, over the budget of {SIZE_BUDGET}"));
+    }
+    Ok(())
+}
+
+/// A bridge with its embedded server and fresh demo accounts, for the wasm tests that talk to a real
+/// server. The test page is served by wasm-bindgen-test-runner on a loopback port, hence the origin rule.
+struct TestBridge {
+    child: std::process::Child,
+    url: String,
+}
+
+impl TestBridge {
+    fn start(browser: Browser) -> Result<TestBridge> {
+        use std::io::BufRead;
+        let data = root().join(format!("target/test-bridge-{}", browser.name()));
+        let _ = std::fs::remove_dir_all(&data);
+        let mut child = std::process::Command::new(root().join("target/debug/bridge"))
+            .args(["--listen", "127.0.0.1:0", "--allow-origin", "http://127.0.0.1:*", "--data-dir"])
+            .arg(&data)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start the bridge: {e}"))?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        std::io::BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
+        let addr = line.trim().strip_prefix("ready http=").ok_or_else(|| format!("bridge said {line:?}"))?;
+        Ok(TestBridge { url: format!("ws://{addr}"), child })
+    }
+}
+
+impl Drop for TestBridge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the crates' tests compiled to wasm32 in one headless browser; `bridge` is the bridge's ws:// URL.
+fn wasm_tests(tools: &Tools, browser: Browser, bridge: &str) -> Result {
     let dir = root().join("target/webdriver");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let caps = dir.join(format!("{}.json", browser.name()));
@@ -101,6 +167,7 @@ fn wasm_tests(tools: &Tools, browser: Browser) -> Result {
     c.env("PATH", &tools.path)
         .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &caps)
         .env("WASM_BINDGEN_TEST_TIMEOUT", "300")
+        .env("MSNP_TEST_BRIDGE", bridge)
         .env_remove("CHROMEDRIVER")
         .env_remove("GECKODRIVER");
     match browser {

@@ -1,0 +1,181 @@
+//! The signed-in view: own name and state, contacts grouped Online / Offline, list management.
+
+use msnp::{Blp, State};
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+use crate::session::AddedBy;
+
+/// One contact as shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub handle: String,
+    /// Decoded friendly name (or stored custom name while offline).
+    pub name: String,
+    /// `None`: offline.
+    pub state: Option<State>,
+    pub blocked: bool,
+}
+
+/// Everything the contact list shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct View {
+    pub handle: String,
+    pub name: String,
+    pub state: Option<State>,
+    pub online: Vec<Row>,
+    pub offline: Vec<Row>,
+    pub blp: Blp,
+    pub prompts: Vec<AddedBy>,
+    pub announcement: String,
+    pub notice: Option<String>,
+    /// Milliseconds from connecting to online (shown for the curious, read by the end-to-end test).
+    pub sign_in_ms: Option<u32>,
+}
+
+/// What the person did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserAction {
+    SetState(State),
+    Rename(String),
+    Add(String),
+    Remove(String),
+    Block(String),
+    Unblock(String),
+    Privacy(Blp),
+    Answer { handle: String, allow: bool },
+    SignOut,
+}
+
+#[derive(Properties, PartialEq, Debug)]
+pub struct Props {
+    pub view: View,
+    pub on_action: Callback<UserAction>,
+}
+
+/// A one-field form that submits with Enter and clears itself.
+fn text_form(id: &str, label: &str, kind: &str, button: &str, value: &str, emit: Callback<String>) -> Html {
+    let input = NodeRef::default();
+    let onsubmit = {
+        let input = input.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if let Some(field) = input.cast::<HtmlInputElement>() {
+                let text = field.value();
+                if !text.trim().is_empty() {
+                    emit.emit(text);
+                    if field.type_() == "email" {
+                        field.set_value("");
+                    }
+                }
+            }
+        })
+    };
+    html! {
+        <form class="inline" {onsubmit}>
+            <label for={id.to_owned()}>{ label }</label>
+            <input id={id.to_owned()} type={kind.to_owned()} value={value.to_owned()} ref={input} required=true />
+            <button type="submit">{ button }</button>
+        </form>
+    }
+}
+
+fn row(r: &Row, on_action: &Callback<UserAction>) -> Html {
+    let state = match r.state {
+        Some(s) => s.label(),
+        None => "Offline",
+    };
+    let act = |make: fn(String) -> UserAction| {
+        let (handle, on_action) = (r.handle.clone(), on_action.clone());
+        Callback::from(move |_: MouseEvent| on_action.emit(make(handle.clone())))
+    };
+    let (block_label, block) =
+        if r.blocked { ("Unblock", act(UserAction::Unblock)) } else { ("Block", act(UserAction::Block)) };
+    html! {
+        <li class={classes!("contact", r.state.map(|s| s.as_str().to_lowercase()))} data-handle={r.handle.clone()}>
+            <span class="dot" aria-hidden="true"></span>
+            <span class="name">{ &r.name }</span>
+            <span class="state">{ format!(" ({state})") }</span>
+            if r.blocked { <span class="blocked">{ " — blocked" }</span> }
+            <span class="handle">{ &r.handle }</span>
+            <span class="actions">
+                <button type="button" aria-label={format!("{block_label} {}", r.name)} onclick={block}>{ block_label }</button>
+                <button type="button" aria-label={format!("Remove {}", r.name)} onclick={act(UserAction::Remove)}>{ "Remove" }</button>
+            </span>
+        </li>
+    }
+}
+
+#[function_component(ContactList)]
+pub fn contact_list(props: &Props) -> Html {
+    let v = &props.view;
+    let on_action = props.on_action.clone();
+    let on_state = {
+        let on_action = on_action.clone();
+        Callback::from(move |e: Event| {
+            if let Ok(state) = e.target_unchecked_into::<HtmlSelectElement>().value().parse() {
+                on_action.emit(UserAction::SetState(state));
+            }
+        })
+    };
+    let on_privacy = {
+        let on_action = on_action.clone();
+        Callback::from(move |e: Event| {
+            if let Ok(mode) = e.target_unchecked_into::<HtmlSelectElement>().value().parse() {
+                on_action.emit(UserAction::Privacy(mode));
+            }
+        })
+    };
+    let sign_out = {
+        let on_action = on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(UserAction::SignOut))
+    };
+    let group = |title: &str, id: &str, rows: &[Row]| {
+        html! {
+            <section class="group" aria-labelledby={id.to_owned()}>
+                <h3 id={id.to_owned()}>{ format!("{title} ({})", rows.len()) }</h3>
+                <ul>{ for rows.iter().map(|r| row(r, &on_action)) }</ul>
+            </section>
+        }
+    };
+    html! {
+        <section class="contacts" aria-labelledby="me" data-sign-in-ms={v.sign_in_ms.map(|ms| ms.to_string())}>
+            <header class="me">
+                <h2 id="me"><span class="name">{ &v.name }</span>{ " " }<span class="handle">{ format!("<{}>", v.handle) }</span></h2>
+                <label for="my-state">{ "My status" }</label>
+                <select id="my-state" onchange={on_state}>
+                    { for State::SETTABLE.iter().map(|s| html! {
+                        <option value={s.as_str()} selected={v.state == Some(*s)}>{ s.label() }</option>
+                    }) }
+                </select>
+                { text_form("my-name", "My name", "text", "Change", &v.name, on_action.reform(UserAction::Rename)) }
+                <button type="button" class="sign-out" onclick={sign_out}>{ "Sign out" }</button>
+            </header>
+            if let Some(notice) = &v.notice {
+                <p class="notice" role="alert">{ notice }</p>
+            }
+            <p class="live" aria-live="polite">{ &v.announcement }</p>
+            { for v.prompts.iter().map(|p| {
+                let answer = |allow: bool| {
+                    let (handle, on_action) = (p.handle.clone(), on_action.clone());
+                    Callback::from(move |_: MouseEvent| on_action.emit(UserAction::Answer { handle: handle.clone(), allow }))
+                };
+                html! {
+                    <div class="prompt" role="group" aria-label={format!("{} added you", p.name)}>
+                        <p>{ format!("{} ({}) has added you to their contact list. Allow them to see when you are online and to message you?", p.name, p.handle) }</p>
+                        <button type="button" onclick={answer(true)}>{ "Allow" }</button>
+                        <button type="button" onclick={answer(false)}>{ "Block" }</button>
+                    </div>
+                }
+            }) }
+            { group("Online", "group-online", &v.online) }
+            { group("Offline", "group-offline", &v.offline) }
+            { text_form("add-contact", "Add a contact (e-mail address)", "email", "Add", "", on_action.reform(UserAction::Add)) }
+            <label for="privacy">{ "Who can see me and message me" }</label>
+            <select id="privacy" onchange={on_privacy}>
+                <option value="AL" selected={v.blp == Blp::AllowAll}>{ "Everyone except people I block" }</option>
+                <option value="BL" selected={v.blp == Blp::BlockAll}>{ "Only people I allow" }</option>
+            </select>
+        </section>
+    }
+}

@@ -1,0 +1,83 @@
+//! The sign-in form: plain labelled inputs, so password managers, screen readers and WebDriver work.
+
+use msnp::State;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+/// What the person asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignInRequest {
+    pub email: String,
+    pub password: String,
+    /// Server name from the bridge's list (empty: the bridge's default).
+    pub server: String,
+    pub state: State,
+    pub remember: bool,
+}
+
+#[derive(Properties, PartialEq, Debug)]
+pub struct Props {
+    pub servers: Vec<String>,
+    pub email: String,
+    pub notice: Option<String>,
+    pub busy: bool,
+    pub on_sign_in: Callback<SignInRequest>,
+}
+
+#[function_component(SignIn)]
+pub fn sign_in(props: &Props) -> Html {
+    let email = use_node_ref();
+    let password = use_node_ref();
+    let server = use_node_ref();
+    let state = use_node_ref();
+    let remember = use_node_ref();
+    let onsubmit = {
+        let (email, password, server, state, remember) =
+            (email.clone(), password.clone(), server.clone(), state.clone(), remember.clone());
+        let on_sign_in = props.on_sign_in.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let value = |r: &NodeRef| r.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default();
+            let select = |r: &NodeRef| r.cast::<HtmlSelectElement>().map(|s| s.value()).unwrap_or_default();
+            let request = SignInRequest {
+                email: value(&email).trim().to_owned(),
+                password: value(&password),
+                server: select(&server),
+                state: select(&state).parse().unwrap_or(State::Online),
+                remember: remember.cast::<HtmlInputElement>().is_some_and(|c| c.checked()),
+            };
+            on_sign_in.emit(request);
+        })
+    };
+    html! {
+        <form class="sign-in" {onsubmit} aria-labelledby="sign-in-title">
+            <h2 id="sign-in-title">{ "Sign in" }</h2>
+            if let Some(notice) = &props.notice {
+                <p class="notice" role="alert">{ notice }</p>
+            }
+            <label for="email">{ "E-mail address" }</label>
+            <input id="email" name="email" type="email" autocomplete="username" required=true
+                value={props.email.clone()} ref={email} placeholder="someone@hotmail.com" />
+            <label for="password">{ "Password" }</label>
+            <input id="password" name="password" type="password" autocomplete="current-password" required=true
+                ref={password} />
+            <label for="server">{ "Server" }</label>
+            <select id="server" name="server" ref={server}>
+                { for props.servers.iter().map(|s| html! { <option value={s.clone()}>{ s }</option> }) }
+            </select>
+            <label for="initial-state">{ "Sign in as" }</label>
+            <select id="initial-state" name="state" ref={state}>
+                { for State::SETTABLE.iter().map(|s| html! {
+                    <option value={s.as_str()} selected={*s == State::Online}>{ s.label() }</option>
+                }) }
+            </select>
+            <label class="check">
+                <input id="remember" type="checkbox" ref={remember} checked={!props.email.is_empty()} />
+                { "Remember my e-mail address (never the password)" }
+            </label>
+            <button type="submit" disabled={props.busy}>
+                { if props.busy { "Signing in…" } else { "Sign in" } }
+            </button>
+        </form>
+    }
+}

@@ -1,0 +1,444 @@
+//! The session as the page shows it: the msnp client machine, the protocol log, and what to tell the person.
+//!
+//! Pure state: frames and times go in, frames to send and a view come out. The page (`app`) owns the
+//! WebSocket; tests drive this directly.
+
+use msnp::client::{Contact, NsClient, NsConfig, NsEvent, NsPhase, SignOutReason};
+use msnp::{Blp, Frame, List, State, name};
+
+use crate::components::contacts::{Row, View};
+use crate::explain;
+
+/// Which way a line went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Page to server.
+    Sent,
+    /// Server to page.
+    Received,
+}
+
+/// One line of the protocol inspector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// Milliseconds since the session started.
+    pub at_ms: u32,
+    pub direction: Direction,
+    /// The command line (a payload is summarised, not shown).
+    pub text: String,
+    /// What it means, in plain words.
+    pub note: String,
+}
+
+/// Someone who added the user and is waiting for an answer (GTC `A`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddedBy {
+    pub handle: String,
+    /// Decoded friendly name.
+    pub name: String,
+}
+
+/// A signed-in (or signing-in) session.
+#[derive(Debug)]
+pub struct Session {
+    ns: NsClient,
+    started_ms: f64,
+    pub log: Vec<LogLine>,
+    /// A failure or warning to show the person (role=alert).
+    pub notice: Option<String>,
+    /// The latest presence change, for the ARIA live region.
+    pub announcement: String,
+    pub prompts: Vec<AddedBy>,
+    /// Milliseconds from opening the connection to being online.
+    pub sign_in_ms: Option<u32>,
+    outbox: Vec<Frame>,
+}
+
+impl Session {
+    pub fn new(config: NsConfig, now_ms: f64) -> Session {
+        Session {
+            ns: NsClient::new(config),
+            started_ms: now_ms,
+            log: Vec::new(),
+            notice: None,
+            announcement: String::new(),
+            prompts: Vec::new(),
+            sign_in_ms: None,
+            outbox: Vec::new(),
+        }
+    }
+
+    fn elapsed(&self, now_ms: f64) -> u32 {
+        (now_ms - self.started_ms).max(0.0) as u32
+    }
+
+    fn time(&self, now_ms: f64) -> std::time::Duration {
+        std::time::Duration::from_millis(self.elapsed(now_ms).into())
+    }
+
+    /// The WebSocket is open: start signing in.
+    pub fn opened(&mut self, now_ms: f64) {
+        self.ns.connect(self.time(now_ms));
+        self.pump(now_ms);
+    }
+
+    /// A command arrived from the server.
+    pub fn received(&mut self, frame: &Frame, now_ms: f64) {
+        self.log(Direction::Received, frame, now_ms);
+        self.ns.handle_frame(frame, self.time(now_ms));
+        self.pump(now_ms);
+    }
+
+    /// The connection closed; `reason` is the bridge's close reason, if any.
+    pub fn closed(&mut self, code: u16, reason: &str, now_ms: f64) {
+        let was_online = self.ns.phase() == NsPhase::Online;
+        self.ns.handle_close();
+        self.pump(now_ms);
+        // A bridge refusal explains itself better than "connection lost".
+        if code != 1000 && !reason.is_empty() && !was_online && self.notice.as_deref().is_none_or(is_connection_lost) {
+            self.notice = Some(format!("Could not sign in: {reason}."));
+        }
+    }
+
+    /// Time passed: sign-in gives up if the server does not answer.
+    pub fn tick(&mut self, now_ms: f64) {
+        self.ns.handle_timeout(self.time(now_ms));
+        self.pump(now_ms);
+    }
+
+    /// Frames to send now (each is logged as sent).
+    pub fn take_outbox(&mut self) -> Vec<Frame> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    pub fn phase(&self) -> NsPhase {
+        self.ns.phase()
+    }
+
+    pub fn handle(&self) -> &str {
+        self.ns.handle()
+    }
+
+    /// Own friendly name, decoded.
+    pub fn name(&self) -> String {
+        name::decode(self.ns.name())
+    }
+
+    pub fn state(&self) -> Option<State> {
+        self.ns.state()
+    }
+
+    pub fn lists(&self) -> &msnp::client::Lists {
+        self.ns.lists()
+    }
+
+    pub fn contacts(&self) -> Vec<Contact> {
+        self.ns.contacts()
+    }
+
+    pub fn blocked(&self, handle: &str) -> bool {
+        self.ns.lists().contains(List::Block, handle)
+    }
+
+    /// What the contact list shows.
+    pub fn view(&self) -> View {
+        let (mut online, mut offline) = (Vec::new(), Vec::new());
+        for c in self.ns.contacts() {
+            let row = Row {
+                name: self.display_name(&c.handle),
+                state: c.presence.as_ref().map(|p| p.state),
+                blocked: self.blocked(&c.handle),
+                handle: c.handle,
+            };
+            if row.state.is_some() { online.push(row) } else { offline.push(row) }
+        }
+        View {
+            handle: self.handle().to_owned(),
+            name: self.name(),
+            state: self.state(),
+            online,
+            offline,
+            blp: self.lists().blp,
+            prompts: self.prompts.clone(),
+            announcement: self.announcement.clone(),
+            notice: self.notice.clone(),
+            sign_in_ms: self.sign_in_ms,
+        }
+    }
+
+    pub fn set_state(&mut self, state: State, now_ms: f64) {
+        let result = self.ns.set_state(state).map(drop);
+        self.act(result, now_ms);
+    }
+
+    pub fn rename(&mut self, new_name: &str, now_ms: f64) {
+        let result = self.ns.rename(new_name).map(drop);
+        self.act(result, now_ms);
+    }
+
+    /// Adds someone to the contact list (and allows them, as Messenger does).
+    pub fn add_contact(&mut self, handle: &str, now_ms: f64) {
+        let handle = handle.trim();
+        let mut result = self.ns.add(List::Forward, handle, None).map(drop);
+        if result.is_ok() && !self.ns.lists().contains(List::Allow, handle) && !self.blocked(handle) {
+            result = self.ns.add(List::Allow, handle, None).map(drop);
+        }
+        self.act(result, now_ms);
+    }
+
+    pub fn remove_contact(&mut self, handle: &str, now_ms: f64) {
+        let result = self.ns.remove(List::Forward, handle).map(drop);
+        self.act(result, now_ms);
+    }
+
+    /// Blocks: off the allow list, onto the block list (AL and BL are exclusive).
+    pub fn block(&mut self, handle: &str, now_ms: f64) {
+        let mut result = Ok(());
+        if self.ns.lists().contains(List::Allow, handle) {
+            result = self.ns.remove(List::Allow, handle).map(drop);
+        }
+        if result.is_ok() {
+            result = self.ns.add(List::Block, handle, None).map(drop);
+        }
+        self.act(result, now_ms);
+    }
+
+    /// Unblocks: off the block list, onto the allow list.
+    pub fn unblock(&mut self, handle: &str, now_ms: f64) {
+        let mut result = self.ns.remove(List::Block, handle).map(drop);
+        if result.is_ok() {
+            result = self.ns.add(List::Allow, handle, None).map(drop);
+        }
+        self.act(result, now_ms);
+    }
+
+    pub fn set_privacy(&mut self, mode: Blp, now_ms: f64) {
+        let result = self.ns.set_blp(mode).map(drop);
+        self.act(result, now_ms);
+    }
+
+    /// Answers "X has added you": allow (AL) or block (BL).
+    pub fn answer(&mut self, handle: &str, allow: bool, now_ms: f64) {
+        self.prompts.retain(|p| p.handle != handle);
+        let list = if allow { List::Allow } else { List::Block };
+        let result = self.ns.add(list, handle, None).map(drop);
+        self.act(result, now_ms);
+    }
+
+    pub fn sign_out(&mut self, now_ms: f64) {
+        self.ns.sign_out();
+        self.pump(now_ms);
+    }
+
+    fn act(&mut self, result: Result<(), msnp::client::ActionError>, now_ms: f64) {
+        match result {
+            Ok(()) => self.notice = None,
+            Err(e) => self.notice = Some(capitalize(&e.to_string())),
+        }
+        self.pump(now_ms);
+    }
+
+    fn log(&mut self, direction: Direction, frame: &Frame, now_ms: f64) {
+        let text = match frame.payload() {
+            Some(payload) => format!("{}  [{} byte payload]", frame.line(), payload.len()),
+            None => frame.line().to_owned(),
+        };
+        let note = match (direction, frame.tokens().nth(2), frame.tokens().nth(3)) {
+            (Direction::Sent, Some("MD5"), Some("S")) => {
+                "USR: the MD5 of the server's challenge followed by your password (the password never leaves this page)."
+                    .to_owned()
+            }
+            (Direction::Received, Some("MD5"), Some("S")) => {
+                "USR: the server's challenge, fresh for this sign-in; the answer is MD5(challenge + password).".to_owned()
+            }
+            _ => explain::line(frame.line()),
+        };
+        self.log.push(LogLine { at_ms: self.elapsed(now_ms), direction, text, note });
+    }
+
+    /// Moves frames and events out of the machine.
+    fn pump(&mut self, now_ms: f64) {
+        while let Some(frame) = self.ns.poll_transmit() {
+            self.log(Direction::Sent, &frame, now_ms);
+            self.outbox.push(frame);
+        }
+        while let Some(event) = self.ns.poll_event() {
+            self.on_event(event, now_ms);
+        }
+    }
+
+    fn display_name(&self, handle: &str) -> String {
+        let presence = self.ns.presence(handle).map(|p| p.name.clone());
+        let custom =
+            self.ns.lists().forward.iter().find(|e| msnp::handle::same(&e.handle, handle)).map(|e| e.name.clone());
+        name::decode(&presence.or(custom).unwrap_or_else(|| handle.to_owned()))
+    }
+
+    fn on_event(&mut self, event: NsEvent, now_ms: f64) {
+        match event {
+            NsEvent::SignedIn { .. } => self.sign_in_ms = Some(self.elapsed(now_ms)),
+            NsEvent::PresenceChanged { handle, presence } => {
+                let who = self.display_name(&handle);
+                self.announcement = match presence {
+                    Some(p) => format!("{who} is now {}", p.state.label()),
+                    None => format!("{who} is now offline"),
+                };
+            }
+            NsEvent::AddedBy { handle, name, ask: true } => {
+                self.prompts.retain(|p| p.handle != handle);
+                self.prompts.push(AddedBy { handle, name: name::decode(&name) });
+            }
+            NsEvent::ServerError { code, command, .. } => {
+                let what = command.map(|c| format!("{c}: ")).unwrap_or_default();
+                self.notice = Some(format!("{what}{} (error {})", code.meaning(), code.code()));
+            }
+            NsEvent::SignedOut(reason) => self.notice = sign_out_notice(&reason),
+            _ => {}
+        }
+    }
+}
+
+const CONNECTION_LOST: &str = "The connection to the server was lost. Sign in again.";
+
+fn is_connection_lost(notice: &str) -> bool {
+    notice == CONNECTION_LOST
+}
+
+/// What to tell the person when the session ends.
+fn sign_out_notice(reason: &SignOutReason) -> Option<String> {
+    Some(match reason {
+        SignOutReason::Requested => return None,
+        SignOutReason::AuthenticationFailed => "Wrong e-mail address or password.".into(),
+        SignOutReason::OtherLocation => "You signed in somewhere else, so you were signed out here.".into(),
+        SignOutReason::ServerShutdown => "The server is shutting down for maintenance. Sign in again later.".into(),
+        SignOutReason::ServerSignedOut(_) => "The server signed you out.".into(),
+        SignOutReason::UnsupportedVersion => "This server does not speak MSNP2.".into(),
+        SignOutReason::UnsupportedSecurity => "This server does not offer MD5 sign-in.".into(),
+        SignOutReason::Redirected(to) => {
+            format!("The server sent this page to another server ({to}), which it cannot follow.")
+        }
+        SignOutReason::Timeout => "The server did not answer in time. Sign in again.".into(),
+        SignOutReason::ConnectionLost => CONNECTION_LOST.into(),
+    })
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn session() -> Session {
+        let config = NsConfig {
+            handle: "jd@hotmail.com".into(),
+            password: "hunter2".into(),
+            initial_state: State::Online,
+            client: None,
+            first_trid: 1,
+            cache: None,
+        };
+        Session::new(config, 1000.0)
+    }
+
+    fn feed(s: &mut Session, lines: &[&str], at: f64) {
+        for line in lines {
+            s.received(&Frame::command(*line), at);
+        }
+    }
+
+    fn online() -> Session {
+        let mut s = session();
+        s.opened(1000.0);
+        feed(
+            &mut s,
+            &["VER 1 MSNP2", "INF 2 MD5", "USR 3 MD5 S 1013928519.693957190", "USR 4 OK jd@hotmail.com J%20D"],
+            1010.0,
+        );
+        feed(&mut s, &["SYN 5 0", "CHG 6 NLN"], 1042.0);
+        s.take_outbox();
+        s
+    }
+
+    #[test]
+    fn signs_in_and_logs_every_line_without_the_password() {
+        let s = online();
+        assert_eq!(s.phase(), NsPhase::Online);
+        assert_eq!(s.name(), "J D");
+        assert_eq!(s.sign_in_ms, Some(42));
+        let sent: Vec<&str> =
+            s.log.iter().filter(|l| l.direction == Direction::Sent).map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            sent,
+            [
+                "VER 1 MSNP2 CVR0",
+                "INF 2",
+                "USR 3 MD5 I jd@hotmail.com",
+                "USR 4 MD5 S 8aca4d4721b726ba9cd5e3a5f601671a",
+                "SYN 5 0",
+                "CHG 6 NLN"
+            ]
+        );
+        assert!(s.log.iter().all(|l| !l.text.contains("hunter2") && !l.note.contains("hunter2")));
+        assert!(s.log[7].note.contains("MD5 of the server's challenge"));
+    }
+
+    #[test]
+    fn failures_become_readable_notices() {
+        let mut s = session();
+        s.opened(0.0);
+        feed(&mut s, &["VER 1 MSNP2", "INF 2 MD5", "USR 3 MD5 S x", "911 4"], 5.0);
+        assert_eq!(s.notice.as_deref(), Some("Wrong e-mail address or password."));
+        let mut s = online();
+        feed(&mut s, &["OUT OTH"], 2000.0);
+        assert_eq!(s.notice.as_deref(), Some("You signed in somewhere else, so you were signed out here."));
+        let mut s = online();
+        s.closed(1006, "", 2000.0);
+        assert_eq!(s.notice.as_deref(), Some(CONNECTION_LOST));
+        let mut s = session();
+        s.closed(1011, "the server is unreachable", 10.0);
+        assert_eq!(s.notice.as_deref(), Some("Could not sign in: the server is unreachable."));
+        let mut s = online();
+        s.add_contact("erin@hotmail.com", 2000.0);
+        feed(&mut s, &["205 7"], 2001.0);
+        assert_eq!(s.notice.as_deref(), Some("ADD: There is no account with that e-mail address. (error 205)"));
+        s.add_contact("not an address", 2002.0);
+        assert_eq!(s.notice.as_deref(), Some("\"not an address\" is not a valid e-mail address"));
+    }
+
+    #[test]
+    fn presence_is_announced_and_added_by_prompts() {
+        let mut s = online();
+        feed(&mut s, &["ADD 0 RL 1 bob@hotmail.com Bob%20B"], 2000.0);
+        assert_eq!(s.prompts, [AddedBy { handle: "bob@hotmail.com".into(), name: "Bob B".into() }]);
+        s.answer("bob@hotmail.com", true, 2001.0);
+        assert!(s.prompts.is_empty());
+        assert_eq!(s.take_outbox()[0].line(), "ADD 7 AL bob@hotmail.com bob@hotmail.com");
+        s.add_contact("bob@hotmail.com", 2002.0);
+        feed(&mut s, &["ADD 8 FL 3 bob@hotmail.com bob@hotmail.com", "NLN AWY bob@hotmail.com Bob%20B"], 2003.0);
+        assert_eq!(s.announcement, "Bob B is now Away");
+        feed(&mut s, &["FLN bob@hotmail.com"], 2004.0);
+        assert_eq!(s.announcement, "Bob B is now offline");
+    }
+
+    #[test]
+    fn blocking_moves_between_allow_and_block() {
+        let mut s = online();
+        feed(&mut s, &["ADD 0 RL 1 bob@hotmail.com Bob"], 2000.0);
+        s.answer("bob@hotmail.com", true, 2001.0);
+        feed(&mut s, &["ADD 7 AL 2 bob@hotmail.com bob@hotmail.com"], 2002.0);
+        s.take_outbox();
+        s.block("bob@hotmail.com", 2003.0);
+        let lines: Vec<String> = s.take_outbox().iter().map(|f| f.line().to_owned()).collect();
+        assert_eq!(lines, ["REM 8 AL bob@hotmail.com", "ADD 9 BL bob@hotmail.com bob@hotmail.com"]);
+        feed(&mut s, &["REM 8 AL 3 bob@hotmail.com", "ADD 9 BL 4 bob@hotmail.com bob@hotmail.com"], 2004.0);
+        assert!(s.blocked("bob@hotmail.com"));
+        s.unblock("bob@hotmail.com", 2005.0);
+        let lines: Vec<String> = s.take_outbox().iter().map(|f| f.line().to_owned()).collect();
+        assert_eq!(lines, ["REM 10 BL bob@hotmail.com", "ADD 11 AL bob@hotmail.com bob@hotmail.com"]);
+    }
+}

@@ -1,0 +1,102 @@
+//! What the page keeps in localStorage: the remembered e-mail address (never the password), and each
+//! account's lists with their version, so that `SYN` with an unchanged version downloads nothing.
+
+use msnp::client::Lists;
+use msnp::ns::Entry;
+use msnp::{Blp, Gtc, List};
+
+const EMAIL: &str = "msnp.email";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+pub fn remembered_email() -> Option<String> {
+    storage()?.get_item(EMAIL).ok()?
+}
+
+pub fn remember_email(email: Option<&str>) {
+    if let Some(s) = storage() {
+        let _ = match email {
+            Some(email) => s.set_item(EMAIL, email),
+            None => s.remove_item(EMAIL),
+        };
+    }
+}
+
+fn lists_key(handle: &str) -> String {
+    format!("msnp.lists.{}", handle.to_ascii_lowercase())
+}
+
+pub fn cached_lists(handle: &str) -> Option<Lists> {
+    parse_lists(&storage()?.get_item(&lists_key(handle)).ok()??)
+}
+
+pub fn cache_lists(handle: &str, lists: &Lists) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(&lists_key(handle), &format_lists(lists));
+    }
+}
+
+/// One line per fact: `version N`, `gtc A`, `blp AL`, then `FL handle name` per entry (names stay encoded,
+/// so they hold no spaces).
+pub fn format_lists(lists: &Lists) -> String {
+    let mut out = format!("version {}\ngtc {}\nblp {}\n", lists.version, lists.gtc, lists.blp);
+    for list in List::ALL {
+        for e in lists.list(*list) {
+            out.push_str(&format!("{list} {} {}\n", e.handle, e.name));
+        }
+    }
+    out
+}
+
+/// The inverse of [`format_lists`]; `None` for anything it did not write.
+pub fn parse_lists(text: &str) -> Option<Lists> {
+    let mut lists = Lists::default();
+    for line in text.lines() {
+        let mut parts = line.split(' ');
+        match (parts.next()?, parts.next()?, parts.next()) {
+            ("version", v, None) => lists.version = v.parse().ok()?,
+            ("gtc", v, None) => lists.gtc = v.parse::<Gtc>().ok()?,
+            ("blp", v, None) => lists.blp = v.parse::<Blp>().ok()?,
+            (list, handle, Some(name)) => {
+                let entry = Entry { handle: handle.to_owned(), name: name.to_owned() };
+                match list.parse::<List>().ok()? {
+                    List::Forward => lists.forward.push(entry),
+                    List::Allow => lists.allow.push(entry),
+                    List::Block => lists.block.push(entry),
+                    List::Reverse => lists.reverse.push(entry),
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(lists)
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    #[test]
+    fn lists_survive_the_round_trip_and_storage() {
+        let lists = Lists {
+            version: 7,
+            gtc: Gtc::Never,
+            blp: Blp::BlockAll,
+            forward: vec![Entry { handle: "bob@hotmail.com".into(), name: "Bob%20B".into() }],
+            reverse: vec![Entry { handle: "carol@hotmail.com".into(), name: "Carol".into() }],
+            ..Lists::default()
+        };
+        assert_eq!(parse_lists(&format_lists(&lists)), Some(lists.clone()));
+        assert_eq!(parse_lists("nonsense"), None);
+        cache_lists("Test@Hotmail.com", &lists);
+        assert_eq!(cached_lists("test@hotmail.com"), Some(lists));
+        remember_email(Some("jd@hotmail.com"));
+        assert_eq!(remembered_email().as_deref(), Some("jd@hotmail.com"));
+        remember_email(None);
+        assert_eq!(remembered_email(), None);
+    }
+}

@@ -1,0 +1,121 @@
+//! The page's socket and session against a real bridge and server, in a real browser.
+//! `cargo xtask test` starts the bridge and passes its address at compile time (MSNP_TEST_BRIDGE).
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use msnp::client::{NsConfig, NsPhase};
+use msnp::{Decoder, Limits, State};
+use msnp_web::session::Session;
+use msnp_web::socket::Socket;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn bridge() -> &'static str {
+    match option_env!("MSNP_TEST_BRIDGE") {
+        Some(url) => url,
+        None => panic!("run through `cargo xtask test`, which starts a bridge for this test"),
+    }
+}
+
+/// A session on a real WebSocket, driven as the page drives it.
+struct Live {
+    session: Session,
+    socket: Option<Socket>,
+    decoder: Decoder,
+}
+
+fn flush(live: &mut Live) {
+    for frame in live.session.take_outbox() {
+        if let Some(socket) = &live.socket {
+            socket.send(frame.as_bytes());
+        }
+    }
+}
+
+fn start(handle: &str, password: &str) -> Rc<RefCell<Live>> {
+    let config = NsConfig {
+        handle: handle.into(),
+        password: password.into(),
+        initial_state: State::Busy,
+        client: Some(msnp_web::app::client_version()),
+        first_trid: 1,
+        cache: None,
+    };
+    let live = Rc::new(RefCell::new(Live {
+        session: Session::new(config, 0.0),
+        socket: None,
+        decoder: Decoder::new(Limits::CLIENT),
+    }));
+    let (a, b, c) = (Rc::clone(&live), Rc::clone(&live), Rc::clone(&live));
+    let socket = Socket::open(
+        &format!("{}/ws", bridge()),
+        move || {
+            let mut live = a.borrow_mut();
+            live.session.opened(1.0);
+            flush(&mut live);
+        },
+        move |bytes| {
+            let mut live = b.borrow_mut();
+            live.decoder.extend(&bytes);
+            while let Ok(Some(frame)) = live.decoder.next_frame() {
+                live.session.received(&frame, 2.0);
+            }
+            flush(&mut live);
+        },
+        move |code, reason| {
+            let mut live = c.borrow_mut();
+            live.session.closed(code, &reason, 3.0);
+        },
+    )
+    .unwrap();
+    live.borrow_mut().socket = Some(socket);
+    live
+}
+
+async fn until(live: &Rc<RefCell<Live>>, done: impl Fn(&Session) -> bool) {
+    for _ in 0..200 {
+        if done(&live.borrow().session) {
+            return;
+        }
+        gloo_timers::future::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out; log: {:#?}", live.borrow().session.log);
+}
+
+#[wasm_bindgen_test]
+async fn signs_in_through_the_bridge_and_sees_a_contact() {
+    let carol = start("carol@hotmail.com", "carol");
+    until(&carol, |s| s.phase() == NsPhase::Online).await;
+    assert_eq!(carol.borrow().session.name(), "Carol ☕");
+    assert_eq!(carol.borrow().session.state(), Some(State::Busy));
+    // The demo account has Alice and Bob as contacts, offline for now.
+    let contacts: Vec<String> = carol.borrow().session.contacts().into_iter().map(|c| c.handle).collect();
+    assert_eq!(contacts, ["alice@hotmail.com", "bob@hotmail.com"]);
+
+    let dave = start("dave@hotmail.com", "dave");
+    until(&dave, |s| s.phase() == NsPhase::Online).await;
+    {
+        let mut d = dave.borrow_mut();
+        d.session.add_contact("carol@hotmail.com", 10.0);
+        flush(&mut d);
+    }
+    // Carol is asked (GTC A), and Dave sees her Busy.
+    until(&carol, |s| s.prompts.iter().any(|p| p.handle == "dave@hotmail.com")).await;
+    until(&dave, |s| s.view().online.iter().any(|r| r.handle == "carol@hotmail.com" && r.state == Some(State::Busy)))
+        .await;
+
+    carol.borrow_mut().session.sign_out(20.0);
+    flush(&mut carol.borrow_mut());
+    until(&dave, |s| s.view().offline.iter().any(|r| r.handle == "carol@hotmail.com")).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_wrong_password_is_reported() {
+    let bob = start("bob@hotmail.com", "not-bob");
+    until(&bob, |s| s.phase() == NsPhase::Closed).await;
+    assert_eq!(bob.borrow().session.notice.as_deref(), Some("Wrong e-mail address or password."));
+}
