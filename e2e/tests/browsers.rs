@@ -200,6 +200,12 @@ async fn two_people_sign_in_see_each_other_and_sign_out() {
     wait_text(&alice, ".sign-in .notice[role=alert]", "Wrong e-mail address or password.").await;
     shot(&alice, "07-wrong-password").await;
 
+    // The same page on a phone-sized screen.
+    bob.set_window_size(390, 844).await.unwrap();
+    sign_in(&bob, &url, "bob@hotmail.com", "bob").await;
+    wait_text(&bob, "#me .name", "Bobby B").await;
+    shot(&bob, "08-phone").await;
+
     alice.close().await.unwrap();
     bob.close().await.unwrap();
     bridge.shutdown().await;

@@ -57,6 +57,8 @@ struct Live {
     ticker: Option<Interval>,
     decoder: Decoder,
     cached_version: Option<u32>,
+    /// The server name the session is on, for the lists cache.
+    server: String,
 }
 
 impl Live {
@@ -72,7 +74,7 @@ impl Live {
         let phase = session.phase();
         if matches!(phase, NsPhase::Syncing | NsPhase::Online) && self.cached_version != Some(session.lists().version) {
             self.cached_version = Some(session.lists().version);
-            storage::cache_lists(session.handle(), session.lists());
+            storage::cache_lists(&self.server, session.handle(), session.lists());
         }
         if phase == NsPhase::Closed {
             if let Some(socket) = self.socket.take() {
@@ -87,7 +89,7 @@ impl Live {
 fn connect(live: &Rc<RefCell<Live>>, redraw: &UseForceUpdateHandle, request: SignInRequest) {
     storage::remember_email(request.remember.then_some(request.email.as_str()));
     let config = NsConfig {
-        cache: storage::cached_lists(&request.email),
+        cache: storage::cached_lists(&request.server, &request.email),
         handle: request.email,
         password: request.password,
         initial_state: request.state,
@@ -145,6 +147,7 @@ fn connect(live: &Rc<RefCell<Live>>, redraw: &UseForceUpdateHandle, request: Sig
     live.session = Some(session);
     live.decoder = Decoder::new(Limits::CLIENT);
     live.cached_version = None;
+    live.server = request.server;
     live.ticker = Some(Interval::new(1000, move || {
         on_tick(&|live| {
             if let Some(s) = live.session.as_mut() {

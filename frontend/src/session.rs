@@ -51,6 +51,8 @@ pub struct Session {
     pub prompts: Vec<AddedBy>,
     /// Milliseconds from opening the connection to being online.
     pub sign_in_ms: Option<u32>,
+    /// The last friendly name (decoded) seen for each contact, to name them once they go offline.
+    seen_names: std::collections::HashMap<String, String>,
     outbox: Vec<Frame>,
 }
 
@@ -64,6 +66,7 @@ impl Session {
             announcement: String::new(),
             prompts: Vec::new(),
             sign_in_ms: None,
+            seen_names: std::collections::HashMap::new(),
             outbox: Vec::new(),
         }
     }
@@ -267,17 +270,25 @@ impl Session {
         }
     }
 
+    /// A contact's name: their friendly name if seen this session, else the name stored with the entry.
     fn display_name(&self, handle: &str) -> String {
-        let presence = self.ns.presence(handle).map(|p| p.name.clone());
-        let custom =
-            self.ns.lists().forward.iter().find(|e| msnp::handle::same(&e.handle, handle)).map(|e| e.name.clone());
-        name::decode(&presence.or(custom).unwrap_or_else(|| handle.to_owned()))
+        if let Some(p) = self.ns.presence(handle) {
+            return name::decode(&p.name);
+        }
+        if let Some(seen) = self.seen_names.get(&handle.to_ascii_lowercase()) {
+            return seen.clone();
+        }
+        let stored = self.ns.lists().forward.iter().find(|e| msnp::handle::same(&e.handle, handle));
+        name::decode(stored.map_or(handle, |e| e.name.as_str()))
     }
 
     fn on_event(&mut self, event: NsEvent, now_ms: f64) {
         match event {
             NsEvent::SignedIn { .. } => self.sign_in_ms = Some(self.elapsed(now_ms)),
             NsEvent::PresenceChanged { handle, presence } => {
+                if let Some(p) = &presence {
+                    self.seen_names.insert(handle.to_ascii_lowercase(), name::decode(&p.name));
+                }
                 let who = self.display_name(&handle);
                 self.announcement = match presence {
                     Some(p) => format!("{who} is now {}", p.state.label()),

@@ -24,17 +24,18 @@ pub fn remember_email(email: Option<&str>) {
     }
 }
 
-fn lists_key(handle: &str) -> String {
-    format!("msnp.lists.{}", handle.to_ascii_lowercase())
+/// Lists are per server and account: the same address on two servers has two sets of lists.
+fn lists_key(server: &str, handle: &str) -> String {
+    format!("msnp.lists.{server}.{}", handle.to_ascii_lowercase())
 }
 
-pub fn cached_lists(handle: &str) -> Option<Lists> {
-    parse_lists(&storage()?.get_item(&lists_key(handle)).ok()??)
+pub fn cached_lists(server: &str, handle: &str) -> Option<Lists> {
+    parse_lists(&storage()?.get_item(&lists_key(server, handle)).ok()??)
 }
 
-pub fn cache_lists(handle: &str, lists: &Lists) {
+pub fn cache_lists(server: &str, handle: &str, lists: &Lists) {
     if let Some(s) = storage() {
-        let _ = s.set_item(&lists_key(handle), &format_lists(lists));
+        let _ = s.set_item(&lists_key(server, handle), &format_lists(lists));
     }
 }
 
@@ -92,8 +93,9 @@ mod tests {
         };
         assert_eq!(parse_lists(&format_lists(&lists)), Some(lists.clone()));
         assert_eq!(parse_lists("nonsense"), None);
-        cache_lists("Test@Hotmail.com", &lists);
-        assert_eq!(cached_lists("test@hotmail.com"), Some(lists));
+        cache_lists("local", "Test@Hotmail.com", &lists);
+        assert_eq!(cached_lists("local", "test@hotmail.com"), Some(lists));
+        assert_eq!(cached_lists("other", "test@hotmail.com"), None);
         remember_email(Some("jd@hotmail.com"));
         assert_eq!(remembered_email().as_deref(), Some("jd@hotmail.com"));
         remember_email(None);

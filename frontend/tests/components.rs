@@ -1,0 +1,114 @@
+//! Components rendered into a real DOM.
+#![cfg(target_arch = "wasm32")]
+
+use std::time::Duration;
+
+use msnp::{Blp, State};
+use msnp_web::components::contacts::{ContactList, Props as ContactProps, Row, UserAction, View};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{Element, HtmlElement, HtmlInputElement};
+use yew::prelude::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn mount() -> Element {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let root = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&root).unwrap();
+    root
+}
+
+async fn settle() {
+    gloo_timers::future::sleep(Duration::from_millis(30)).await;
+}
+
+fn find(root: &Element, css: &str) -> Element {
+    root.query_selector(css).unwrap().unwrap_or_else(|| panic!("no {css}"))
+}
+
+#[wasm_bindgen_test]
+async fn the_sign_in_form_is_plain_labelled_html() {
+    let root = mount();
+    yew::Renderer::<msnp_web::app::App>::with_root(root.clone()).render();
+    settle().await;
+    let email: HtmlInputElement = find(&root, "input#email").dyn_into().unwrap();
+    assert_eq!(email.type_(), "email");
+    assert_eq!(email.get_attribute("autocomplete").as_deref(), Some("username"));
+    let password: HtmlInputElement = find(&root, "input#password").dyn_into().unwrap();
+    assert_eq!(password.type_(), "password");
+    for id in ["email", "password", "server", "initial-state"] {
+        find(&root, &format!("label[for={id}]"));
+    }
+    assert_eq!(find(&root, "form.sign-in button").get_attribute("type").as_deref(), Some("submit"));
+    // Online is the default state to sign in with; all eight can be chosen.
+    let state: web_sys::HtmlSelectElement = find(&root, "select#initial-state").dyn_into().unwrap();
+    assert_eq!(state.value(), "NLN");
+    assert_eq!(state.length(), 8);
+    find(&root, "aside.inspector input#inspector-filter");
+}
+
+fn row(handle: &str, name: &str, state: Option<State>, blocked: bool) -> Row {
+    Row { handle: handle.into(), name: name.into(), state, blocked }
+}
+
+#[wasm_bindgen_test]
+async fn the_contact_list_groups_and_acts() {
+    let root = mount();
+    let actions = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let sink = std::rc::Rc::clone(&actions);
+    let props = ContactProps {
+        view: View {
+            handle: "jd@hotmail.com".into(),
+            name: "J D".into(),
+            state: Some(State::Away),
+            online: vec![row("bob@hotmail.com", "Bob", Some(State::Busy), false)],
+            offline: vec![row("eve@hotmail.com", "Eve", None, true)],
+            blp: Blp::AllowAll,
+            prompts: vec![msnp_web::session::AddedBy { handle: "dave@hotmail.com".into(), name: "Dave".into() }],
+            announcement: "Bob is now Busy".into(),
+            notice: None,
+            sign_in_ms: Some(12),
+        },
+        on_action: Callback::from(move |a: UserAction| sink.borrow_mut().push(a)),
+    };
+    yew::Renderer::<ContactList>::with_root_and_props(root.clone(), props).render();
+    settle().await;
+    assert_eq!(find(&root, "#group-online").text_content().unwrap(), "Online (1)");
+    assert!(find(&root, "[aria-labelledby=group-online] li").text_content().unwrap().contains("Bob (Busy)"));
+    assert!(find(&root, "[aria-labelledby=group-offline] li").text_content().unwrap().contains("blocked"));
+    assert_eq!(find(&root, ".live").get_attribute("aria-live").as_deref(), Some("polite"));
+    assert_eq!(find(&root, ".live").text_content().unwrap(), "Bob is now Busy");
+    let my_state: web_sys::HtmlSelectElement = find(&root, "select#my-state").dyn_into().unwrap();
+    assert_eq!(my_state.value(), "AWY");
+
+    let click = |css: &str| find(&root, css).dyn_into::<HtmlElement>().unwrap().click();
+    click("button[aria-label='Block Bob']");
+    click("button[aria-label='Unblock Eve']");
+    click("button[aria-label='Remove Eve']");
+    click(".prompt button");
+    click("button.sign-out");
+    let add: HtmlInputElement = find(&root, "input#add-contact").dyn_into().unwrap();
+    assert_eq!(add.type_(), "email");
+    add.set_value("erin@hotmail.com");
+    find(&root, "input#add-contact")
+        .closest("form")
+        .unwrap()
+        .unwrap()
+        .dyn_into::<web_sys::HtmlFormElement>()
+        .unwrap()
+        .request_submit()
+        .unwrap();
+    settle().await;
+    assert_eq!(
+        *actions.borrow(),
+        [
+            UserAction::Block("bob@hotmail.com".into()),
+            UserAction::Unblock("eve@hotmail.com".into()),
+            UserAction::Remove("eve@hotmail.com".into()),
+            UserAction::Answer { handle: "dave@hotmail.com".into(), allow: true },
+            UserAction::SignOut,
+            UserAction::Add("erin@hotmail.com".into()),
+        ]
+    );
+}
