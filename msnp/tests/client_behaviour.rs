@@ -281,3 +281,54 @@ fn switchboard_failures() {
         ]
     );
 }
+
+#[test]
+fn typed_commands_get_trids_and_their_replies_are_followed() {
+    let mut client = NsClient::new(config(None));
+    assert_eq!(client.send_raw("CHG 9 BSY"), Err(ActionError::NotSignedIn));
+    let mut client = online(None);
+    // The TrID is filled in when left out; a given one is kept.
+    assert_eq!(client.send_raw("  CHG   AWY "), Ok(TrId(7)));
+    assert_eq!(client.send_raw("CHG 99 BRB"), Ok(TrId(99)));
+    assert_eq!(client.send_raw("PNG"), Ok(TrId(0)));
+    assert_eq!(client.send_raw("FOO bar"), Ok(TrId(8)));
+    assert_eq!(sent(&mut client), ["CHG 7 AWY", "CHG 99 BRB", "PNG", "FOO 8 bar"]);
+    // The state follows the replies.
+    feed(&mut client, "CHG 7 AWY\n200 8");
+    assert_eq!(client.state(), Some(State::Away));
+    assert_eq!(
+        events(&mut client).last(),
+        Some(&NsEvent::ServerError { trid: Some(TrId(8)), code: ErrorCode::SyntaxError, command: Some("command") })
+    );
+    // Nothing typed can break the framing or the page.
+    for bad in ["", "   ", "CHG 1 NLN\r\nOUT", "MSG 1 N 5", &"X".repeat(3000)] {
+        assert!(matches!(client.send_raw(bad), Err(ActionError::InvalidLine(_))), "{bad:?}");
+    }
+    assert_eq!(sent(&mut client), Vec::<String>::new());
+    assert_eq!(client.send_raw("OUT"), Ok(TrId(0)));
+    assert_eq!(sent(&mut client), ["OUT"]);
+    assert_eq!(client.phase(), NsPhase::Closed);
+}
+
+#[test]
+fn typed_switchboard_commands() {
+    let mut client = sb(SbJoin::Caller { cookie: "c".into() });
+    assert_eq!(client.send_raw("CAL bob@hotmail.com"), Err(ActionError::NotJoined));
+    client.handle_frame(&Frame::command("USR 1 OK jd@hotmail.com JD"));
+    assert_eq!(client.send_raw("CAL bob@hotmail.com"), Ok(TrId(2)));
+    assert_eq!(client.send_raw("MSG A hello  world"), Ok(TrId(3)));
+    assert!(matches!(client.send_raw("MSG X hi"), Err(ActionError::InvalidLine(_))));
+    let frames: Vec<Frame> = std::iter::from_fn(|| client.poll_transmit()).collect();
+    assert_eq!(frames[0].line(), "CAL 2 bob@hotmail.com");
+    assert_eq!(frames[1].line(), "MSG 3 A 73");
+    assert_eq!(frames[1].payload(), Some(&Message::text("hello world").to_bytes()[..]));
+    client.handle_frame(&Frame::command("CAL 2 RINGING 42"));
+    client.handle_frame(&Frame::command("NAK 3"));
+    let events = sb_events(&mut client);
+    assert!(events.contains(&SbEvent::Ringing {
+        trid: TrId(2),
+        handle: "bob@hotmail.com".into(),
+        session_id: "42".into()
+    }));
+    assert!(events.contains(&SbEvent::NotDelivered { trid: TrId(3) }));
+}

@@ -31,6 +31,57 @@ pub enum ActionError {
     InvalidName(#[from] NameError),
     #[error("the message is {len} bytes; at most {limit} can be sent")]
     MessageTooLong { len: usize, limit: usize },
+    #[error("{0}")]
+    InvalidLine(&'static str),
+}
+
+/// A command line typed by a person (a raw console), checked, with its TrID filled in when left out.
+#[derive(Debug)]
+struct RawLine {
+    /// The command name, e.g. `CHG`.
+    name: String,
+    /// The TrID it carries (given or filled in); `None` for `OUT` and `PNG`.
+    trid: Option<crate::TrId>,
+    /// The rest after the TrID, space-separated.
+    params: Vec<String>,
+}
+
+impl RawLine {
+    fn parse(input: &str, trids: &mut TrIds) -> Result<RawLine, ActionError> {
+        let input = input.trim();
+        if input.contains(['\r', '\n']) {
+            return Err(ActionError::InvalidLine("a command is one line"));
+        }
+        if input.len() + 2 > crate::frame::MAX_LINE {
+            return Err(ActionError::InvalidLine("that line is longer than servers accept (2048 bytes)"));
+        }
+        let mut tokens = input.split([' ', '\t']).filter(|t| !t.is_empty()).map(str::to_owned);
+        let Some(name) = tokens.next() else { return Err(ActionError::InvalidLine("type a command")) };
+        let mut params: Vec<String> = tokens.collect();
+        let trid = match name.as_str() {
+            "OUT" | "PNG" => None,
+            _ => match params.first().and_then(|t| t.parse::<crate::TrId>().ok()) {
+                Some(trid) => {
+                    params.remove(0);
+                    Some(trid)
+                }
+                None => Some(trids.next()),
+            },
+        };
+        Ok(RawLine { name, trid, params })
+    }
+
+    fn line(&self) -> String {
+        let mut line = self.name.clone();
+        if let Some(trid) = self.trid {
+            line.push_str(&format!(" {trid}"));
+        }
+        for p in &self.params {
+            line.push(' ');
+            line.push_str(p);
+        }
+        line
+    }
 }
 
 /// Hands out TrIDs for one connection: one counter per connection (§14), wrapping past 2^32−1 and

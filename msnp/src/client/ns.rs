@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use super::{ActionError, TrIds};
+use super::{ActionError, RawLine, TrIds};
 use crate::ns::{ClientCommand, ClientVersion, DIALECT, Entry, FALLBACK_DIALECT, ServerCommand, UsrStage};
 use crate::{Blp, ErrorCode, Frame, Gtc, List, State, TrId, auth, handle, name};
 
@@ -235,11 +235,33 @@ enum Request {
     Gtc,
     Blp,
     Xfr,
+    /// Another command typed in a raw console.
+    Raw,
 }
 
 impl Request {
+    /// The request a typed command name stands for.
+    fn typed(name: &str) -> Request {
+        match name {
+            "VER" => Request::Ver,
+            "INF" => Request::Inf,
+            "USR" => Request::Usr,
+            "SYN" => Request::Syn,
+            "CHG" => Request::Chg,
+            "CVR" => Request::Cvr,
+            "ADD" => Request::Add,
+            "REM" => Request::Rem,
+            "REA" => Request::Rea,
+            "GTC" => Request::Gtc,
+            "BLP" => Request::Blp,
+            "XFR" => Request::Xfr,
+            _ => Request::Raw,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
+            Request::Raw => "command",
             Request::Ver => "VER",
             Request::Inf => "INF",
             Request::Usr => "USR",
@@ -448,6 +470,29 @@ impl NsClient {
     pub fn request_switchboard(&mut self) -> Result<TrId, ActionError> {
         self.require_online()?;
         Ok(self.send(Request::Xfr, |trid| ClientCommand::Xfr { trid }))
+    }
+
+    /// Sends a command line a person typed (a raw console): the TrID is filled in when left out, the reply
+    /// is matched and followed like any other (`CHG 9 BSY` changes the state). `OUT` signs out.
+    pub fn send_raw(&mut self, input: &str) -> Result<TrId, ActionError> {
+        if matches!(self.phase, NsPhase::Idle | NsPhase::Closed) {
+            return Err(ActionError::NotSignedIn);
+        }
+        let raw = RawLine::parse(input, &mut self.trids)?;
+        match raw.name.as_str() {
+            "OUT" => {
+                self.sign_out();
+                return Ok(TrId::UNSOLICITED);
+            }
+            "MSG" => return Err(ActionError::InvalidLine("MSG carries a payload: send messages from a chat")),
+            _ => {}
+        }
+        let trid = raw.trid.unwrap_or(TrId::UNSOLICITED);
+        if raw.trid.is_some() {
+            self.pending.insert(trid, Request::typed(&raw.name));
+        }
+        self.transmit.push_back(Frame::command(raw.line()));
+        Ok(trid)
     }
 
     /// `OUT`: sign out. The caller sends the queued `OUT`, then closes the connection.

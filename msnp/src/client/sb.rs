@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::{ActionError, TrIds};
+use super::{ActionError, RawLine, TrIds};
 use crate::frame::MAX_CLIENT_PAYLOAD;
 use crate::message::Message;
 use crate::sb::{ClientCommand, ServerCommand};
@@ -204,6 +204,41 @@ impl SbClient {
             self.pending.insert(trid, ("MSG", None));
         }
         Ok(trid)
+    }
+
+    /// Sends a command line a person typed: the TrID is filled in when left out. `MSG [trid] U|N|A text`
+    /// sends `text` as a plain-text message; `OUT` leaves.
+    pub fn send_raw(&mut self, input: &str) -> Result<TrId, ActionError> {
+        self.require_joined()?;
+        let raw = RawLine::parse(input, &mut self.trids)?;
+        let trid = raw.trid.unwrap_or_default();
+        match raw.name.as_str() {
+            "OUT" => {
+                self.leave();
+                Ok(trid)
+            }
+            "MSG" => {
+                let ack = raw.params.first().and_then(|a| a.parse::<AckMode>().ok());
+                let Some(ack) = ack else { return Err(ActionError::InvalidLine("MSG [trid] U|N|A text")) };
+                let payload = Message::text(&raw.params[1..].join(" ")).to_bytes();
+                if ack != AckMode::Unacknowledged {
+                    self.pending.insert(trid, ("MSG", None));
+                }
+                self.push(ClientCommand::Msg { trid, ack, payload });
+                Ok(trid)
+            }
+            name => {
+                let pending = match name {
+                    "CAL" => ("CAL", raw.params.first().cloned()),
+                    "USR" => ("USR", None),
+                    "ANS" => ("ANS", None),
+                    _ => ("command", None),
+                };
+                self.pending.insert(trid, pending);
+                self.transmit.push_back(Frame::command(raw.line()));
+                Ok(trid)
+            }
+        }
     }
 
     /// `OUT`: leave the session; the caller sends the queued `OUT`, then closes.
