@@ -1,1 +1,151 @@
-//! End-to-end tests live in `tests/`; `cargo xtask test` runs them after building the app.
+//! Helpers for the end-to-end tests: chromedriver, browser sessions, waiting, screenshots, and a real
+//! bridge serving the built app. `cargo xtask test` runs the tests in `tests/` after building the app.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::ClientBuilder;
+pub use fantoccini::{Client, Locator};
+
+const CHROMIUM_ARGS: &[&str] = &[
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--window-size=1100,760",
+];
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// chromedriver on a free port, killed on drop.
+#[derive(Debug)]
+pub struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    pub async fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let child = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (cargo xtask setup installs it)");
+        // Owned from here on: dropped (killed) on every path.
+        let driver = Driver { child, port };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return driver;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not start");
+    }
+
+    pub async fn browser(&self) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "chrome".into());
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({ "binary": "/usr/bin/chromium", "args": CHROMIUM_ARGS }),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a browser session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Saves a screenshot under target/e2e-screenshots/.
+pub async fn shot(browser: &Client, name: &str) {
+    let dir = workspace().join("target/e2e-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// Waits up to 10 s for an element matching `css` whose text contains `text`.
+pub async fn wait_text(browser: &Client, css: &str, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(elements) = browser.find_all(Locator::Css(css)).await {
+            for e in elements {
+                last = e.text().await.unwrap_or_default();
+                if last.contains(text) {
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no {css:?} containing {text:?} (last seen: {last:?})");
+}
+
+/// Waits until nothing matches `css`.
+pub async fn wait_gone(browser: &Client, css: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if browser.find_all(Locator::Css(css)).await.map(|v| v.is_empty()).unwrap_or(false) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{css:?} is still there");
+}
+
+pub async fn type_into(browser: &Client, css: &str, text: &str) {
+    let field = browser.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Fills the sign-in form and submits it with Enter, as a person would.
+pub async fn sign_in(browser: &Client, url: &str, email: &str, password: &str) {
+    browser.goto(url).await.unwrap();
+    wait_text(browser, "#sign-in-title", "Sign in").await;
+    wait_text(browser, "#server option", "local").await;
+    type_into(browser, "#email", email).await;
+    type_into(browser, "#password", &format!("{password}\n")).await;
+}
+
+pub fn online(handle: &str) -> String {
+    format!("section[aria-labelledby=group-online] li[data-handle='{handle}']")
+}
+
+pub fn offline(handle: &str) -> String {
+    format!("section[aria-labelledby=group-offline] li[data-handle='{handle}']")
+}
+
+pub async fn start_bridge() -> (bridge::Running, tempfile::TempDir) {
+    let dist = workspace().join("dist");
+    assert!(dist.join("index.html").exists(), "build the app first: cargo xtask build");
+    let data = tempfile::tempdir().unwrap();
+    let mut config = bridge::config::Config::new("127.0.0.1:0".parse().unwrap(), data.path().to_path_buf());
+    config.static_dir = Some(dist);
+    (bridge::start(config).await.unwrap(), data)
+}
+
+/// Clicks the element matching `css`.
+pub async fn click(browser: &Client, css: &str) {
+    browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+}

@@ -1,23 +1,31 @@
-//! The page: sign-in or contact list on one side, the protocol inspector on the other.
+//! The page: sign-in or contact list and conversations on one side, the protocol inspector on the other.
 //!
-//! The shell owns the WebSocket and a [`Session`]; socket events and user actions go into the session,
-//! its outbox goes out on the socket, and the page re-renders from the session's state.
+//! The shell owns the WebSockets (one to the notification server, one per conversation), a [`Session`] and
+//! a [`Chat`] per conversation; socket events and user actions go into them, their outboxes go out on the
+//! sockets, and the page re-renders from their state.
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Interval;
 use msnp::client::{NsConfig, NsPhase};
 use msnp::ns::ClientVersion;
 use msnp::{Decoder, Limits};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 use yew::prelude::*;
 
+use crate::chat::Chat;
+use crate::components::chat::{ChatAction, ChatView, Chats, Tab};
+use crate::components::console::Console;
 use crate::components::contacts::{ContactList, UserAction};
 use crate::components::inspector::Inspector;
 use crate::components::signin::{SignIn, SignInRequest};
-use crate::session::Session;
+use crate::session::{Call, Session};
 use crate::socket::Socket;
 use crate::storage;
+
+const TITLE: &str = "MSN Messenger 1.0 in the browser";
 
 /// What this client says about itself in `CVR`: honestly, a web client.
 pub fn client_version() -> ClientVersion {
@@ -36,20 +44,50 @@ pub fn now_ms() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or_default()
 }
 
-/// `ws(s)://<this page's host>/ws?server=<name>`.
-pub fn bridge_url(server: &str) -> String {
+fn document() -> Option<web_sys::Document> {
+    web_sys::window()?.document()
+}
+
+/// `ws(s)://<this page's host>/ws<query>`.
+fn bridge_url(query: &str) -> String {
     let location = web_sys::window().map(|w| w.location());
     let secure = location.as_ref().and_then(|l| l.protocol().ok()).is_some_and(|p| p == "https:");
     let host = location.and_then(|l| l.host().ok()).unwrap_or_default();
-    let scheme = if secure { "wss" } else { "ws" };
+    format!("{}://{host}/ws{query}", if secure { "wss" } else { "ws" })
+}
+
+/// The notification server's URL: `/ws?server=<name>`, or `/ws` for the default.
+pub fn ns_url(server: &str) -> String {
     if server.is_empty() {
-        format!("{scheme}://{host}/ws")
+        bridge_url("")
     } else {
-        format!("{scheme}://{host}/ws?server={}", js_sys::encode_uri_component(server))
+        bridge_url(&format!("?server={}", js_sys::encode_uri_component(server)))
     }
 }
 
-/// The live connection, shared by the socket's callbacks and the page.
+/// A switchboard's URL: `/ws?sb=<host:port>` (the bridge only lets announced ones through).
+fn sb_url(address: &str) -> String {
+    bridge_url(&format!("?sb={}", js_sys::encode_uri_component(address)))
+}
+
+/// A short beep through Web Audio, for new messages while the page is hidden.
+fn beep() {
+    let Ok(ctx) = web_sys::AudioContext::new() else { return };
+    let (Ok(osc), Ok(gain)) = (ctx.create_oscillator(), ctx.create_gain()) else { return };
+    osc.frequency().set_value(880.0);
+    gain.gain().set_value(0.1);
+    let _ = osc.connect_with_audio_node(&gain).and_then(|_| gain.connect_with_audio_node(&ctx.destination()));
+    let _ = osc.start().and_then(|()| osc.stop_with_when(ctx.current_time() + 0.15));
+}
+
+/// A conversation with its socket.
+struct LiveChat {
+    chat: Chat,
+    socket: Option<Socket>,
+    decoder: Decoder,
+}
+
+/// Everything live, shared by the sockets' callbacks and the page.
 #[derive(Default)]
 struct Live {
     session: Option<Session>,
@@ -59,6 +97,13 @@ struct Live {
     cached_version: Option<u32>,
     /// The server name the session is on, for the lists cache.
     server: String,
+    chats: Vec<LiveChat>,
+    next_chat: u32,
+    active_chat: Option<u32>,
+    console_error: Option<String>,
+    sound: bool,
+    /// Wall-clock time of the sign-in's start, for message times.
+    clock_base_ms: f64,
 }
 
 impl Live {
@@ -83,10 +128,47 @@ impl Live {
             self.ticker = None;
         }
     }
+
+    fn chat(&mut self, id: u32) -> Option<&mut LiveChat> {
+        self.chats.iter_mut().find(|c| c.chat.id == id)
+    }
+
+    /// Unread messages in the title while the page is hidden; the open chat counts as read when visible.
+    fn update_title(&mut self) {
+        let hidden = document().is_some_and(|d| d.hidden());
+        if !hidden
+            && let Some(id) = self.active_chat
+            && let Some(c) = self.chat(id)
+        {
+            c.chat.unread = 0;
+        }
+        let unread: u32 = self.chats.iter().map(|c| c.chat.unread).sum();
+        if let Some(d) = document() {
+            d.set_title(&if hidden && unread > 0 { format!("({unread}) {TITLE}") } else { TITLE.to_owned() });
+        }
+    }
 }
 
-/// Opens the socket and wires its events into the session.
-fn connect(live: &Rc<RefCell<Live>>, redraw: &UseForceUpdateHandle, request: SignInRequest) {
+type Shared = Rc<RefCell<Live>>;
+
+/// Runs `f` on the live state from a callback (if the page still exists), then opens any switchboard
+/// connections the session asked for, and redraws.
+fn with_live(weak: &Weak<RefCell<Live>>, redraw: &UseForceUpdateHandle, f: impl FnOnce(&mut Live)) {
+    let Some(live) = weak.upgrade() else { return };
+    let calls = {
+        let mut l = live.borrow_mut();
+        f(&mut l);
+        l.flush();
+        l.session.as_mut().map(Session::take_calls).unwrap_or_default()
+    };
+    for call in calls {
+        open_chat(&live, redraw, call);
+    }
+    redraw.force_update();
+}
+
+/// Opens the notification-server socket and wires its events into a new session.
+fn connect(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest) {
     storage::remember_email(request.remember.then_some(request.email.as_str()));
     let config = NsConfig {
         cache: storage::cached_lists(&request.server, &request.email),
@@ -97,45 +179,34 @@ fn connect(live: &Rc<RefCell<Live>>, redraw: &UseForceUpdateHandle, request: Sig
         first_trid: 1,
     };
     let weak = Rc::downgrade(live);
-    let with = move |f: &dyn Fn(&mut Live)| {
-        if let Some(live) = weak.upgrade() {
-            f(&mut live.borrow_mut());
-        }
-    };
-    let (on_open, on_message, on_close, on_tick) = (with.clone(), with.clone(), with.clone(), with);
+    let (w1, w2, w3, w4) = (weak.clone(), weak.clone(), weak.clone(), weak);
     let (r1, r2, r3, r4) = (redraw.clone(), redraw.clone(), redraw.clone(), redraw.clone());
     let socket = Socket::open(
-        &bridge_url(&request.server),
+        &ns_url(&request.server),
         move || {
-            on_open(&|live| {
+            with_live(&w1, &r1, |live| {
                 if let Some(s) = live.session.as_mut() {
                     s.opened(now_ms());
                 }
-                live.flush();
-            });
-            r1.force_update();
+            })
         },
         move |bytes| {
-            on_message(&|live| {
+            with_live(&w2, &r2, |live| {
                 live.decoder.extend(&bytes);
                 while let Ok(Some(frame)) = live.decoder.next_frame() {
                     if let Some(s) = live.session.as_mut() {
                         s.received(&frame, now_ms());
                     }
                 }
-                live.flush();
-            });
-            r2.force_update();
+            })
         },
         move |code, reason| {
-            on_close(&|live| {
+            with_live(&w3, &r3, |live| {
                 live.socket = None;
                 if let Some(s) = live.session.as_mut() {
                     s.closed(code, &reason, now_ms());
                 }
-                live.flush();
-            });
-            r3.force_update();
+            })
         },
     );
     let mut live = live.borrow_mut();
@@ -148,20 +219,100 @@ fn connect(live: &Rc<RefCell<Live>>, redraw: &UseForceUpdateHandle, request: Sig
     live.decoder = Decoder::new(Limits::CLIENT);
     live.cached_version = None;
     live.server = request.server;
+    live.clock_base_ms = js_sys::Date::now();
     live.ticker = Some(Interval::new(1000, move || {
-        on_tick(&|live| {
+        with_live(&w4, &r4, |live| {
             if let Some(s) = live.session.as_mut() {
                 s.tick(now_ms());
             }
-            live.flush();
-        });
-        r4.force_update();
+        })
     }));
 }
 
+/// Runs `f` on chat `id` from a callback, sends what it queued, and redraws.
+fn with_chat(weak: &Weak<RefCell<Live>>, redraw: &UseForceUpdateHandle, id: u32, f: impl FnOnce(&mut LiveChat)) {
+    with_live(weak, redraw, |live| {
+        let sound = live.sound;
+        let Some(c) = live.chat(id) else { return };
+        let unread = c.chat.unread;
+        f(c);
+        for frame in c.chat.take_outbox() {
+            if let Some(socket) = &c.socket {
+                socket.send(frame.as_bytes());
+            }
+        }
+        if c.chat.is_closed()
+            && let Some(socket) = c.socket.take()
+        {
+            socket.close();
+        }
+        if c.chat.unread > unread && sound && document().is_some_and(|d| d.hidden()) {
+            beep();
+        }
+        live.update_title();
+    });
+}
+
+/// Opens a switchboard socket for a chat we start or were invited to.
+fn open_chat(live: &Shared, redraw: &UseForceUpdateHandle, call: Call) {
+    let mut l = live.borrow_mut();
+    let Some(session) = l.session.as_ref() else { return };
+    let (handle, name, base) = (session.handle().to_owned(), session.name(), session.started_ms());
+    l.next_chat += 1;
+    let id = l.next_chat;
+    let (chat, address, ours) = match call {
+        Call::Start { address, cookie, invitee } => {
+            (Chat::start(id, &handle, &name, cookie, invitee, base), address, true)
+        }
+        Call::Answer { address, cookie, session_id, .. } => {
+            (Chat::answer(id, &handle, &name, cookie, session_id, base), address, false)
+        }
+    };
+    let weak = Rc::downgrade(live);
+    let (w1, w2, w3) = (weak.clone(), weak.clone(), weak);
+    let (r1, r2, r3) = (redraw.clone(), redraw.clone(), redraw.clone());
+    let socket = Socket::open(
+        &sb_url(&address),
+        move || with_chat(&w1, &r1, id, |c| c.chat.opened(now_ms())),
+        move |bytes| {
+            with_chat(&w2, &r2, id, |c| {
+                c.decoder.extend(&bytes);
+                while let Ok(Some(frame)) = c.decoder.next_frame() {
+                    c.chat.received(&frame, now_ms());
+                }
+            })
+        },
+        move |code, reason| {
+            with_chat(&w3, &r3, id, |c| {
+                c.socket = None;
+                c.chat.closed(if code == 1000 { "" } else { &reason }, now_ms());
+            })
+        },
+    );
+    let mut chat = LiveChat { chat, socket: None, decoder: Decoder::new(Limits::CLIENT) };
+    match socket {
+        Ok(socket) => chat.socket = Some(socket),
+        Err(e) => chat.chat.closed(&e, now_ms()),
+    }
+    l.chats.push(chat);
+    if ours || l.active_chat.is_none() {
+        l.active_chat = Some(id);
+    }
+}
+
 fn act(live: &mut Live, action: UserAction) {
-    let Some(s) = live.session.as_mut() else { return };
     let now = now_ms();
+    if let UserAction::SignOut = action {
+        for c in &mut live.chats {
+            c.chat.leave(now);
+            for frame in c.chat.take_outbox() {
+                if let Some(socket) = &c.socket {
+                    socket.send(frame.as_bytes());
+                }
+            }
+        }
+    }
+    let Some(s) = live.session.as_mut() else { return };
     match action {
         UserAction::SetState(state) => s.set_state(state, now),
         UserAction::Rename(name) => s.rename(&name, now),
@@ -171,19 +322,72 @@ fn act(live: &mut Live, action: UserAction) {
         UserAction::Unblock(handle) => s.unblock(&handle, now),
         UserAction::Privacy(mode) => s.set_privacy(mode, now),
         UserAction::Answer { handle, allow } => s.answer(&handle, allow, now),
+        UserAction::Chat(handle) => s.request_chat(&handle, now),
         UserAction::SignOut => s.sign_out(now),
     }
-    live.flush();
+}
+
+fn chat_act(live: &mut Live, action: ChatAction) {
+    let now = now_ms();
+    let result = match action {
+        ChatAction::Select(id) => {
+            live.active_chat = Some(id);
+            Ok(())
+        }
+        ChatAction::Dismiss(id) => {
+            live.chats.retain(|c| c.chat.id != id);
+            live.active_chat = live.chats.last().map(|c| c.chat.id);
+            Ok(())
+        }
+        ChatAction::Send { id, text } => live.chat(id).map_or(Ok(()), |c| c.chat.send_text(&text, now)),
+        ChatAction::Typed(id) => {
+            if let Some(c) = live.chat(id) {
+                c.chat.typed(now);
+            }
+            Ok(())
+        }
+        ChatAction::Invite { id, handle } => live.chat(id).map_or(Ok(()), |c| c.chat.invite(&handle, now)),
+        ChatAction::Leave(id) => {
+            if let Some(c) = live.chat(id) {
+                c.chat.leave(now);
+            }
+            Ok(())
+        }
+    };
+    live.console_error = result.err().map(|e| e.to_string());
+    for c in &mut live.chats {
+        for frame in c.chat.take_outbox() {
+            if let Some(socket) = &c.socket {
+                socket.send(frame.as_bytes());
+            }
+        }
+    }
+    live.update_title();
+}
+
+fn console_send(live: &mut Live, target: &str, line: &str) {
+    let now = now_ms();
+    let result = match target.parse::<u32>() {
+        Ok(id) => live.chat(id).map_or(Ok(()), |c| c.chat.send_raw(line, now)),
+        Err(_) => live.session.as_mut().map_or(Ok(()), |s| s.send_raw(line, now)),
+    };
+    live.console_error = result.err().map(|e| e.to_string());
+    for c in &mut live.chats {
+        for frame in c.chat.take_outbox() {
+            if let Some(socket) = &c.socket {
+                socket.send(frame.as_bytes());
+            }
+        }
+    }
 }
 
 /// The server names the bridge offers (`GET /servers`), first is the default.
 async fn fetch_servers() -> Option<Vec<String>> {
     let window = web_sys::window()?;
     let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str("servers")).await.ok()?;
-    let response: web_sys::Response = wasm_bindgen::JsCast::dyn_into(response).ok()?;
+    let response: web_sys::Response = response.dyn_into().ok()?;
     let json = wasm_bindgen_futures::JsFuture::from(response.json().ok()?).await.ok()?;
-    let names = js_sys::Array::from(&json).iter().filter_map(|v| v.as_string()).collect();
-    Some(names)
+    Some(js_sys::Array::from(&json).iter().filter_map(|v| v.as_string()).collect())
 }
 
 #[function_component(App)]
@@ -201,6 +405,22 @@ pub fn app() -> Html {
             });
         });
     }
+    {
+        // Coming back to the page marks the open chat read and clears the title's count.
+        let (weak, redraw) = (Rc::downgrade(&live), redraw.clone());
+        use_effect_with((), move |_| {
+            let listener = Closure::<dyn FnMut()>::new(move || with_live(&weak, &redraw, Live::update_title));
+            if let Some(d) = document() {
+                let _ = d.add_event_listener_with_callback("visibilitychange", listener.as_ref().unchecked_ref());
+            }
+            move || {
+                if let Some(d) = document() {
+                    let _ =
+                        d.remove_event_listener_with_callback("visibilitychange", listener.as_ref().unchecked_ref());
+                }
+            }
+        });
+    }
     let on_sign_in = {
         let (live, redraw) = (Rc::clone(&live), redraw.clone());
         Callback::from(move |request: SignInRequest| {
@@ -208,21 +428,80 @@ pub fn app() -> Html {
             redraw.force_update();
         })
     };
+    let weak = Rc::downgrade(&live);
     let on_action = {
-        let (live, redraw) = (Rc::clone(&live), redraw.clone());
-        Callback::from(move |action: UserAction| {
-            act(&mut live.borrow_mut(), action);
-            redraw.force_update();
+        let (weak, redraw) = (weak.clone(), redraw.clone());
+        Callback::from(move |action: UserAction| with_live(&weak, &redraw, |l| act(l, action.clone())))
+    };
+    let on_chat = {
+        let (weak, redraw) = (weak.clone(), redraw.clone());
+        Callback::from(move |action: ChatAction| with_live(&weak, &redraw, |l| chat_act(l, action.clone())))
+    };
+    let on_console = {
+        let (weak, redraw) = (weak.clone(), redraw.clone());
+        Callback::from(move |(target, line): (String, String)| {
+            with_live(&weak, &redraw, |l| console_send(l, &target, &line))
+        })
+    };
+    let on_sound = {
+        let (weak, redraw) = (weak, redraw.clone());
+        Callback::from(move |e: Event| {
+            let on = e.target_unchecked_into::<web_sys::HtmlInputElement>().checked();
+            with_live(&weak, &redraw, |l| l.sound = on);
         })
     };
 
     let state = live.borrow();
     let session = state.session.as_ref();
     let phase = session.map(Session::phase);
-    let lines = Rc::new(session.map(|s| s.log.clone()).unwrap_or_default());
-    let main = match (phase, session) {
-        (Some(NsPhase::Online | NsPhase::Syncing), Some(s)) => {
-            html! { <ContactList view={s.view()} {on_action} /> }
+    let now = now_ms();
+    let mut logs =
+        vec![("Notification server".to_owned(), Rc::new(session.map(|s| s.log.clone()).unwrap_or_default()))];
+    logs.extend(
+        state.chats.iter().map(|c| (format!("Chat {}: {}", c.chat.id, c.chat.title()), Rc::new(c.chat.log.clone()))),
+    );
+    let signed_in = matches!(phase, Some(NsPhase::Online | NsPhase::Syncing));
+    let main = match (signed_in, session) {
+        (true, Some(s)) => {
+            let tabs: Vec<Tab> = state
+                .chats
+                .iter()
+                .map(|c| Tab {
+                    id: c.chat.id,
+                    title: c.chat.title(),
+                    unread: c.chat.unread,
+                    closed: c.chat.is_closed(),
+                })
+                .collect();
+            let active =
+                state.active_chat.and_then(|id| state.chats.iter().find(|c| c.chat.id == id)).map(|c| ChatView {
+                    id: c.chat.id,
+                    title: c.chat.title(),
+                    lines: c.chat.lines.clone(),
+                    participants: c.chat.participants(),
+                    typing: c.chat.typing(now),
+                    joined: c.chat.joined(),
+                    closed: c.chat.is_closed(),
+                });
+            let mut targets = vec![("ns".to_owned(), "Notification server".to_owned())];
+            targets.extend(
+                state
+                    .chats
+                    .iter()
+                    .filter(|c| !c.chat.is_closed())
+                    .map(|c| (c.chat.id.to_string(), format!("Chat {}: {}", c.chat.id, c.chat.title()))),
+            );
+            html! {
+                <>
+                    <ContactList view={s.view()} {on_action} />
+                    <Chats {tabs} {active} clock_base_ms={state.clock_base_ms} on_action={on_chat} />
+                    <label class="check sound">
+                        <input type="checkbox" checked={state.sound} onchange={on_sound} />
+                        { "Play a sound for new messages while this page is hidden" }
+                    </label>
+                    <Console {targets} error={state.console_error.clone()} on_send={on_console} />
+                </>
+            }
         }
         _ => {
             let busy = phase == Some(NsPhase::SigningIn) || (phase == Some(NsPhase::Idle) && state.socket.is_some());
@@ -237,7 +516,7 @@ pub fn app() -> Html {
                 <h1>{ "MSN Messenger 1.0, in the browser" }</h1>
                 { main }
             </main>
-            <Inspector {lines} />
+            <Inspector {logs} />
         </div>
     }
 }

@@ -4,8 +4,10 @@
 //! [`app`] is the shell that owns the WebSocket and renders [`components`].
 
 pub mod app;
+pub mod chat;
 pub mod components;
 pub mod explain;
+pub mod log;
 pub mod session;
 pub mod socket;
 pub mod storage;

@@ -7,28 +7,7 @@ use msnp::client::{Contact, NsClient, NsConfig, NsEvent, NsPhase, SignOutReason}
 use msnp::{Blp, Frame, List, State, name};
 
 use crate::components::contacts::{Row, View};
-use crate::explain;
-
-/// Which way a line went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// Page to server.
-    Sent,
-    /// Server to page.
-    Received,
-}
-
-/// One line of the protocol inspector.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogLine {
-    /// Milliseconds since the session started.
-    pub at_ms: u32,
-    pub direction: Direction,
-    /// The command line (a payload is summarised, not shown).
-    pub text: String,
-    /// What it means, in plain words.
-    pub note: String,
-}
+pub use crate::log::{Direction, LogLine};
 
 /// Someone who added the user and is waiting for an answer (GTC `A`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +15,15 @@ pub struct AddedBy {
     pub handle: String,
     /// Decoded friendly name.
     pub name: String,
+}
+
+/// A switchboard connection to open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// Our `XFR` was answered: start a chat, inviting `invitee`.
+    Start { address: String, cookie: String, invitee: Option<String> },
+    /// Someone invited us (`RNG`): join at once, as Messenger did.
+    Answer { address: String, cookie: String, session_id: String, caller: String, caller_name: String },
 }
 
 /// A signed-in (or signing-in) session.
@@ -53,6 +41,9 @@ pub struct Session {
     pub sign_in_ms: Option<u32>,
     /// The last friendly name (decoded) seen for each contact, to name them once they go offline.
     seen_names: std::collections::HashMap<String, String>,
+    /// Whom each pending `XFR` is for.
+    chat_requests: std::collections::HashMap<msnp::TrId, String>,
+    calls: Vec<Call>,
     outbox: Vec<Frame>,
 }
 
@@ -67,6 +58,8 @@ impl Session {
             prompts: Vec::new(),
             sign_in_ms: None,
             seen_names: std::collections::HashMap::new(),
+            chat_requests: std::collections::HashMap::new(),
+            calls: Vec::new(),
             outbox: Vec::new(),
         }
     }
@@ -107,6 +100,31 @@ impl Session {
     pub fn tick(&mut self, now_ms: f64) {
         self.ns.handle_timeout(self.time(now_ms));
         self.pump(now_ms);
+    }
+
+    /// When the session's clock started (page milliseconds), for the chats' logs.
+    pub fn started_ms(&self) -> f64 {
+        self.started_ms
+    }
+
+    /// Switchboards to connect to now.
+    pub fn take_calls(&mut self) -> Vec<Call> {
+        std::mem::take(&mut self.calls)
+    }
+
+    /// Asks for a switchboard to chat with `handle`.
+    pub fn request_chat(&mut self, handle: &str, now_ms: f64) {
+        let result = self.ns.request_switchboard().map(|trid| {
+            self.chat_requests.insert(trid, handle.to_owned());
+        });
+        self.act(result, now_ms);
+    }
+
+    /// A command typed in the raw console.
+    pub fn send_raw(&mut self, line: &str, now_ms: f64) -> Result<(), msnp::client::ActionError> {
+        self.ns.send_raw(line)?;
+        self.pump(now_ms);
+        Ok(())
     }
 
     /// Frames to send now (each is logged as sent).
@@ -242,31 +260,25 @@ impl Session {
     }
 
     fn log(&mut self, direction: Direction, frame: &Frame, now_ms: f64) {
-        let text = match frame.payload() {
-            Some(payload) => format!("{}  [{} byte payload]", frame.line(), payload.len()),
-            None => frame.line().to_owned(),
-        };
-        let note = match (direction, frame.tokens().nth(2), frame.tokens().nth(3)) {
-            (Direction::Sent, Some("MD5"), Some("S")) => {
-                "USR: the MD5 of the server's challenge followed by your password (the password never leaves this page)."
-                    .to_owned()
-            }
-            (Direction::Received, Some("MD5"), Some("S")) => {
-                "USR: the server's challenge, fresh for this sign-in; the answer is MD5(challenge + password).".to_owned()
-            }
-            _ => explain::line(frame.line()),
-        };
-        self.log.push(LogLine { at_ms: self.elapsed(now_ms), direction, text, note });
+        self.log.push(LogLine::new(direction, frame, self.elapsed(now_ms)));
     }
 
     /// Moves frames and events out of the machine.
     fn pump(&mut self, now_ms: f64) {
-        while let Some(frame) = self.ns.poll_transmit() {
-            self.log(Direction::Sent, &frame, now_ms);
-            self.outbox.push(frame);
-        }
-        while let Some(event) = self.ns.poll_event() {
-            self.on_event(event, now_ms);
+        loop {
+            let mut moved = false;
+            while let Some(frame) = self.ns.poll_transmit() {
+                self.log(Direction::Sent, &frame, now_ms);
+                self.outbox.push(frame);
+                moved = true;
+            }
+            while let Some(event) = self.ns.poll_event() {
+                self.on_event(event, now_ms);
+                moved = true;
+            }
+            if !moved {
+                return;
+            }
         }
     }
 
@@ -304,6 +316,15 @@ impl Session {
                 self.notice = Some(format!("{what}{} (error {})", code.meaning(), code.code()));
             }
             NsEvent::SignedOut(reason) => self.notice = sign_out_notice(&reason),
+            NsEvent::SwitchboardReady { trid, address, cookie } => {
+                let invitee = self.chat_requests.remove(&trid);
+                self.calls.push(Call::Start { address, cookie, invitee });
+            }
+            NsEvent::Invited { session_id, address, cookie, caller, caller_name } => {
+                let who = name::decode(&caller_name);
+                self.announcement = format!("{who} started a conversation with you");
+                self.calls.push(Call::Answer { address, cookie, session_id, caller, caller_name: who });
+            }
             _ => {}
         }
     }

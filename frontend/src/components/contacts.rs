@@ -43,7 +43,12 @@ pub enum UserAction {
     Block(String),
     Unblock(String),
     Privacy(Blp),
-    Answer { handle: String, allow: bool },
+    Answer {
+        handle: String,
+        allow: bool,
+    },
+    /// Start a conversation.
+    Chat(String),
     SignOut,
 }
 
@@ -99,6 +104,9 @@ fn row(r: &Row, on_action: &Callback<UserAction>) -> Html {
             if r.blocked { <span class="blocked">{ " — blocked" }</span> }
             <span class="handle">{ &r.handle }</span>
             <span class="actions">
+                if r.state.is_some() && !r.blocked {
+                    <button type="button" aria-label={format!("Chat with {}", r.name)} onclick={act(UserAction::Chat)}>{ "Chat" }</button>
+                }
                 <button type="button" aria-label={format!("{block_label} {}", r.name)} onclick={block}>{ block_label }</button>
                 <button type="button" aria-label={format!("Remove {}", r.name)} onclick={act(UserAction::Remove)}>{ "Remove" }</button>
             </span>

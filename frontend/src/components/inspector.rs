@@ -9,7 +9,8 @@ use crate::session::{Direction, LogLine};
 
 #[derive(Properties, PartialEq, Debug)]
 pub struct Props {
-    pub lines: Rc<Vec<LogLine>>,
+    /// One log per connection: the notification server first, then each switchboard.
+    pub logs: Vec<(String, Rc<Vec<LogLine>>)>,
 }
 
 /// The transcript as text: `+0.042s C: VER 1 MSNP2 CVR0`.
@@ -44,20 +45,29 @@ fn download(text: &str) {
 pub fn inspector(props: &Props) -> Html {
     let filter = use_state(String::new);
     let copied = use_state(|| false);
+    let chosen = use_state(|| 0usize);
+    let index = (*chosen).min(props.logs.len().saturating_sub(1));
+    let lines = props.logs.get(index).map(|(_, l)| Rc::clone(l)).unwrap_or_default();
+    let on_choose = {
+        let chosen = chosen.clone();
+        Callback::from(move |e: Event| {
+            let value = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
+            chosen.set(value.parse().unwrap_or(0));
+        })
+    };
     let oninput = {
         let filter = filter.clone();
         Callback::from(move |e: InputEvent| filter.set(e.target_unchecked_into::<HtmlInputElement>().value()))
     };
     let needle = filter.to_lowercase();
-    let shown: Vec<&LogLine> = props
-        .lines
+    let shown: Vec<&LogLine> = lines
         .iter()
         .filter(|l| {
             needle.is_empty() || l.text.to_lowercase().contains(&needle) || l.note.to_lowercase().contains(&needle)
         })
         .collect();
     let on_copy = {
-        let (lines, copied) = (Rc::clone(&props.lines), copied.clone());
+        let (lines, copied) = (Rc::clone(&lines), copied.clone());
         Callback::from(move |_: MouseEvent| {
             if let Some(w) = web_sys::window() {
                 let _ = w.navigator().clipboard().write_text(&transcript(&lines));
@@ -66,13 +76,19 @@ pub fn inspector(props: &Props) -> Html {
         })
     };
     let on_download = {
-        let lines = Rc::clone(&props.lines);
+        let lines = Rc::clone(&lines);
         Callback::from(move |_: MouseEvent| download(&transcript(&lines)))
     };
     html! {
         <aside class="inspector" aria-labelledby="inspector-title">
             <h2 id="inspector-title">{ "Protocol inspector" }</h2>
             <div class="tools">
+                <label for="inspector-connection">{ "Connection" }</label>
+                <select id="inspector-connection" onchange={on_choose}>
+                    { for props.logs.iter().enumerate().map(|(i, (label, _))| html! {
+                        <option value={i.to_string()} selected={i == index}>{ label }</option>
+                    }) }
+                </select>
                 <label for="inspector-filter">{ "Filter" }</label>
                 <input id="inspector-filter" type="search" value={(*filter).clone()} {oninput} />
                 <button type="button" onclick={on_copy}>{ if *copied { "Copied" } else { "Copy" } }</button>

@@ -1,5 +1,7 @@
-//! The page's parts: sign-in form, contact list, protocol inspector.
+//! The page's parts: sign-in form, contact list, conversations, raw console, protocol inspector.
 
+pub mod chat;
+pub mod console;
 pub mod contacts;
 pub mod inspector;
 pub mod signin;

@@ -1,0 +1,67 @@
+//! Chat through the switchboard between real browser sessions, and the raw console.
+
+use e2e::*;
+
+/// The messages of the open chat.
+const MESSAGES: &str = ".chat .messages";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_and_three_way_chats_typing_leaving_and_the_console() {
+    let (bridge, _data) = start_bridge().await;
+    let url = format!("http://{}/", bridge.http_addr);
+    let driver = Driver::start().await;
+    let (alice, bob, carol) = (driver.browser().await, driver.browser().await, driver.browser().await);
+    sign_in(&alice, &url, "alice@hotmail.com", "alice").await;
+    sign_in(&bob, &url, "bob@hotmail.com", "bob").await;
+    sign_in(&carol, &url, "carol@hotmail.com", "carol").await;
+    wait_text(&alice, &online("bob@hotmail.com"), "Bob").await;
+    wait_text(&alice, &online("carol@hotmail.com"), "Carol").await;
+
+    // Alice starts a chat with Bob; Bob's page answers the invitation at once.
+    click(&alice, "button[aria-label='Chat with Bob']").await;
+    wait_text(&alice, MESSAGES, "Bob joined the conversation.").await;
+    wait_text(&bob, ".chat .participants", "Alice").await;
+    type_into(&alice, "#chat-input-1", "Hello Bob\n").await;
+    wait_text(&bob, MESSAGES, "Alice says:Hello Bob").await;
+
+    // Typing is shown to the other side.
+    type_into(&bob, "#chat-input-1", "Hi Al").await;
+    wait_text(&alice, ".chat .typing", "Bob is typing").await;
+    shot(&alice, "11-alice-sees-bob-typing").await;
+    type_into(&bob, "#chat-input-1", "Hi Alice, lunch?\n").await;
+    wait_text(&alice, MESSAGES, "Bob says:Hi Alice, lunch?").await;
+    wait_gone(&alice, ".chat .typing:not(:empty)").await;
+    shot(&bob, "12-two-way-chat").await;
+
+    // Alice invites Carol: a three-way chat.
+    type_into(&alice, "#chat-invite-1", "carol@hotmail.com\n").await;
+    wait_text(&carol, ".chat .participants", "Alice, Bob").await;
+    wait_text(&bob, MESSAGES, "joined the conversation.").await;
+    type_into(&carol, "#chat-input-1", "Hello both\n").await;
+    wait_text(&alice, MESSAGES, "says:Hello both").await;
+    wait_text(&bob, MESSAGES, "says:Hello both").await;
+    shot(&carol, "13-three-way-chat").await;
+
+    // Carol leaves; the others see it.
+    click(&carol, ".chat button.leave").await;
+    wait_text(&alice, MESSAGES, "Carol ☕ left the conversation.").await;
+    wait_text(&bob, MESSAGES, "Carol ☕ left the conversation.").await;
+
+    // Bob leaves too: Alice's next message reaches nobody and is marked.
+    click(&bob, ".chat button.leave").await;
+    wait_text(&alice, MESSAGES, "Bob left the conversation.").await;
+    type_into(&alice, "#chat-input-1", "Anyone there?\n").await;
+    wait_text(&alice, ".chat .undelivered", "not delivered").await;
+    shot(&alice, "14-undelivered").await;
+
+    // A raw CHG typed in Bob's console changes the state Alice sees.
+    type_into(&bob, "#console-line", "CHG BSY\n").await;
+    wait_text(&alice, &online("bob@hotmail.com"), "(Busy)").await;
+    wait_text(&bob, "#my-state option:checked", "Busy").await;
+    shot(&bob, "15-raw-console").await;
+
+    for browser in [alice, bob, carol] {
+        browser.close().await.unwrap();
+    }
+    bridge.shutdown().await;
+}

@@ -1,0 +1,434 @@
+//! One conversation on a switchboard, as the page shows it. Pure state like [`crate::session`]: frames
+//! and times in, frames to send and what to show out.
+
+use msnp::client::{ActionError, SbClient, SbCloseReason, SbConfig, SbEvent, SbJoin, SbPhase};
+use msnp::message::{Content, Message};
+use msnp::{AckMode, Frame, TrId, name};
+
+use crate::log::{Direction, LogLine};
+
+/// The font of a message, from its `X-MMS-IM-Format` header (`FN=Arial; EF=BI; CO=ff0000`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Font {
+    pub family: Option<String>,
+    pub bold: bool,
+    pub italic: bool,
+    pub underline: bool,
+    pub strike: bool,
+    /// CSS colour, `#rrggbb` (the header gives blue-green-red).
+    pub color: Option<String>,
+}
+
+impl Font {
+    pub fn parse(header: &str) -> Font {
+        let mut font = Font::default();
+        for field in header.split(';') {
+            let Some((key, value)) = field.trim().split_once('=') else { continue };
+            match key.trim() {
+                "FN" => font.family = Some(name::decode(value.trim())).filter(|f| !f.is_empty()),
+                "EF" => {
+                    font.bold = value.contains('B');
+                    font.italic = value.contains('I');
+                    font.underline = value.contains('U');
+                    font.strike = value.contains('S');
+                }
+                "CO" => {
+                    let hex = value.trim();
+                    if !hex.is_empty() && hex.len() <= 6 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        let bgr = format!("{hex:0>6}");
+                        font.color = Some(format!("#{}{}{}", &bgr[4..6], &bgr[2..4], &bgr[0..2]));
+                    }
+                }
+                _ => {}
+            }
+        }
+        font
+    }
+
+    /// Inline CSS for the message text.
+    pub fn css(&self) -> String {
+        let mut css = String::new();
+        if let Some(family) = &self.family {
+            // Quotes and semicolons cannot escape the declaration.
+            css.push_str(&format!("font-family: \"{}\";", family.replace(['"', ';', '\\'], "")));
+        }
+        if self.bold {
+            css.push_str("font-weight: bold;");
+        }
+        if self.italic {
+            css.push_str("font-style: italic;");
+        }
+        let lines: Vec<&str> = [(self.underline, "underline"), (self.strike, "line-through")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, l)| *l)
+            .collect();
+        if !lines.is_empty() {
+            css.push_str(&format!("text-decoration: {};", lines.join(" ")));
+        }
+        if let Some(color) = &self.color {
+            css.push_str(&format!("color: {color};"));
+        }
+        css
+    }
+}
+
+/// A line of the conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatLine {
+    Message {
+        at_ms: u32,
+        /// Decoded friendly name.
+        who: String,
+        mine: bool,
+        text: String,
+        font: Option<Font>,
+        /// Our own messages, for marking a NAK.
+        trid: Option<TrId>,
+        /// Nobody received it (NAK).
+        undelivered: bool,
+    },
+    /// Joins, leaves, errors.
+    Event { at_ms: u32, text: String },
+}
+
+/// How long a typing notification shows, and how often we send ours.
+const TYPING_MS: f64 = 6000.0;
+const TYPING_EVERY_MS: f64 = 4000.0;
+
+/// A conversation.
+#[derive(Debug)]
+pub struct Chat {
+    /// The page's own number for this chat.
+    pub id: u32,
+    sb: SbClient,
+    own_handle: String,
+    own_name: String,
+    /// The sign-in's start, so that all logs share one clock.
+    base_ms: f64,
+    pub log: Vec<LogLine>,
+    pub lines: Vec<ChatLine>,
+    /// Who is typing (handle, name) and until when.
+    typing: Vec<(String, String, f64)>,
+    /// Whom to invite once the switchboard has let us in (a chat we started).
+    invite_on_join: Option<String>,
+    /// Messages received since the chat was last looked at.
+    pub unread: u32,
+    /// Names (decoded) of everyone who has been in the conversation, to name those who leave.
+    names: std::collections::HashMap<String, String>,
+    last_typing_sent: f64,
+    outbox: Vec<Frame>,
+}
+
+impl Chat {
+    /// A chat we start (`USR` with the cookie from `XFR`), inviting `invitee` once in.
+    pub fn start(id: u32, handle: &str, own_name: &str, cookie: String, invitee: Option<String>, base_ms: f64) -> Chat {
+        Chat::new(id, handle, own_name, SbJoin::Caller { cookie }, invitee, base_ms)
+    }
+
+    /// A chat we were invited to (`ANS` with the cookie and session from `RNG`).
+    pub fn answer(id: u32, handle: &str, own_name: &str, cookie: String, session_id: String, base_ms: f64) -> Chat {
+        Chat::new(id, handle, own_name, SbJoin::Callee { cookie, session_id }, None, base_ms)
+    }
+
+    fn new(id: u32, handle: &str, own_name: &str, join: SbJoin, invite_on_join: Option<String>, base_ms: f64) -> Chat {
+        Chat {
+            id,
+            sb: SbClient::new(SbConfig { handle: handle.to_owned(), join, first_trid: 1 }),
+            own_handle: handle.to_owned(),
+            own_name: own_name.to_owned(),
+            base_ms,
+            log: Vec::new(),
+            lines: Vec::new(),
+            typing: Vec::new(),
+            invite_on_join,
+            unread: 0,
+            names: std::collections::HashMap::new(),
+            last_typing_sent: f64::NEG_INFINITY,
+            outbox: Vec::new(),
+        }
+    }
+
+    fn at(&self, now_ms: f64) -> u32 {
+        (now_ms - self.base_ms).max(0.0) as u32
+    }
+
+    pub fn opened(&mut self, now_ms: f64) {
+        self.sb.connect();
+        self.pump(now_ms);
+    }
+
+    pub fn received(&mut self, frame: &Frame, now_ms: f64) {
+        self.log.push(LogLine::new(Direction::Received, frame, self.at(now_ms)));
+        self.sb.handle_frame(frame);
+        self.pump(now_ms);
+    }
+
+    pub fn closed(&mut self, reason: &str, now_ms: f64) {
+        let was_open = self.sb.phase() != SbPhase::Closed;
+        self.sb.handle_close();
+        self.pump(now_ms);
+        if was_open && !reason.is_empty() {
+            self.event(format!("The connection ended: {reason}."), now_ms);
+        }
+    }
+
+    pub fn take_outbox(&mut self) -> Vec<Frame> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.sb.phase() == SbPhase::Closed
+    }
+
+    pub fn joined(&self) -> bool {
+        self.sb.phase() == SbPhase::Joined
+    }
+
+    /// The other people in the conversation: (handle, decoded name).
+    pub fn participants(&self) -> Vec<(String, String)> {
+        self.sb.participants().iter().map(|p| (p.handle.clone(), name::decode(&p.name))).collect()
+    }
+
+    /// A title for the chat's tab.
+    pub fn title(&self) -> String {
+        let names: Vec<String> = self.participants().into_iter().map(|(_, n)| n).collect();
+        match (names.is_empty(), &self.invite_on_join) {
+            (false, _) => names.join(", "),
+            (true, Some(invitee)) => invitee.clone(),
+            (true, None) => "Conversation".into(),
+        }
+    }
+
+    /// Names of the people typing now.
+    pub fn typing(&self, now_ms: f64) -> Vec<String> {
+        self.typing.iter().filter(|(_, _, until)| *until > now_ms).map(|(_, name, _)| name.clone()).collect()
+    }
+
+    pub fn send_text(&mut self, text: &str, now_ms: f64) -> Result<(), ActionError> {
+        let trid = self.sb.send(&Message::text(text), AckMode::NegativeOnly)?;
+        self.lines.push(ChatLine::Message {
+            at_ms: self.at(now_ms),
+            who: self.own_name.clone(),
+            mine: true,
+            text: text.to_owned(),
+            font: None,
+            trid: Some(trid),
+            undelivered: false,
+        });
+        self.last_typing_sent = f64::NEG_INFINITY;
+        self.pump(now_ms);
+        Ok(())
+    }
+
+    /// The person is typing: tell the others, at most every few seconds.
+    pub fn typed(&mut self, now_ms: f64) {
+        if self.joined() && !self.sb.participants().is_empty() && now_ms - self.last_typing_sent >= TYPING_EVERY_MS {
+            let typing = Message::typing(&self.own_handle);
+            if self.sb.send(&typing, AckMode::Unacknowledged).is_ok() {
+                self.last_typing_sent = now_ms;
+                self.pump(now_ms);
+            }
+        }
+    }
+
+    pub fn invite(&mut self, handle: &str, now_ms: f64) -> Result<(), ActionError> {
+        self.sb.invite(handle.trim())?;
+        self.pump(now_ms);
+        Ok(())
+    }
+
+    pub fn send_raw(&mut self, line: &str, now_ms: f64) -> Result<(), ActionError> {
+        self.sb.send_raw(line)?;
+        self.pump(now_ms);
+        Ok(())
+    }
+
+    pub fn leave(&mut self, now_ms: f64) {
+        self.sb.leave();
+        self.pump(now_ms);
+    }
+
+    fn event(&mut self, text: String, now_ms: f64) {
+        self.lines.push(ChatLine::Event { at_ms: self.at(now_ms), text });
+    }
+
+    /// Moves frames and events out of the machine, until both are drained (handling an event may queue
+    /// a frame, e.g. the invitation sent once the switchboard lets us in).
+    fn pump(&mut self, now_ms: f64) {
+        loop {
+            let mut moved = false;
+            while let Some(frame) = self.sb.poll_transmit() {
+                self.log.push(LogLine::new(Direction::Sent, &frame, self.at(now_ms)));
+                self.outbox.push(frame);
+                moved = true;
+            }
+            while let Some(event) = self.sb.poll_event() {
+                self.on_event(event, now_ms);
+                moved = true;
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: SbEvent, now_ms: f64) {
+        match event {
+            SbEvent::Joined { participants } => {
+                for p in &participants {
+                    self.names.insert(p.handle.to_ascii_lowercase(), name::decode(&p.name));
+                }
+                if participants.is_empty() {
+                    self.event("You are in the conversation.".into(), now_ms);
+                } else {
+                    let names: Vec<String> = participants.iter().map(|p| name::decode(&p.name)).collect();
+                    self.event(format!("You joined {}.", names.join(", ")), now_ms);
+                }
+                if let Some(invitee) = self.invite_on_join.clone()
+                    && self.sb.invite(&invitee).is_err()
+                {
+                    self.event(format!("{invitee} cannot be invited."), now_ms);
+                }
+            }
+            SbEvent::Ringing { handle, .. } => self.event(format!("Inviting {handle}…"), now_ms),
+            SbEvent::ParticipantJoined(p) => {
+                self.invite_on_join = None;
+                self.names.insert(p.handle.to_ascii_lowercase(), name::decode(&p.name));
+                self.event(format!("{} joined the conversation.", name::decode(&p.name)), now_ms);
+            }
+            SbEvent::ParticipantLeft { handle } => {
+                self.typing.retain(|(h, _, _)| !msnp::handle::same(h, &handle));
+                let who = self.names.get(&handle.to_ascii_lowercase()).cloned().unwrap_or(handle);
+                self.event(format!("{who} left the conversation."), now_ms);
+            }
+            SbEvent::Message { sender, sender_name, message } => {
+                let who = name::decode(&sender_name);
+                match message.content() {
+                    Content::Text(text) => {
+                        self.typing.retain(|(h, _, _)| !msnp::handle::same(h, &sender));
+                        let font = message.header("X-MMS-IM-Format").map(Font::parse);
+                        let at_ms = self.at(now_ms);
+                        self.lines.push(ChatLine::Message {
+                            at_ms,
+                            who,
+                            mine: false,
+                            text,
+                            font,
+                            trid: None,
+                            undelivered: false,
+                        });
+                        self.unread += 1;
+                    }
+                    Content::Typing(_) => {
+                        self.typing.retain(|(h, _, _)| !msnp::handle::same(h, &sender));
+                        self.typing.push((sender, who, now_ms + TYPING_MS));
+                    }
+                    Content::Other(_) => {}
+                }
+            }
+            SbEvent::Delivered { .. } => {}
+            SbEvent::NotDelivered { trid } => {
+                for line in &mut self.lines {
+                    if let ChatLine::Message { trid: Some(t), undelivered, .. } = line
+                        && *t == trid
+                    {
+                        *undelivered = true;
+                    }
+                }
+            }
+            SbEvent::ServerError { code, command, .. } => {
+                let what = match (command, code.code()) {
+                    (Some("CAL"), 217) => "That person is offline or not accepting messages.".to_owned(),
+                    _ => format!("{} (error {})", code.meaning(), code.code()),
+                };
+                self.event(what, now_ms);
+            }
+            SbEvent::Unrecognized { line, .. } => {
+                self.event(format!("The server sent something unexpected: {line}"), now_ms)
+            }
+            SbEvent::Closed(reason) => {
+                let text = match reason {
+                    SbCloseReason::Left => "You left the conversation.",
+                    SbCloseReason::AuthenticationFailed => "The conversation server refused this page.",
+                    SbCloseReason::ConnectionLost => "The conversation ended.",
+                };
+                self.event(text.into(), now_ms);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn feed(chat: &mut Chat, wire: &[u8], at: f64) {
+        let mut decoder = msnp::Decoder::new(msnp::Limits::CLIENT);
+        decoder.extend(wire);
+        while let Some(frame) = decoder.next_frame().unwrap() {
+            chat.received(&frame, at);
+        }
+    }
+
+    fn sent(chat: &mut Chat) -> Vec<String> {
+        chat.take_outbox().iter().map(|f| f.line().to_owned()).collect()
+    }
+
+    #[test]
+    fn fonts_from_the_format_header() {
+        let font = Font::parse("FN=Comic%20Sans%20MS; EF=BI; CO=ff; CS=0; PF=22");
+        assert_eq!(font.family.as_deref(), Some("Comic Sans MS"));
+        assert!(font.bold && font.italic && !font.underline);
+        assert_eq!(font.color.as_deref(), Some("#ff0000"));
+        assert_eq!(Font::parse("CO=ff0000").color.as_deref(), Some("#0000ff"));
+        assert_eq!(Font::parse("CO=zz; FN=").color, None);
+        let css = Font::parse("FN=a%22%3Bcolor:red; EF=US").css();
+        assert!(!css.contains("\";color"), "{css}");
+        assert!(css.contains("text-decoration: underline line-through;"));
+    }
+
+    #[test]
+    fn a_chat_we_start_invites_once_in_and_marks_what_nobody_got() {
+        let mut chat = Chat::start(1, "jd@hotmail.com", "JD", "cookie".into(), Some("bob@hotmail.com".into()), 0.0);
+        chat.opened(10.0);
+        assert_eq!(sent(&mut chat), ["USR 1 jd@hotmail.com cookie"]);
+        feed(&mut chat, b"USR 1 OK jd@hotmail.com JD\r\n", 20.0);
+        assert_eq!(sent(&mut chat), ["CAL 2 bob@hotmail.com"]);
+        assert_eq!(chat.title(), "bob@hotmail.com");
+        feed(&mut chat, b"CAL 2 RINGING 42\r\nJOI bob@hotmail.com Bob%20B\r\n", 30.0);
+        assert_eq!(chat.title(), "Bob B");
+        let typing = Message::typing("bob@hotmail.com").to_bytes();
+        feed(
+            &mut chat,
+            &[format!("MSG bob@hotmail.com Bob%20B {}\r\n", typing.len()).as_bytes(), &typing].concat(),
+            40.0,
+        );
+        assert_eq!(chat.typing(41.0), ["Bob B"]);
+        assert!(chat.typing(40.0 + TYPING_MS).is_empty());
+        let hi = Message::parse(b"Content-Type: text/plain\r\nX-MMS-IM-Format: EF=B\r\n\r\nhi").to_bytes();
+        feed(&mut chat, &[format!("MSG bob@hotmail.com Bob%20B {}\r\n", hi.len()).as_bytes(), &hi].concat(), 50.0);
+        assert!(chat.typing(51.0).is_empty());
+        assert_eq!(chat.unread, 1);
+        assert!(
+            matches!(&chat.lines.last(), Some(ChatLine::Message { text, font: Some(f), .. }) if text == "hi" && f.bold)
+        );
+        // Typing notifications go out at most every few seconds.
+        chat.typed(60.0);
+        chat.typed(70.0);
+        assert_eq!(sent(&mut chat).len(), 1);
+        feed(&mut chat, b"BYE bob@hotmail.com\r\n", 80.0);
+        assert!(
+            matches!(&chat.lines.last(), Some(ChatLine::Event { text, .. }) if text == "Bob B left the conversation.")
+        );
+        chat.send_text("anyone?", 90.0).unwrap();
+        assert_eq!(sent(&mut chat), ["MSG 4 N 69"]);
+        feed(&mut chat, b"NAK 4\r\n", 95.0);
+        assert!(matches!(&chat.lines.last(), Some(ChatLine::Message { mine: true, undelivered: true, .. })));
+        chat.leave(100.0);
+        assert_eq!(sent(&mut chat), ["OUT"]);
+        assert!(chat.is_closed());
+    }
+}
