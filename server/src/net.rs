@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use msnp::frame::MAX_CLIENT_PAYLOAD;
 use msnp::{Decoder, Frame};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -25,6 +25,11 @@ use crate::store::Store;
 pub enum Kind {
     Notification,
     Switchboard,
+}
+
+thread_local! {
+    /// Where connections on this thread read their bytes before the decoder takes them.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 16 * 1024]);
 }
 
 /// Connection limits, each a command-line flag.
@@ -167,7 +172,7 @@ impl<S: Store + 'static> Server<S> {
     async fn connection(self: Arc<Self>, kind: Kind, conn: ConnId, stream: TcpStream, peer: SocketAddr) {
         self.open.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
-        let (mut reader, writer) = stream.into_split();
+        let (reader, writer) = stream.into_split();
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
         let (done_tx, mut done_rx) = oneshot::channel();
@@ -184,17 +189,31 @@ impl<S: Store + 'static> Server<S> {
 
         let mut decoder =
             Decoder::new(msnp::Limits { max_line: self.limits.max_line, max_payload: MAX_CLIENT_PAYLOAD });
-        let mut buf = vec![0u8; 4096];
         loop {
-            let n = tokio::select! {
-                read = reader.read(&mut buf) => match read {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                },
+            tokio::select! {
+                ready = reader.readable() => if ready.is_err() { break },
                 // The writer finished: the server closed this connection.
                 _ = &mut done_rx => break,
-            };
-            decoder.extend(&buf[..n]);
+            }
+            // Read through one buffer per thread rather than one per connection: an idle session then
+            // holds no read buffer at all (the decoder keeps only what is not yet a whole command).
+            let read = SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                match reader.try_read(&mut scratch[..]) {
+                    Ok(0) => Err(()),
+                    Ok(n) => {
+                        decoder.extend(&scratch[..n]);
+                        Ok(true)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
+                    Err(_) => Err(()),
+                }
+            });
+            match read {
+                Err(()) => break,
+                Ok(false) => continue,
+                Ok(true) => {}
+            }
             let now = self.now();
             let result = self.with_hub(|hub| {
                 loop {
@@ -233,7 +252,7 @@ async fn write_frames(
     pending: Arc<AtomicUsize>,
     done: oneshot::Sender<()>,
 ) {
-    let mut batch = Vec::with_capacity(4096);
+    let mut batch = Vec::new();
     while let Some(frame) = rx.recv().await {
         batch.extend_from_slice(frame.as_bytes());
         while batch.len() < 64 * 1024 {
@@ -246,7 +265,12 @@ async fn write_frames(
             break;
         }
         pending.fetch_sub(batch.len(), Ordering::Relaxed);
-        batch.clear();
+        // Keep a small buffer for the next burst; give a big one (a long list dump) back.
+        if batch.capacity() > 4096 {
+            batch = Vec::new();
+        } else {
+            batch.clear();
+        }
     }
     let _ = writer.shutdown().await;
     let _ = done.send(());

@@ -1,0 +1,156 @@
+//! `msnp-bench`: many MSNP2 clients against a server (TCP) or a bridge (WebSocket), like redis-benchmark.
+//! Each command prints its figures as one JSON object on stdout.
+//!
+//! Accounts are `user<i>@hotmail.com` / `pw<i>` (and `star@hotmail.com` / `star` for fan-out);
+//! `msnp-bench accounts N` prints a TOML file for `msnp-server import` that creates them.
+
+mod conn;
+mod measure;
+mod scenarios;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::conn::Target;
+
+#[derive(Debug, Parser)]
+#[command(version, about = "Load generator for MSNP2 servers and bridges")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Where {
+    /// A notification server, HOST:PORT (plain TCP).
+    #[arg(long, conflicts_with = "ws")]
+    ns: Option<String>,
+    /// A bridge's WebSocket URL, e.g. ws://127.0.0.1:8080/ws.
+    #[arg(long)]
+    ws: Option<String>,
+    /// Send binary WebSocket messages (websockify) instead of text (the project's bridge).
+    #[arg(long)]
+    binary: bool,
+}
+
+impl Where {
+    fn target(&self) -> Target {
+        match (&self.ns, &self.ws) {
+            (_, Some(url)) => Target::Ws { url: url.clone(), binary: self.binary },
+            (Some(ns), None) => Target::Tcp(ns.clone()),
+            (None, None) => Target::Tcp("127.0.0.1:1863".into()),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print an accounts file (TOML) with N users and star@hotmail.com watched by the first W of them.
+    Accounts {
+        n: usize,
+        #[arg(long, default_value_t = 500)]
+        watchers: usize,
+    },
+    /// Full sign-in/sign-out sessions back to back from many clients.
+    Signin {
+        #[command(flatten)]
+        at: Where,
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
+    /// Sign in many clients and keep them idle; report the memory of process PID per session.
+    Idle {
+        #[command(flatten)]
+        at: Where,
+        #[arg(long, default_value_t = 10_000)]
+        clients: usize,
+        #[arg(long)]
+        pid: u32,
+    },
+    /// One user with many watchers changes state: time until the last watcher has the NLN.
+    Fanout {
+        #[command(flatten)]
+        at: Where,
+        #[arg(long, default_value_t = 500)]
+        watchers: usize,
+        #[arg(long, default_value_t = 21)]
+        rounds: usize,
+    },
+    /// Pairs of clients chatting through switchboards.
+    Chat {
+        #[command(flatten)]
+        at: Where,
+        #[arg(long, default_value_t = 100)]
+        pairs: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// PNG/QNG through a path (direct, or a relay whose process is --pid): latency, throughput, CPU, memory.
+    Relay {
+        #[command(flatten)]
+        at: Where,
+        #[arg(long)]
+        pid: Option<u32>,
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+}
+
+fn accounts(n: usize, watchers: usize) -> String {
+    let mut out = String::from("[[account]]\nemail = \"star@hotmail.com\"\npassword = \"star\"\nname = \"Star\"\n");
+    let rl: Vec<String> = (0..watchers.min(n)).map(|i| format!("{{ email = \"user{i}@hotmail.com\" }}")).collect();
+    out.push_str(&format!("RL = [{}]\n\n", rl.join(", ")));
+    for i in 0..n {
+        let (email, password) = scenarios::account(i);
+        out.push_str(&format!("[[account]]\nemail = \"{email}\"\npassword = \"{password}\"\n"));
+        if i < watchers {
+            out.push_str("FL = [{ email = \"star@hotmail.com\", name = \"Star\" }]\n");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Accounts { n, watchers } => {
+            print!("{}", accounts(n, watchers));
+            return ExitCode::SUCCESS;
+        }
+        Command::Signin { at, clients, seconds } => {
+            scenarios::sign_in_storm(at.target(), clients, Duration::from_secs(seconds)).await
+        }
+        Command::Idle { at, clients, pid } => scenarios::idle(at.target(), clients, pid).await,
+        Command::Fanout { at, watchers, rounds } => scenarios::fan_out(at.target(), watchers, rounds).await,
+        Command::Chat { at, pairs, seconds } => {
+            let sb: Arc<dyn Fn(&str) -> Target + Send + Sync> = match at.target() {
+                Target::Tcp(_) => Arc::new(|address: &str| Target::Tcp(address.to_owned())),
+                Target::Ws { url, binary } => {
+                    Arc::new(move |address: &str| Target::Ws { url: format!("{url}?sb={address}"), binary })
+                }
+            };
+            scenarios::chat(at.target(), sb, pairs, Duration::from_secs(seconds)).await
+        }
+        Command::Relay { at, pid, clients, seconds } => {
+            scenarios::relay(at.target(), pid, clients, Duration::from_secs(seconds)).await
+        }
+    };
+    match result {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("msnp-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

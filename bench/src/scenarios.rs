@@ -1,0 +1,333 @@
+//! The benchmark scenarios. Each returns its figures as JSON.
+//!
+//! Accounts are `user<i>@hotmail.com` with password `pw<i>`; the fan-out scenario also uses
+//! `star@hotmail.com` (password `star`), whom `user0` … `user<watchers-1>` have on their lists.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use msnp::message::Message;
+use msnp::ns::ServerCommand;
+use msnp::sb;
+use msnp::{AckMode, Frame, State, TrId};
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+use crate::conn::{Conn, ConnError, Session, Target};
+use crate::measure::{cpu_seconds, percentile, pss_bytes};
+
+pub fn account(i: usize) -> (String, String) {
+    (format!("user{i}@hotmail.com"), format!("pw{i}"))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// 1. Full VER … CHG … OUT sessions, back to back from `clients` clients, for `duration`.
+pub async fn sign_in_storm(target: Target, clients: usize, duration: Duration) -> Result<Value, ConnError> {
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for i in 0..clients {
+        let target = target.clone();
+        tasks.spawn(async move {
+            let (handle, password) = account(i);
+            let mut times = Vec::new();
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let session = Session::sign_in(&target, &handle, &password, State::Online).await?;
+                times.push(ms(t0.elapsed()));
+                session.sign_out().await?;
+            }
+            Ok::<_, ConnError>(times)
+        });
+    }
+    let mut times = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        times.extend(done.expect("task")?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(json!({
+        "clients": clients,
+        "seconds": elapsed,
+        "sign_ins": times.len(),
+        "sign_ins_per_second": times.len() as f64 / elapsed,
+        "p50_ms": percentile(&mut times, 50.0),
+        "p99_ms": percentile(&mut times, 99.0),
+    }))
+}
+
+/// 2. `n` clients signed in and idle: the memory of process `pid` (and its children) per session.
+pub async fn idle(target: Target, n: usize, pid: u32) -> Result<Value, ConnError> {
+    let before = pss_bytes(pid);
+    let mut sessions = Vec::with_capacity(n);
+    let mut tasks = JoinSet::new();
+    let mut next = 0;
+    // Sign in 100 at a time, keeping every session open.
+    while next < n || !tasks.is_empty() {
+        while next < n && tasks.len() < 100 {
+            let target = target.clone();
+            let (handle, password) = account(next);
+            tasks.spawn(async move { Session::sign_in(&target, &handle, &password, State::Online).await });
+            next += 1;
+        }
+        if let Some(done) = tasks.join_next().await {
+            sessions.push(done.expect("task")?);
+        }
+    }
+    // Let queues drain and allocators settle before reading memory.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = pss_bytes(pid);
+    let result = json!({
+        "sessions": sessions.len(),
+        "pss_before_bytes": before,
+        "pss_after_bytes": after,
+        "bytes_per_session": (after.saturating_sub(before)) as f64 / sessions.len() as f64,
+    });
+    for s in sessions {
+        let _ = s.sign_out().await;
+    }
+    Ok(result)
+}
+
+/// 3. `watchers` online watchers of star; star changes state `rounds` times: time until the last watcher
+/// has the NLN.
+pub async fn fan_out(target: Target, watchers: usize, rounds: usize) -> Result<Value, ConnError> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
+    let mut tasks = JoinSet::new();
+    let ready = Arc::new(tokio::sync::Barrier::new(watchers + 1));
+    for i in 0..watchers {
+        let (target, tx, ready) = (target.clone(), tx.clone(), Arc::clone(&ready));
+        tasks.spawn(async move {
+            let (handle, password) = account(i);
+            let mut s = Session::sign_in(&target, &handle, &password, State::Online).await?;
+            ready.wait().await;
+            let mut round = 0;
+            while round < rounds {
+                let frame = s.pump().await?;
+                if let Ok(ServerCommand::Nln { handle, .. }) = ServerCommand::parse(&frame)
+                    && handle == "star@hotmail.com"
+                {
+                    let _ = tx.send((round, Instant::now()));
+                    round += 1;
+                }
+            }
+            Ok::<_, ConnError>(())
+        });
+    }
+    drop(tx);
+    ready.wait().await;
+    let mut star = Session::sign_in(&target, "star@hotmail.com", "star", State::Online).await?;
+    // The first CHG made star visible: each watcher counted that as round 0's NLN. Wait for all of them.
+    let mut latencies = Vec::new();
+    let mut t0 = Instant::now();
+    for round in 0..rounds {
+        let mut last = t0;
+        for _ in 0..watchers {
+            let (r, at) = rx.recv().await.ok_or(ConnError::Closed)?;
+            debug_assert_eq!(r, round);
+            last = last.max(at);
+        }
+        if round > 0 {
+            latencies.push(ms(last - t0));
+        }
+        if round + 1 < rounds {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let state = if round % 2 == 0 { State::Busy } else { State::Online };
+            star.ns.set_state(state).map_err(|_| ConnError::Closed)?;
+            t0 = Instant::now();
+            star.flush().await?;
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("task")?;
+    }
+    Ok(json!({
+        "watchers": watchers,
+        "rounds": latencies.len(),
+        "p50_ms": percentile(&mut latencies, 50.0),
+        "max_ms": percentile(&mut latencies, 100.0),
+    }))
+}
+
+/// Reads switchboard frames until one parses as wanted.
+async fn expect_sb<T>(conn: &mut Conn, want: impl Fn(sb::ServerCommand) -> Option<T>) -> Result<T, ConnError> {
+    loop {
+        let frame = conn.recv_within(Duration::from_secs(30)).await?;
+        if let Some(t) = sb::ServerCommand::parse(&frame).ok().and_then(&want) {
+            return Ok(t);
+        }
+    }
+}
+
+/// Sets up one chat: A asks for a switchboard, invites B, B answers. Returns both switchboard connections.
+async fn chat_pair(ns: &Target, sb_target: impl Fn(&str) -> Target, i: usize) -> Result<(Conn, Conn), ConnError> {
+    let (a_handle, a_pw) = account(2 * i);
+    let (b_handle, b_pw) = account(2 * i + 1);
+    let mut a = Session::sign_in(ns, &a_handle, &a_pw, State::Online).await?;
+    let mut b = Session::sign_in(ns, &b_handle, &b_pw, State::Online).await?;
+    a.conn.send(&Frame::command("XFR 100 SB")).await?;
+    let (address, cookie) = loop {
+        if let Ok(ServerCommand::XfrSb { address, cookie, .. }) = ServerCommand::parse(&a.conn.recv().await?) {
+            break (address, cookie);
+        }
+    };
+    let mut a_sb = Conn::open(&sb_target(&address)).await?;
+    a_sb.send(&Frame::command(format!("USR 1 {a_handle} {cookie}"))).await?;
+    expect_sb(&mut a_sb, |c| matches!(c, sb::ServerCommand::UsrOk { .. }).then_some(())).await?;
+    a_sb.send(&Frame::command(format!("CAL 2 {b_handle}"))).await?;
+    let (session, b_cookie) = loop {
+        if let Ok(ServerCommand::Rng { session_id, cookie, .. }) = ServerCommand::parse(&b.conn.recv().await?) {
+            break (session_id, cookie);
+        }
+    };
+    let mut b_sb = Conn::open(&sb_target(&address)).await?;
+    b_sb.send(&Frame::command(format!("ANS 1 {b_handle} {b_cookie} {session}"))).await?;
+    expect_sb(&mut b_sb, |c| matches!(c, sb::ServerCommand::AnsOk { .. }).then_some(())).await?;
+    expect_sb(&mut a_sb, |c| matches!(c, sb::ServerCommand::Joi { .. }).then_some(())).await?;
+    // Keep the NS sessions alive for the length of the chat by leaking them into a task.
+    tokio::spawn(async move {
+        let _keep = (a, b);
+        std::future::pending::<()>().await
+    });
+    Ok((a_sb, b_sb))
+}
+
+/// 4. `pairs` chats; in each, messages go back and forth as fast as they are answered.
+pub async fn chat(
+    ns: Target,
+    sb_target: Arc<dyn Fn(&str) -> Target + Send + Sync>,
+    pairs: usize,
+    duration: Duration,
+) -> Result<Value, ConnError> {
+    let epoch = Instant::now();
+    let mut conns = Vec::new();
+    for i in 0..pairs {
+        let sbt = Arc::clone(&sb_target);
+        conns.push(chat_pair(&ns, move |a| sbt(a), i).await?);
+    }
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for (a, b) in conns {
+        for (mut me, first) in [(a, true), (b, false)] {
+            let count = Arc::clone(&count);
+            tasks.spawn(async move {
+                let mut latencies = Vec::new();
+                let mut trid = 10u32;
+                // The payload is the send time, so the receiver measures one-way latency on one clock.
+                let stamped = |trid: u32| {
+                    let payload = Message::text(&epoch.elapsed().as_nanos().to_string()).to_bytes();
+                    sb::ClientCommand::Msg { trid: TrId(trid), ack: AckMode::Unacknowledged, payload }.to_frame()
+                };
+                if first {
+                    me.send(&stamped(trid)).await?;
+                }
+                while Instant::now() < deadline {
+                    let Ok(frame) = me.recv_within(Duration::from_secs(5)).await else { break };
+                    if let Ok(sb::ServerCommand::Msg { payload, .. }) = sb::ServerCommand::parse(&frame) {
+                        let sent: u128 = String::from_utf8_lossy(&Message::parse(&payload).body).parse().unwrap_or(0);
+                        latencies.push((epoch.elapsed().as_nanos().saturating_sub(sent)) as f64 / 1e6);
+                        count.fetch_add(1, Ordering::Relaxed);
+                        trid += 1;
+                        me.send(&stamped(trid)).await?;
+                    }
+                }
+                Ok::<_, ConnError>(latencies)
+            });
+        }
+    }
+    let mut latencies = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        latencies.extend(done.expect("task")?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(json!({
+        "pairs": pairs,
+        "messages": count.load(Ordering::Relaxed),
+        "messages_per_second": count.load(Ordering::Relaxed) as f64 / elapsed,
+        "p50_ms": percentile(&mut latencies, 50.0),
+        "p99_ms": percentile(&mut latencies, 99.0),
+    }))
+}
+
+/// PNG/QNG round trips on one connection (after VER), `n` times: round-trip times in ms.
+async fn ping_pong(conn: &mut Conn, n: usize) -> Result<Vec<f64>, ConnError> {
+    let png = Frame::command("PNG");
+    let mut rtts = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t0 = Instant::now();
+        conn.send(&png).await?;
+        loop {
+            if conn.recv().await?.name() == "QNG" {
+                break;
+            }
+        }
+        rtts.push(ms(t0.elapsed()));
+    }
+    Ok(rtts)
+}
+
+async fn greeted(target: &Target) -> Result<Conn, ConnError> {
+    let mut conn = Conn::open(target).await?;
+    conn.send(&Frame::command("VER 1 MSNP2")).await?;
+    conn.recv().await?;
+    Ok(conn)
+}
+
+/// 5. One path to the server (direct, or through a relay whose process is `pid`): round-trip latency of
+/// one client, then `clients` clients ping-ponging for `duration`: messages per second, CPU seconds of the
+/// relay per 100,000 messages, memory of the relay per connection.
+pub async fn relay(target: Target, pid: Option<u32>, clients: usize, duration: Duration) -> Result<Value, ConnError> {
+    let mut single = greeted(&target).await?;
+    ping_pong(&mut single, 200).await?;
+    let mut rtts = ping_pong(&mut single, 2000).await?;
+    drop(single);
+
+    let before_pss = pid.map(pss_bytes);
+    let mut conns = Vec::new();
+    for _ in 0..clients {
+        conns.push(greeted(&target).await?);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let with_conns = pid.map(pss_bytes);
+    let cpu0 = pid.map(cpu_seconds);
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for mut conn in conns {
+        tasks.spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += ping_pong(&mut conn, 50).await?.len() as u64;
+            }
+            Ok::<_, ConnError>((n, conn))
+        });
+    }
+    let mut round_trips = 0;
+    let mut keep = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let (n, conn) = done.expect("task")?;
+        round_trips += n;
+        keep.push(conn);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = pid.map(|p| cpu_seconds(p) - cpu0.unwrap_or(0.0));
+    drop(keep);
+    // Each round trip is two messages through the relay: PNG up, QNG down.
+    let messages = round_trips * 2;
+    Ok(json!({
+        "p50_rtt_ms": percentile(&mut rtts, 50.0),
+        "p99_rtt_ms": percentile(&mut rtts, 99.0),
+        "clients": clients,
+        "messages_per_second": messages as f64 / elapsed,
+        "cpu_seconds_per_100k_messages": cpu.map(|c| c / messages as f64 * 100_000.0),
+        "bytes_per_connection": match (before_pss, with_conns) {
+            (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / clients as f64),
+            _ => None,
+        },
+    }))
+}
