@@ -1,5 +1,6 @@
 //! Project tasks, run as `cargo xtask <task>`: set the machine up, test everything, build, demo.
 
+mod bench;
 mod setup;
 mod sh;
 mod tasks;
@@ -24,6 +25,8 @@ enum Task {
     Test,
     /// Build the browser app (release) into dist/.
     Build,
+    /// Benchmarks: the server and the bridge under load, beside websockify (JSON, SVG and a table).
+    Bench,
     /// Build the browser app and serve it, with the demo server and accounts.
     Demo {
         /// Where the page is served.
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Task::Test => tasks::test(),
         Task::Build => setup::ensure().and_then(|tools| tasks::build(&tools)),
         Task::Demo { listen } => tasks::demo(&listen),
+        Task::Bench => bench::bench_all(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
