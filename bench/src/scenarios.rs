@@ -25,7 +25,7 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// 1. Full VER … CHG … OUT sessions, back to back from `clients` clients, for `duration`.
+/// Scenario 1: Full VER … CHG … OUT sessions, back to back from `clients` clients, for `duration`.
 pub async fn sign_in_storm(target: Target, clients: usize, duration: Duration) -> Result<Value, ConnError> {
     let deadline = Instant::now() + duration;
     let started = Instant::now();
@@ -59,7 +59,7 @@ pub async fn sign_in_storm(target: Target, clients: usize, duration: Duration) -
     }))
 }
 
-/// 2. `n` clients signed in and idle: the memory of process `pid` (and its children) per session.
+/// Scenario 2: `n` clients signed in and idle: the memory of process `pid` (and its children) per session.
 pub async fn idle(target: Target, n: usize, pid: u32) -> Result<Value, ConnError> {
     let before = pss_bytes(pid);
     let mut sessions = Vec::with_capacity(n);
@@ -92,7 +92,7 @@ pub async fn idle(target: Target, n: usize, pid: u32) -> Result<Value, ConnError
     Ok(result)
 }
 
-/// 3. `watchers` online watchers of star; star changes state `rounds` times: time until the last watcher
+/// Scenario 3: `watchers` online watchers of star; star changes state `rounds` times: time until the last watcher
 /// has the NLN.
 pub async fn fan_out(target: Target, watchers: usize, rounds: usize) -> Result<Value, ConnError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
@@ -195,7 +195,7 @@ async fn chat_pair(ns: &Target, sb_target: impl Fn(&str) -> Target, i: usize) ->
     Ok((a_sb, b_sb))
 }
 
-/// 4. `pairs` chats; in each, messages go back and forth as fast as they are answered.
+/// Scenario 4: `pairs` chats; in each, messages go back and forth as fast as they are answered.
 pub async fn chat(
     ns: Target,
     sb_target: Arc<dyn Fn(&str) -> Target + Send + Sync>,
@@ -278,7 +278,7 @@ async fn greeted(target: &Target) -> Result<Conn, ConnError> {
     Ok(conn)
 }
 
-/// 5. One path to the server (direct, or through a relay whose process is `pid`): round-trip latency of
+/// Scenario 5: One path to the server (direct, or through a relay whose process is `pid`): round-trip latency of
 /// one client, then `clients` clients ping-ponging for `duration`: messages per second, CPU seconds of the
 /// relay per 100,000 messages, memory of the relay per connection.
 pub async fn relay(target: Target, pid: Option<u32>, clients: usize, duration: Duration) -> Result<Value, ConnError> {
