@@ -68,6 +68,8 @@ async fn websocket(
         // Each message is flushed as it is sent (no write buffering), and what waits unsent is bounded; the
         // bound always fits a whole message.
         .write_buffer_size(0)
+        // tungstenite reads into a 128 KiB buffer by default: far more than an MSNP command needs, per session.
+        .read_buffer_size(4096)
         .max_write_buffer_size(limits.write_buffer.max(2 * limits.max_message))
         .on_upgrade(move |ws| {
             let span = tracing::info_span!("ws", %peer);

@@ -38,8 +38,10 @@ impl Metrics {
         self.sessions.get_or_create(&vec![("kind", kind)]).dec();
     }
 
-    pub fn bytes(&self, direction: &'static str, n: usize) {
-        self.bytes.get_or_create(&vec![("direction", direction)]).inc_by(n as u64);
+    /// The byte counters (up, down), for a session to keep rather than look up per message.
+    pub fn byte_counters(&self) -> (Counter, Counter) {
+        let get = |direction| self.bytes.get_or_create(&vec![("direction", direction)]).clone();
+        (get("up"), get("down"))
     }
 
     pub fn refused(&self, reason: &'static str) {

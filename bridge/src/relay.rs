@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use msnp::{Decoder, Frame};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use prometheus_client::metrics::counter::Counter;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 
@@ -130,16 +131,16 @@ async fn relay(ws: &mut WebSocket, target: Target, state: &State) -> Option<Clos
         _ => return Some(Close::UNREACHABLE),
     };
     let _ = tcp.set_nodelay(true);
-    let (mut upstream_rx, mut upstream_tx) = tcp.into_split();
+    let (upstream_rx, mut upstream_tx) = tcp.into_split();
     if let Some(frame) = first
-        && let Err(close) = up(&mut upstream_tx, frame.as_bytes(), state).await
+        && let Err(close) = up(&mut upstream_tx, frame.as_bytes(), &state.metrics.byte_counters().0).await
     {
         return Some(close);
     }
 
     let is_ns = matches!(target, Target::Notification { .. });
     let mut decoder = Decoder::new(msnp::Limits { max_line: limits.max_message, max_payload: limits.max_message });
-    let mut buf = vec![0u8; 16 * 1024];
+    let (up_bytes, down_bytes) = state.metrics.byte_counters();
     let mut ping = tokio::time::interval(limits.ping_interval);
     ping.tick().await;
     let mut last_heard = Instant::now();
@@ -163,16 +164,30 @@ async fn relay(ws: &mut WebSocket, target: Target, state: &State) -> Option<Clos
                 if one_command(bytes, limits.max_message).is_none() {
                     return Some(Close::NOT_ONE_COMMAND);
                 }
-                if let Err(close) = up(&mut upstream_tx, bytes, state).await {
+                if let Err(close) = up(&mut upstream_tx, bytes, &up_bytes).await {
                     return Some(close);
                 }
             }
-            read = upstream_rx.read(&mut buf) => {
-                let n = match read {
-                    Ok(0) | Err(_) => return Some(Close::UPSTREAM_CLOSED),
-                    Ok(n) => n,
-                };
-                decoder.extend(&buf[..n]);
+            ready = upstream_rx.readable() => {
+                if ready.is_err() {
+                    return Some(Close::UPSTREAM_CLOSED);
+                }
+                // One read buffer per thread, not per session: an idle session holds none.
+                let read = SCRATCH.with(|scratch| {
+                    let mut scratch = scratch.borrow_mut();
+                    match upstream_rx.try_read(&mut scratch[..]) {
+                        Ok(0) => Err(()),
+                        Ok(n) => {
+                            decoder.extend(&scratch[..n]);
+                            Ok(())
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
+                        Err(_) => Err(()),
+                    }
+                });
+                if read.is_err() {
+                    return Some(Close::UPSTREAM_CLOSED);
+                }
                 loop {
                     let frame = match decoder.next_frame() {
                         Ok(Some(frame)) => frame,
@@ -182,7 +197,7 @@ async fn relay(ws: &mut WebSocket, target: Target, state: &State) -> Option<Clos
                     if is_ns {
                         note_announcement(&frame, state);
                     }
-                    state.metrics.bytes("down", frame.as_bytes().len());
+                    down_bytes.inc_by(frame.as_bytes().len() as u64);
                     match tokio::time::timeout(limits.handshake_timeout, ws.send(message(frame))).await {
                         Ok(Ok(())) => {}
                         Ok(Err(_)) => return None,
@@ -203,9 +218,14 @@ async fn relay(ws: &mut WebSocket, target: Target, state: &State) -> Option<Clos
     }
 }
 
+thread_local! {
+    /// Where sessions on this thread read the server's bytes before the decoder takes them.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 16 * 1024]);
+}
+
 /// Writes a browser command upstream.
-async fn up(upstream: &mut OwnedWriteHalf, bytes: &[u8], state: &State) -> Result<(), Close> {
-    state.metrics.bytes("up", bytes.len());
+async fn up(upstream: &mut OwnedWriteHalf, bytes: &[u8], counter: &Counter) -> Result<(), Close> {
+    counter.inc_by(bytes.len() as u64);
     upstream.write_all(bytes).await.map_err(|_| Close::UPSTREAM_CLOSED)
 }
 
