@@ -123,22 +123,8 @@ async fn run(args: Args) -> Result<(), bridge::Error> {
     eprintln!("open {scheme}://{}/", running.http_addr);
     // Tools and tests wait for this one line rather than guessing the port.
     println!("ready http={}", running.http_addr);
-    shutdown_signal().await;
+    msnp_server::shutdown_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
-            return std::future::pending().await;
-        };
-        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

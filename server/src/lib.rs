@@ -116,3 +116,17 @@ pub async fn start(config: ServeConfig) -> Result<Running, Error> {
     ];
     Ok(Running { ns_addr, sb_addr, server, tasks })
 }
+
+/// Resolves on Ctrl-C or SIGTERM: what the binaries (this server's and the bridge's) stop on.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            return std::future::pending().await;
+        };
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -225,23 +225,8 @@ async fn serve_until_signal(serve: Serve) -> Result {
     // Tools and tests wait for this one line rather than guessing ports.
     println!("ready ns={} sb={}", running.ns_addr, running.sb_addr);
     std::io::stdout().flush()?;
-    shutdown_signal().await;
+    msnp_server::shutdown_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

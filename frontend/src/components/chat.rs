@@ -1,9 +1,9 @@
 //! Conversations: a tab per chat, messages with sender and time, typing, participants, invite, leave.
 
-use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::chat::ChatLine;
+use crate::components::field::{OneField, one_field};
 
 /// A chat's tab.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,39 +70,6 @@ fn line(l: &ChatLine, base: f64) -> Html {
     }
 }
 
-/// A one-field form that submits with Enter and clears itself.
-fn field_form(
-    id: String,
-    label: &str,
-    kind: &str,
-    button: &str,
-    emit: Callback<String>,
-    typed: Option<Callback<()>>,
-) -> Html {
-    let input = NodeRef::default();
-    let onsubmit = {
-        let input = input.clone();
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            if let Some(field) = input.cast::<HtmlInputElement>() {
-                let text = field.value();
-                if !text.trim().is_empty() {
-                    emit.emit(text);
-                    field.set_value("");
-                }
-            }
-        })
-    };
-    let oninput = typed.map(|t| Callback::from(move |_: InputEvent| t.emit(())));
-    html! {
-        <form class="inline" {onsubmit}>
-            <label for={id.clone()}>{ label }</label>
-            <input {id} type={kind.to_owned()} ref={input} autocomplete="off" {oninput} />
-            <button type="submit">{ button }</button>
-        </form>
-    }
-}
-
 #[function_component(Chats)]
 pub fn chats(props: &Props) -> Html {
     if props.tabs.is_empty() {
@@ -143,11 +110,12 @@ pub fn chats(props: &Props) -> Html {
                     } }
                 </p>
                 if c.joined {
-                    { field_form(format!("chat-input-{id}"), "Message", "text", "Send",
-                        on_action.reform(move |text| ChatAction::Send { id, text }),
-                        Some(on_action.reform(move |()| ChatAction::Typed(id)))) }
-                    { field_form(format!("chat-invite-{id}"), "Invite someone (e-mail address)", "email", "Invite",
-                        on_action.reform(move |handle| ChatAction::Invite { id, handle }), None) }
+                    { one_field(OneField { id: format!("chat-input-{id}"), label: "Message", kind: "text", button: "Send",
+                        value: "", clear: true, on_submit: on_action.reform(move |text| ChatAction::Send { id, text }),
+                        on_input: Some(on_action.reform(move |()| ChatAction::Typed(id))) }) }
+                    { one_field(OneField { id: format!("chat-invite-{id}"), label: "Invite someone (e-mail address)",
+                        kind: "email", button: "Invite", value: "", clear: true,
+                        on_submit: on_action.reform(move |handle| ChatAction::Invite { id, handle }), on_input: None }) }
                 }
                 { leave_or_dismiss }
             </div>

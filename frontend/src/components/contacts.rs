@@ -1,9 +1,10 @@
 //! The signed-in view: own name and state, contacts grouped Online / Offline, list management.
 
 use msnp::{Blp, State};
-use web_sys::{HtmlInputElement, HtmlSelectElement};
+use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
+use crate::components::field::{OneField, one_field};
 use crate::session::AddedBy;
 
 /// One contact as shown.
@@ -56,33 +57,6 @@ pub enum UserAction {
 pub struct Props {
     pub view: View,
     pub on_action: Callback<UserAction>,
-}
-
-/// A one-field form that submits with Enter and clears itself.
-fn text_form(id: &str, label: &str, kind: &str, button: &str, value: &str, emit: Callback<String>) -> Html {
-    let input = NodeRef::default();
-    let onsubmit = {
-        let input = input.clone();
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            if let Some(field) = input.cast::<HtmlInputElement>() {
-                let text = field.value();
-                if !text.trim().is_empty() {
-                    emit.emit(text);
-                    if field.type_() == "email" {
-                        field.set_value("");
-                    }
-                }
-            }
-        })
-    };
-    html! {
-        <form class="inline" {onsubmit}>
-            <label for={id.to_owned()}>{ label }</label>
-            <input id={id.to_owned()} type={kind.to_owned()} value={value.to_owned()} ref={input} required=true />
-            <button type="submit">{ button }</button>
-        </form>
-    }
 }
 
 fn row(r: &Row, on_action: &Callback<UserAction>) -> Html {
@@ -156,7 +130,8 @@ pub fn contact_list(props: &Props) -> Html {
                         <option value={s.as_str()} selected={v.state == Some(*s)}>{ s.label() }</option>
                     }) }
                 </select>
-                { text_form("my-name", "My name", "text", "Change", &v.name, on_action.reform(UserAction::Rename)) }
+                { one_field(OneField { id: "my-name".into(), label: "My name", kind: "text", button: "Change", value: &v.name,
+                    clear: false, on_submit: on_action.reform(UserAction::Rename), on_input: None }) }
                 <button type="button" class="sign-out" onclick={sign_out}>{ "Sign out" }</button>
             </header>
             if let Some(notice) = &v.notice {
@@ -178,7 +153,8 @@ pub fn contact_list(props: &Props) -> Html {
             }) }
             { group("Online", "group-online", &v.online) }
             { group("Offline", "group-offline", &v.offline) }
-            { text_form("add-contact", "Add a contact (e-mail address)", "email", "Add", "", on_action.reform(UserAction::Add)) }
+            { one_field(OneField { id: "add-contact".into(), label: "Add a contact (e-mail address)", kind: "email",
+                button: "Add", value: "", clear: true, on_submit: on_action.reform(UserAction::Add), on_input: None }) }
             <label for="privacy">{ "Who can see me and message me" }</label>
             <select id="privacy" onchange={on_privacy}>
                 <option value="AL" selected={v.blp == Blp::AllowAll}>{ "Everyone except people I block" }</option>

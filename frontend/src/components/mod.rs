@@ -3,5 +3,6 @@
 pub mod chat;
 pub mod console;
 pub mod contacts;
+pub mod field;
 pub mod inspector;
 pub mod signin;
