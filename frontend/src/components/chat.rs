@@ -111,10 +111,10 @@ pub fn chats(props: &Props) -> Html {
                 </p>
                 if c.joined {
                     { one_field(OneField { id: format!("chat-input-{id}"), label: "Message", kind: "text", button: "Send",
-                        value: "", clear: true, on_submit: on_action.reform(move |text| ChatAction::Send { id, text }),
+                        placeholder: "", clear: true, on_submit: on_action.reform(move |text| ChatAction::Send { id, text }),
                         on_input: Some(on_action.reform(move |()| ChatAction::Typed(id))) }) }
                     { one_field(OneField { id: format!("chat-invite-{id}"), label: "Invite someone (e-mail address)",
-                        kind: "email", button: "Invite", value: "", clear: true,
+                        kind: "email", button: "Invite", placeholder: "", clear: true,
                         on_submit: on_action.reform(move |handle| ChatAction::Invite { id, handle }), on_input: None }) }
                 }
                 { leave_or_dismiss }

@@ -130,8 +130,8 @@ pub fn contact_list(props: &Props) -> Html {
                         <option value={s.as_str()} selected={v.state == Some(*s)}>{ s.label() }</option>
                     }) }
                 </select>
-                { one_field(OneField { id: "my-name".into(), label: "My name", kind: "text", button: "Change", value: &v.name,
-                    clear: false, on_submit: on_action.reform(UserAction::Rename), on_input: None }) }
+                { one_field(OneField { id: "my-name".into(), label: "My name", kind: "text", button: "Change", placeholder: &v.name,
+                    clear: true, on_submit: on_action.reform(UserAction::Rename), on_input: None }) }
                 <button type="button" class="sign-out" onclick={sign_out}>{ "Sign out" }</button>
             </header>
             if let Some(notice) = &v.notice {
@@ -154,7 +154,7 @@ pub fn contact_list(props: &Props) -> Html {
             { group("Online", "group-online", &v.online) }
             { group("Offline", "group-offline", &v.offline) }
             { one_field(OneField { id: "add-contact".into(), label: "Add a contact (e-mail address)", kind: "email",
-                button: "Add", value: "", clear: true, on_submit: on_action.reform(UserAction::Add), on_input: None }) }
+                button: "Add", placeholder: "", clear: true, on_submit: on_action.reform(UserAction::Add), on_input: None }) }
             <label for="privacy">{ "Who can see me and message me" }</label>
             <select id="privacy" onchange={on_privacy}>
                 <option value="AL" selected={v.blp == Blp::AllowAll}>{ "Everyone except people I block" }</option>

@@ -11,8 +11,9 @@ pub struct OneField<'a> {
     /// The input's type: `text` or `email`.
     pub kind: &'a str,
     pub button: &'a str,
-    /// The value shown at first.
-    pub value: &'a str,
+    /// Shown in the empty field. (The field never gets a `value` from the page: re-rendering, which happens
+    /// on every keystroke in a chat, would overwrite what the person is typing.)
+    pub placeholder: &'a str,
     /// Empty the field after submitting (a message sent, a contact added), or keep it (a name).
     pub clear: bool,
     pub on_submit: Callback<String>,
@@ -41,7 +42,7 @@ pub fn one_field(f: OneField<'_>) -> Html {
     html! {
         <form class="inline" {onsubmit}>
             <label for={f.id.clone()}>{ f.label }</label>
-            <input id={f.id} type={f.kind.to_owned()} value={f.value.to_owned()} ref={input} autocomplete="off" {oninput} />
+            <input id={f.id} type={f.kind.to_owned()} placeholder={f.placeholder.to_owned()} ref={input} autocomplete="off" {oninput} />
             <button type="submit">{ f.button }</button>
         </form>
     }

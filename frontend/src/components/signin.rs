@@ -31,6 +31,18 @@ pub fn sign_in(props: &Props) -> Html {
     let server = use_node_ref();
     let state = use_node_ref();
     let remember = use_node_ref();
+    {
+        // Fill in the remembered address once, without making the field controlled: a re-render must not
+        // overwrite what the person types.
+        let email = email.clone();
+        use_effect_with(props.email.clone(), move |remembered| {
+            if let Some(field) = email.cast::<HtmlInputElement>()
+                && field.value().is_empty()
+            {
+                field.set_value(remembered);
+            }
+        });
+    }
     let onsubmit = {
         let (email, password, server, state, remember) =
             (email.clone(), password.clone(), server.clone(), state.clone(), remember.clone());
@@ -57,7 +69,7 @@ pub fn sign_in(props: &Props) -> Html {
             }
             <label for="email">{ "E-mail address" }</label>
             <input id="email" name="email" type="email" autocomplete="username" required=true
-                value={props.email.clone()} ref={email} placeholder="someone@hotmail.com" />
+                ref={email} placeholder="someone@hotmail.com" />
             <label for="password">{ "Password" }</label>
             <input id="password" name="password" type="password" autocomplete="current-password" required=true
                 ref={password} />
