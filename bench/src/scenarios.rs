@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use msnp::message::Message;
-use msnp::ns::ServerCommand;
+use msnp::ns::{ClientCommand, ServerCommand};
 use msnp::sb;
-use msnp::{AckMode, Frame, State, TrId};
+use msnp::{AckMode, State, TrId};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
@@ -168,23 +168,26 @@ async fn chat_pair(ns: &Target, sb_target: impl Fn(&str) -> Target, i: usize) ->
     let (b_handle, b_pw) = account(2 * i + 1);
     let mut a = Session::sign_in(ns, &a_handle, &a_pw, State::Online).await?;
     let mut b = Session::sign_in(ns, &b_handle, &b_pw, State::Online).await?;
-    a.conn.send(&Frame::command("XFR 100 SB")).await?;
+    a.conn.send(&ClientCommand::Xfr { trid: TrId(100) }.to_frame()).await?;
     let (address, cookie) = loop {
         if let Ok(ServerCommand::XfrSb { address, cookie, .. }) = ServerCommand::parse(&a.conn.recv().await?) {
             break (address, cookie);
         }
     };
     let mut a_sb = Conn::open(&sb_target(&address)).await?;
-    a_sb.send(&Frame::command(format!("USR 1 {a_handle} {cookie}"))).await?;
+    a_sb.send(&sb::ClientCommand::Usr { trid: TrId(1), handle: a_handle, cookie }.to_frame()).await?;
     expect_sb(&mut a_sb, |c| matches!(c, sb::ServerCommand::UsrOk { .. }).then_some(())).await?;
-    a_sb.send(&Frame::command(format!("CAL 2 {b_handle}"))).await?;
+    a_sb.send(&sb::ClientCommand::Cal { trid: TrId(2), handle: b_handle.clone() }.to_frame()).await?;
     let (session, b_cookie) = loop {
         if let Ok(ServerCommand::Rng { session_id, cookie, .. }) = ServerCommand::parse(&b.conn.recv().await?) {
             break (session_id, cookie);
         }
     };
     let mut b_sb = Conn::open(&sb_target(&address)).await?;
-    b_sb.send(&Frame::command(format!("ANS 1 {b_handle} {b_cookie} {session}"))).await?;
+    b_sb.send(
+        &sb::ClientCommand::Ans { trid: TrId(1), handle: b_handle, cookie: b_cookie, session_id: session }.to_frame(),
+    )
+    .await?;
     expect_sb(&mut b_sb, |c| matches!(c, sb::ServerCommand::AnsOk { .. }).then_some(())).await?;
     expect_sb(&mut a_sb, |c| matches!(c, sb::ServerCommand::Joi { .. }).then_some(())).await?;
     // Keep the NS sessions alive for the length of the chat by leaking them into a task.
@@ -256,7 +259,7 @@ pub async fn chat(
 
 /// PNG/QNG round trips on one connection (after VER), `n` times: round-trip times in ms.
 async fn ping_pong(conn: &mut Conn, n: usize) -> Result<Vec<f64>, ConnError> {
-    let png = Frame::command("PNG");
+    let png = ClientCommand::Png.to_frame();
     let mut rtts = Vec::with_capacity(n);
     for _ in 0..n {
         let t0 = Instant::now();
@@ -273,7 +276,7 @@ async fn ping_pong(conn: &mut Conn, n: usize) -> Result<Vec<f64>, ConnError> {
 
 async fn greeted(target: &Target) -> Result<Conn, ConnError> {
     let mut conn = Conn::open(target).await?;
-    conn.send(&Frame::command("VER 1 MSNP2")).await?;
+    conn.send(&ClientCommand::Ver { trid: TrId(1), dialects: vec![msnp::ns::DIALECT.into()] }.to_frame()).await?;
     conn.recv().await?;
     Ok(conn)
 }
