@@ -148,10 +148,6 @@ impl Decoder {
         Decoder { limits, ..Decoder::default() }
     }
 
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
     /// Appends bytes received from the peer.
     pub fn extend(&mut self, bytes: &[u8]) {
         if self.failed.is_none() {

@@ -5,6 +5,7 @@
 //! tested without sockets; [`net`] only moves bytes.
 
 pub mod accounts;
+mod conn;
 pub mod net;
 pub mod notification;
 pub mod secret;

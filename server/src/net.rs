@@ -128,11 +128,6 @@ impl<S: Store + 'static> Server<S> {
         self.open.load(Ordering::Relaxed)
     }
 
-    /// Users signed in right now.
-    pub fn online(&self) -> usize {
-        self.with_hub(|hub| hub.logic.online())
-    }
-
     /// Accepts connections until the task is dropped.
     pub async fn accept(self: Arc<Self>, listener: TcpListener, kind: Kind) {
         loop {

@@ -13,11 +13,10 @@ use msnp::ns::{ClientCommand, DIALECT, Entry, ServerCommand, UsrStage};
 use msnp::parse::error_frame;
 use msnp::{Blp, ErrorCode, Frame, Gtc, List, ParseError, State, TrId, auth, handle, name};
 
+pub use crate::conn::ConnId;
+use crate::conn::{Conn, next_deadline, overdue};
 use crate::store::{Account, Change, Store, StoreError};
 use crate::switchboard::{SbConfig, Switchboards};
-
-/// Identifies one client connection.
-pub type ConnId = u64;
 
 /// What the network layer must do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,12 +67,6 @@ enum Phase {
     Closed,
 }
 
-#[derive(Debug)]
-struct Conn {
-    phase: Phase,
-    deadline: Option<Duration>,
-}
-
 /// A signed-in user.
 #[derive(Debug)]
 pub(crate) struct User {
@@ -96,7 +89,7 @@ pub(crate) fn key(handle: &str) -> String {
 pub struct Logic<S> {
     config: NsConfig,
     pub(crate) store: S,
-    conns: HashMap<ConnId, Conn>,
+    conns: HashMap<ConnId, Conn<Phase>>,
     pub(crate) users: HashMap<String, User>,
     pub(crate) sb: Switchboards,
     /// For each handle, the signed-in users who have it on their FL.
@@ -119,8 +112,7 @@ impl<S: Store> Logic<S> {
 
     /// A client connected.
     pub fn connect(&mut self, conn: ConnId, now: Duration) {
-        let deadline = Some(now + self.config.login_timeout);
-        self.conns.insert(conn, Conn { phase: Phase::AwaitVer, deadline });
+        self.conns.insert(conn, Conn::new(Phase::AwaitVer, now + self.config.login_timeout));
     }
 
     /// The connection is gone (closed by either side): forget it; its user goes offline.
@@ -137,9 +129,7 @@ impl<S: Store> Logic<S> {
 
     /// Closes connections that have not signed in within the login timeout.
     pub fn handle_timeout(&mut self, now: Duration) {
-        let late: Vec<ConnId> =
-            self.conns.iter().filter(|(_, c)| c.deadline.is_some_and(|d| d <= now)).map(|(id, _)| *id).collect();
-        for conn in late {
+        for conn in overdue(&self.conns, now) {
             self.close(conn);
         }
         self.sb_timeouts(now);
@@ -147,7 +137,7 @@ impl<S: Store> Logic<S> {
 
     /// The earliest login deadline, if any.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        self.conns.values().filter_map(|c| c.deadline).chain(self.sb.poll_timeout()).min()
+        next_deadline(&self.conns).into_iter().chain(self.sb.poll_timeout()).min()
     }
 
     /// Server shutdown: `OUT SSD` to every connection past VER, then close all.
@@ -379,8 +369,7 @@ impl<S: Store> Logic<S> {
         tracing::info!(user = %account.handle, "signed in");
         self.users.insert(user.clone(), User { conn, account, state: None });
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.phase = Phase::Online(user);
-            c.deadline = None;
+            c.admit(Phase::Online(user));
         }
         self.send(conn, reply);
     }
@@ -765,8 +754,7 @@ impl<S: Store> Logic<S> {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        let phase = std::mem::replace(&mut c.phase, Phase::Closed);
-        c.deadline = None;
+        let phase = c.close(Phase::Closed);
         if matches!(phase, Phase::Closed) {
             return;
         }

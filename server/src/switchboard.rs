@@ -10,7 +10,8 @@ use std::time::Duration;
 use msnp::sb::{ClientCommand, ServerCommand};
 use msnp::{AckMode, ErrorCode, Frame, ParseError, TrId, handle};
 
-use crate::notification::{ConnId, Logic, Output, key};
+use crate::conn::{Conn, ConnId, next_deadline, overdue};
+use crate::notification::{Logic, Output, key};
 use crate::secret::random_bytes;
 use crate::store::{Store, StoreError};
 
@@ -61,12 +62,6 @@ enum Phase {
     Closed,
 }
 
-#[derive(Debug)]
-struct Conn {
-    phase: Phase,
-    deadline: Option<Duration>,
-}
-
 /// A single-use ticket into a switchboard.
 #[derive(Debug)]
 struct Cookie {
@@ -87,7 +82,7 @@ struct Session {
 #[derive(Debug)]
 pub(crate) struct Switchboards {
     config: SbConfig,
-    conns: HashMap<ConnId, Conn>,
+    conns: HashMap<ConnId, Conn<Phase>>,
     sessions: HashMap<u64, Session>,
     cookies: HashMap<String, Cookie>,
     next_session: u64,
@@ -138,7 +133,7 @@ impl Switchboards {
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Duration> {
-        self.conns.values().filter_map(|c| c.deadline).min()
+        next_deadline(&self.conns)
     }
 }
 
@@ -157,8 +152,7 @@ impl<S: Store> Logic<S> {
 
     /// A client connected to the switchboard port.
     pub fn sb_connect(&mut self, conn: ConnId, now: Duration) {
-        let deadline = Some(now + self.sb.config.auth_timeout);
-        self.sb.conns.insert(conn, Conn { phase: Phase::AwaitAuth, deadline });
+        self.sb.conns.insert(conn, Conn::new(Phase::AwaitAuth, now + self.sb.config.auth_timeout));
     }
 
     /// A frame arrived on switchboard connection `conn`.
@@ -224,8 +218,7 @@ impl<S: Store> Logic<S> {
 
     fn joined(&mut self, conn: ConnId, session: u64) {
         if let Some(c) = self.sb.conns.get_mut(&conn) {
-            c.phase = Phase::Joined { session };
-            c.deadline = None;
+            c.admit(Phase::Joined { session });
         }
     }
 
@@ -350,8 +343,7 @@ impl<S: Store> Logic<S> {
     /// Closes a switchboard connection; the others in its session get `BYE`.
     pub(crate) fn sb_close(&mut self, conn: ConnId) {
         let Some(c) = self.sb.conns.get_mut(&conn) else { return };
-        let phase = std::mem::replace(&mut c.phase, Phase::Closed);
-        c.deadline = None;
+        let phase = c.close(Phase::Closed);
         if matches!(phase, Phase::Closed) {
             return;
         }
@@ -391,9 +383,7 @@ impl<S: Store> Logic<S> {
 
     /// Closes connections that did not authenticate in time; forgets expired cookies.
     pub(crate) fn sb_timeouts(&mut self, now: Duration) {
-        let late: Vec<ConnId> =
-            self.sb.conns.iter().filter(|(_, c)| c.deadline.is_some_and(|d| d <= now)).map(|(id, _)| *id).collect();
-        for conn in late {
+        for conn in overdue(&self.sb.conns, now) {
             self.sb_close(conn);
         }
         let mut expired_sessions = Vec::new();
@@ -416,11 +406,6 @@ impl<S: Store> Logic<S> {
         for conn in conns {
             self.sb_close(conn);
         }
-    }
-
-    /// Sessions and their sizes, for tests and metrics.
-    pub fn sb_sessions(&self) -> usize {
-        self.sb.sessions.len()
     }
 
     fn send_sb(&mut self, conn: ConnId, cmd: ServerCommand) {
