@@ -455,11 +455,8 @@ pub fn app() -> Html {
     let session = state.session.as_ref();
     let phase = session.map(Session::phase);
     let now = now_ms();
-    let mut logs =
-        vec![("Notification server".to_owned(), Rc::new(session.map(|s| s.log.clone()).unwrap_or_default()))];
-    logs.extend(
-        state.chats.iter().map(|c| (format!("Chat {}: {}", c.chat.id, c.chat.title()), Rc::new(c.chat.log.clone()))),
-    );
+    let mut logs = vec![("Notification server".to_owned(), session.map(|s| s.log.clone()).unwrap_or_default())];
+    logs.extend(state.chats.iter().map(|c| (format!("Chat {}: {}", c.chat.id, c.chat.title()), c.chat.log.clone())));
     let signed_in = matches!(phase, Some(NsPhase::Online | NsPhase::Syncing));
     let main = match (signed_in, session) {
         (true, Some(s)) => {

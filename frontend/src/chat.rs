@@ -5,7 +5,7 @@ use msnp::client::{ActionError, SbClient, SbCloseReason, SbConfig, SbEvent, SbJo
 use msnp::message::{Content, Message};
 use msnp::{AckMode, Frame, TrId, name};
 
-use crate::log::{Direction, LogLine};
+use crate::log::{Direction, Log, LogLine};
 
 /// The font of a message, from its `X-MMS-IM-Format` header (`FN=Arial; EF=BI; CO=ff0000`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -106,7 +106,7 @@ pub struct Chat {
     own_name: String,
     /// The sign-in's start, so that all logs share one clock.
     base_ms: f64,
-    pub log: Vec<LogLine>,
+    pub log: Log,
     pub lines: Vec<ChatLine>,
     /// Who is typing (handle, name) and until when.
     typing: Vec<(String, String, f64)>,
@@ -138,7 +138,7 @@ impl Chat {
             own_handle: handle.to_owned(),
             own_name: own_name.to_owned(),
             base_ms,
-            log: Vec::new(),
+            log: Log::default(),
             lines: Vec::new(),
             typing: Vec::new(),
             invite_on_join,

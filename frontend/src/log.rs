@@ -1,5 +1,7 @@
 //! The protocol log of one connection, for the inspector.
 
+use std::rc::Rc;
+
 use msnp::Frame;
 
 use crate::explain;
@@ -42,5 +44,60 @@ impl LogLine {
             _ => explain::line(frame.line()),
         };
         LogLine { at_ms, direction, text, note }
+    }
+}
+
+/// Lines kept per connection; the oldest tenth goes when the log is full, so a long session stays small.
+pub const MAX_LOG_LINES: usize = 5000;
+
+/// A connection's log. Copies (one per render, for the inspector) share the lines until the log changes,
+/// and compare equal only when they are the same copy, so an unchanged log costs a render nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Log(Rc<Vec<LogLine>>);
+
+impl Log {
+    pub fn push(&mut self, line: LogLine) {
+        let lines = Rc::make_mut(&mut self.0);
+        if lines.len() >= MAX_LOG_LINES {
+            lines.drain(..MAX_LOG_LINES / 10);
+        }
+        lines.push(line);
+    }
+}
+
+impl std::ops::Deref for Log {
+    type Target = [LogLine];
+    fn deref(&self) -> &[LogLine] {
+        &self.0
+    }
+}
+
+impl PartialEq for Log {
+    fn eq(&self, other: &Log) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    #[test]
+    fn copies_compare_by_identity_and_the_log_is_bounded() {
+        let mut log = Log::default();
+        let line = |i: u32| LogLine { at_ms: i, direction: Direction::Sent, text: "PNG".into(), note: String::new() };
+        log.push(line(0));
+        let shown = log.clone();
+        assert_eq!(shown, log);
+        log.push(line(1));
+        assert_ne!(shown, log);
+        assert_eq!((shown.len(), log.len()), (1, 2));
+        for i in 2..(MAX_LOG_LINES as u32 + 10) {
+            log.push(line(i));
+        }
+        assert!(log.len() <= MAX_LOG_LINES);
+        assert_eq!(log.last().map(|l| l.at_ms), Some(MAX_LOG_LINES as u32 + 9));
     }
 }

@@ -7,7 +7,7 @@ use msnp::client::{Contact, NsClient, NsConfig, NsEvent, NsPhase, SignOutReason}
 use msnp::{Blp, Frame, List, State, name};
 
 use crate::components::contacts::{Row, View};
-pub use crate::log::{Direction, LogLine};
+pub use crate::log::{Direction, Log, LogLine};
 
 /// Someone who added the user and is waiting for an answer (GTC `A`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub enum Call {
 pub struct Session {
     ns: NsClient,
     started_ms: f64,
-    pub log: Vec<LogLine>,
+    pub log: Log,
     /// A failure or warning to show the person (role=alert).
     pub notice: Option<String>,
     /// The latest presence change, for the ARIA live region.
@@ -52,7 +52,7 @@ impl Session {
         Session {
             ns: NsClient::new(config),
             started_ms: now_ms,
-            log: Vec::new(),
+            log: Log::default(),
             notice: None,
             announcement: String::new(),
             prompts: Vec::new(),

@@ -1,16 +1,14 @@
 //! The protocol inspector: every line in and out, with time, direction and meaning; filter, copy, download.
 
-use std::rc::Rc;
-
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::session::{Direction, LogLine};
+use crate::log::{Direction, Log, LogLine};
 
 #[derive(Properties, PartialEq, Debug)]
 pub struct Props {
     /// One log per connection: the notification server first, then each switchboard.
-    pub logs: Vec<(String, Rc<Vec<LogLine>>)>,
+    pub logs: Vec<(String, Log)>,
 }
 
 /// The transcript as text: `+0.042s C: VER 1 MSNP2 CVR0`.
@@ -47,7 +45,7 @@ pub fn inspector(props: &Props) -> Html {
     let copied = use_state(|| false);
     let chosen = use_state(|| 0usize);
     let index = (*chosen).min(props.logs.len().saturating_sub(1));
-    let lines = props.logs.get(index).map(|(_, l)| Rc::clone(l)).unwrap_or_default();
+    let lines = props.logs.get(index).map(|(_, l)| l.clone()).unwrap_or_default();
     let on_choose = {
         let chosen = chosen.clone();
         Callback::from(move |e: Event| {
@@ -67,7 +65,7 @@ pub fn inspector(props: &Props) -> Html {
         })
         .collect();
     let on_copy = {
-        let (lines, copied) = (Rc::clone(&lines), copied.clone());
+        let (lines, copied) = (lines.clone(), copied.clone());
         Callback::from(move |_: MouseEvent| {
             if let Some(w) = web_sys::window() {
                 let _ = w.navigator().clipboard().write_text(&transcript(&lines));
@@ -76,7 +74,7 @@ pub fn inspector(props: &Props) -> Html {
         })
     };
     let on_download = {
-        let lines = Rc::clone(&lines);
+        let lines = lines.clone();
         Callback::from(move |_: MouseEvent| download(&transcript(&lines)))
     };
     html! {
