@@ -8,19 +8,6 @@ use std::time::{Duration, Instant};
 use fantoccini::ClientBuilder;
 pub use fantoccini::{Client, Locator};
 
-const CHROMIUM_ARGS: &[&str] = &[
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-    "--window-size=1100,760",
-];
-
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
@@ -54,12 +41,17 @@ impl Driver {
     }
 
     pub async fn browser(&self) -> Client {
-        let mut caps = serde_json::Map::new();
+        // The same headless Chromium the wasm tests use: `cargo xtask test` writes its capabilities.
+        let path = std::env::var("WEBDRIVER_CAPABILITIES")
+            .expect("run through `cargo xtask test`, which sets WEBDRIVER_CAPABILITIES");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let mut caps: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
         caps.insert("browserName".into(), "chrome".into());
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({ "binary": "/usr/bin/chromium", "args": CHROMIUM_ARGS }),
-        );
+        if let Some(args) =
+            caps.get_mut("goog:chromeOptions").and_then(|o| o.get_mut("args")).and_then(|a| a.as_array_mut())
+        {
+            args.push("--window-size=1100,760".into());
+        }
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{}", self.port))

@@ -32,6 +32,15 @@ impl Browser {
         }
     }
 
+    /// Writes the capabilities to target/webdriver/<browser>.json, for wasm-bindgen-test-runner and e2e.
+    fn capabilities_file(self) -> Result<std::path::PathBuf> {
+        let dir = root().join("target/webdriver");
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let path = dir.join(format!("{}.json", self.name()));
+        std::fs::write(&path, self.capabilities()).map_err(|e| e.to_string())?;
+        Ok(path)
+    }
+
     /// WebDriver capabilities for the test runner.
     fn capabilities(self) -> String {
         match self {
@@ -93,7 +102,9 @@ pub fn test() -> Result {
     size_budget()?;
 
     step("end-to-end tests in headless chromium (screenshots in target/e2e-screenshots/)");
-    run(cmd("cargo", &["test", "--locked", "-p", "e2e", "--", "--nocapture"]).env("CHROMEDRIVER", &tools.chromedriver))?;
+    run(cmd("cargo", &["test", "--locked", "-p", "e2e", "--", "--nocapture"])
+        .env("CHROMEDRIVER", &tools.chromedriver)
+        .env("WEBDRIVER_CAPABILITIES", Browser::Chromium.capabilities_file()?))?;
     eprintln!("\nall checks passed");
     Ok(())
 }
@@ -158,10 +169,7 @@ impl Drop for TestBridge {
 
 /// Runs the crates' tests compiled to wasm32 in one headless browser; `bridge` is the bridge's ws:// URL.
 fn wasm_tests(tools: &Tools, browser: Browser, bridge: &str) -> Result {
-    let dir = root().join("target/webdriver");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let caps = dir.join(format!("{}.json", browser.name()));
-    std::fs::write(&caps, browser.capabilities()).map_err(|e| e.to_string())?;
+    let caps = browser.capabilities_file()?;
 
     let mut c = cmd("cargo", &["test", "--locked", "--target", WASM, "-p", "msnp", "-p", "msnp-web"]);
     c.env("PATH", &tools.path)
