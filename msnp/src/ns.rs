@@ -268,6 +268,30 @@ impl ClientCommand {
         })
     }
 
+    /// The command name, e.g. `"CHG"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ClientCommand::Ver { .. } => "VER",
+            ClientCommand::Inf { .. } => "INF",
+            ClientCommand::Usr { .. } => "USR",
+            ClientCommand::Syn { .. } => "SYN",
+            ClientCommand::Lst { .. } => "LST",
+            ClientCommand::Gtc { .. } => "GTC",
+            ClientCommand::Blp { .. } => "BLP",
+            ClientCommand::Add { .. } => "ADD",
+            ClientCommand::Rem { .. } => "REM",
+            ClientCommand::Rea { .. } => "REA",
+            ClientCommand::Chg { .. } => "CHG",
+            ClientCommand::Cvr { .. } => "CVR",
+            ClientCommand::Xfr { .. } => "XFR",
+            ClientCommand::Fnd { .. } => "FND",
+            ClientCommand::Snd { .. } => "SND",
+            ClientCommand::Url { .. } => "URL",
+            ClientCommand::Png => "PNG",
+            ClientCommand::Out => "OUT",
+        }
+    }
+
     /// The TrID, for commands that carry one.
     pub fn trid(&self) -> Option<TrId> {
         match self {
@@ -722,6 +746,14 @@ mod tests {
 
     fn client_err(line: &str) -> ParseError {
         ClientCommand::parse(&Frame::command(line)).unwrap_err()
+    }
+
+    #[test]
+    fn names_are_the_first_token() {
+        for line in ["VER 1 MSNP2", "CHG 2 NLN", "XFR 3 SB", "PNG", "OUT", "FND 4", "URL 5 INBOX"] {
+            let frame = Frame::command(line);
+            assert_eq!(ClientCommand::parse(&frame).unwrap().name(), frame.name());
+        }
     }
 
     #[test]

@@ -220,64 +220,6 @@ pub enum NsEvent {
     SignedOut(SignOutReason),
 }
 
-/// What a pending request was, to interpret its reply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Request {
-    Ver,
-    Inf,
-    Usr,
-    Syn,
-    Chg,
-    Cvr,
-    Add,
-    Rem,
-    Rea,
-    Gtc,
-    Blp,
-    Xfr,
-    /// Another command typed in a raw console.
-    Raw,
-}
-
-impl Request {
-    /// The request a typed command name stands for.
-    fn typed(name: &str) -> Request {
-        match name {
-            "VER" => Request::Ver,
-            "INF" => Request::Inf,
-            "USR" => Request::Usr,
-            "SYN" => Request::Syn,
-            "CHG" => Request::Chg,
-            "CVR" => Request::Cvr,
-            "ADD" => Request::Add,
-            "REM" => Request::Rem,
-            "REA" => Request::Rea,
-            "GTC" => Request::Gtc,
-            "BLP" => Request::Blp,
-            "XFR" => Request::Xfr,
-            _ => Request::Raw,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Request::Raw => "command",
-            Request::Ver => "VER",
-            Request::Inf => "INF",
-            Request::Usr => "USR",
-            Request::Syn => "SYN",
-            Request::Chg => "CHG",
-            Request::Cvr => "CVR",
-            Request::Add => "ADD",
-            Request::Rem => "REM",
-            Request::Rea => "REA",
-            Request::Gtc => "GTC",
-            Request::Blp => "BLP",
-            Request::Xfr => "XFR",
-        }
-    }
-}
-
 /// A SYN dump in progress: the lists not yet complete.
 #[derive(Debug)]
 struct Dump {
@@ -291,7 +233,8 @@ pub struct NsClient {
     config: NsConfig,
     phase: NsPhase,
     trids: TrIds,
-    pending: BTreeMap<TrId, Request>,
+    /// The command name of each request awaiting its reply.
+    pending: BTreeMap<TrId, &'static str>,
     transmit: VecDeque<Frame>,
     events: VecDeque<NsEvent>,
     handle: String,
@@ -330,10 +273,7 @@ impl NsClient {
         }
         self.phase = NsPhase::SigningIn;
         self.deadline = Some(now + SIGN_IN_TIMEOUT);
-        self.send(Request::Ver, |trid| ClientCommand::Ver {
-            trid,
-            dialects: vec![DIALECT.into(), FALLBACK_DIALECT.into()],
-        });
+        self.send(|trid| ClientCommand::Ver { trid, dialects: vec![DIALECT.into(), FALLBACK_DIALECT.into()] });
     }
 
     /// A frame arrived from the server.
@@ -424,7 +364,7 @@ impl NsClient {
     /// `CHG`: change own state.
     pub fn set_state(&mut self, state: State) -> Result<TrId, ActionError> {
         self.require_online()?;
-        Ok(self.send(Request::Chg, |trid| ClientCommand::Chg { trid, state }))
+        Ok(self.send(|trid| ClientCommand::Chg { trid, state }))
     }
 
     /// `REA` of oneself: change own friendly name (`name` as typed; it is encoded here).
@@ -432,7 +372,7 @@ impl NsClient {
         self.require_online()?;
         let name = name::encode_checked(new_name)?;
         let handle = self.handle.clone();
-        Ok(self.send(Request::Rea, |trid| ClientCommand::Rea { trid, handle, name }))
+        Ok(self.send(|trid| ClientCommand::Rea { trid, handle, name }))
     }
 
     /// `ADD`: put `who` on a list, with `custom_name` as typed (the handle itself when `None`, as
@@ -444,32 +384,32 @@ impl NsClient {
         }
         let name = name::encode_checked(custom_name.unwrap_or(who))?;
         let handle = who.to_owned();
-        Ok(self.send(Request::Add, |trid| ClientCommand::Add { trid, list, handle, name }))
+        Ok(self.send(|trid| ClientCommand::Add { trid, list, handle, name }))
     }
 
     /// `REM`: take `who` off a list.
     pub fn remove(&mut self, list: List, who: &str) -> Result<TrId, ActionError> {
         self.require_online()?;
         let handle = who.to_owned();
-        Ok(self.send(Request::Rem, |trid| ClientCommand::Rem { trid, list, handle }))
+        Ok(self.send(|trid| ClientCommand::Rem { trid, list, handle }))
     }
 
     /// `GTC`: whether to be asked when someone adds the user.
     pub fn set_gtc(&mut self, mode: Gtc) -> Result<TrId, ActionError> {
         self.require_online()?;
-        Ok(self.send(Request::Gtc, |trid| ClientCommand::Gtc { trid, mode }))
+        Ok(self.send(|trid| ClientCommand::Gtc { trid, mode }))
     }
 
     /// `BLP`: who may see the user by default.
     pub fn set_blp(&mut self, mode: Blp) -> Result<TrId, ActionError> {
         self.require_online()?;
-        Ok(self.send(Request::Blp, |trid| ClientCommand::Blp { trid, mode }))
+        Ok(self.send(|trid| ClientCommand::Blp { trid, mode }))
     }
 
     /// `XFR SB`: ask for a switchboard; [`NsEvent::SwitchboardReady`] carries the same TrID.
     pub fn request_switchboard(&mut self) -> Result<TrId, ActionError> {
         self.require_online()?;
-        Ok(self.send(Request::Xfr, |trid| ClientCommand::Xfr { trid }))
+        Ok(self.send(|trid| ClientCommand::Xfr { trid }))
     }
 
     /// Sends a command line a person typed (a raw console): the TrID is filled in when left out, the reply
@@ -488,10 +428,12 @@ impl NsClient {
             _ => {}
         }
         let trid = raw.trid.unwrap_or(TrId::UNSOLICITED);
+        let frame = Frame::command(raw.line());
         if raw.trid.is_some() {
-            self.pending.insert(trid, Request::typed(&raw.name));
+            let name = ClientCommand::parse(&frame).map_or("command", |c| c.name());
+            self.pending.insert(trid, name);
         }
-        self.transmit.push_back(Frame::command(raw.line()));
+        self.transmit.push_back(frame);
         Ok(trid)
     }
 
@@ -510,10 +452,11 @@ impl NsClient {
         }
     }
 
-    fn send(&mut self, request: Request, build: impl FnOnce(TrId) -> ClientCommand) -> TrId {
+    fn send(&mut self, build: impl FnOnce(TrId) -> ClientCommand) -> TrId {
         let trid = self.trids.next();
-        self.pending.insert(trid, request);
-        self.transmit.push_back(build(trid).to_frame());
+        let command = build(trid);
+        self.pending.insert(trid, command.name());
+        self.transmit.push_back(command.to_frame());
         trid
     }
 
@@ -526,7 +469,7 @@ impl NsClient {
     }
 
     /// Takes the pending request `trid` answers, if it was one of ours.
-    fn answered(&mut self, trid: TrId) -> Option<Request> {
+    fn answered(&mut self, trid: TrId) -> Option<&'static str> {
         self.pending.remove(&trid)
     }
 
@@ -535,7 +478,7 @@ impl NsClient {
             ServerCommand::Ver { trid, dialect } => {
                 self.answered(trid);
                 if dialect.eq_ignore_ascii_case(DIALECT) {
-                    self.send(Request::Inf, |trid| ClientCommand::Inf { trid });
+                    self.send(|trid| ClientCommand::Inf { trid });
                 } else {
                     self.close(SignOutReason::UnsupportedVersion);
                 }
@@ -544,7 +487,7 @@ impl NsClient {
                 self.answered(trid);
                 if packages.iter().any(|p| p == auth::PACKAGE) {
                     let value = self.config.handle.clone();
-                    self.send(Request::Usr, |trid| ClientCommand::Usr {
+                    self.send(|trid| ClientCommand::Usr {
                         trid,
                         package: auth::PACKAGE.into(),
                         stage: UsrStage::Initial,
@@ -558,7 +501,7 @@ impl NsClient {
                 self.answered(trid);
                 let value = auth::md5_response(&challenge, &self.config.password);
                 self.config.password.clear();
-                self.send(Request::Usr, |trid| ClientCommand::Usr {
+                self.send(|trid| ClientCommand::Usr {
                     trid,
                     package: auth::PACKAGE.into(),
                     stage: UsrStage::Subsequent,
@@ -572,7 +515,7 @@ impl NsClient {
                 self.name = name.clone();
                 self.events.push_back(NsEvent::Authenticated { handle, name });
                 let version = self.lists.version;
-                self.send(Request::Syn, |trid| ClientCommand::Syn { trid, version });
+                self.send(|trid| ClientCommand::Syn { trid, version });
             }
             ServerCommand::XfrNs { trid, address } => {
                 self.answered(trid);
@@ -618,7 +561,7 @@ impl NsClient {
                     self.deadline = None;
                     self.events.push_back(NsEvent::SignedIn { state });
                     if let Some(client) = self.config.client.clone() {
-                        self.send(Request::Cvr, |trid| ClientCommand::Cvr { trid, client });
+                        self.send(|trid| ClientCommand::Cvr { trid, client });
                     }
                 }
             }
@@ -684,13 +627,13 @@ impl NsClient {
                 if self.dump.as_ref().is_some_and(|d| Some(d.trid) == trid) {
                     self.dump = None;
                 }
-                self.events.push_back(NsEvent::ServerError { trid, code, command: request.map(Request::name) });
+                self.events.push_back(NsEvent::ServerError { trid, code, command: request });
                 match (self.phase, request) {
-                    (_, Some(Request::Usr)) if code == ErrorCode::AuthenticationFailed => {
+                    (_, Some("USR")) if code == ErrorCode::AuthenticationFailed => {
                         self.close(SignOutReason::AuthenticationFailed)
                     }
                     // A failed SYN or first CHG would leave sign-in stuck: carry on as the server allows.
-                    (NsPhase::Syncing, Some(Request::Syn)) => self.synced(),
+                    (NsPhase::Syncing, Some("SYN")) => self.synced(),
                     _ => {}
                 }
             }
@@ -726,7 +669,7 @@ impl NsClient {
         self.events.push_back(NsEvent::ListsChanged { version: self.lists.version });
         if self.phase == NsPhase::Syncing && self.state.is_none() {
             let state = self.config.initial_state;
-            self.send(Request::Chg, |trid| ClientCommand::Chg { trid, state });
+            self.send(|trid| ClientCommand::Chg { trid, state });
         }
     }
 
@@ -736,7 +679,7 @@ impl NsClient {
         if undecided && self.lists.gtc == Gtc::Never {
             // GTC N: allow them silently (§14).
             let (h, n) = (handle.clone(), name.clone());
-            self.send(Request::Add, |trid| ClientCommand::Add { trid, list: List::Allow, handle: h, name: n });
+            self.send(|trid| ClientCommand::Add { trid, list: List::Allow, handle: h, name: n });
         }
         self.events.push_back(NsEvent::AddedBy { handle, name, ask });
     }
