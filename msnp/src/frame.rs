@@ -134,13 +134,25 @@ pub fn has_payload(name: &str) -> bool {
 ///
 /// Empty lines are skipped (§11 rule 1). A bare LF ends a line as CRLF does (§3.1). Once it has
 /// returned an error the decoder returns that error forever.
+///
+/// Decoding costs O(bytes received), however the peer splits or pads them: each byte is searched for
+/// LF once, a line is parsed once, and bytes are moved only when a partial frame is kept across
+/// [`Decoder::extend`] calls (once each). A peer flooding blank lines or one-byte writes therefore costs
+/// only what it sends.
 #[derive(Debug, Default)]
 pub struct Decoder {
     limits: Limits,
     buf: Vec<u8>,
-    /// Bytes of `buf` already searched for LF without finding one.
+    /// Where the bytes not yet returned start in `buf`.
+    start: usize,
+    /// Bytes of `buf` from `start` already searched for LF without finding one.
     scanned: usize,
+    /// A whole `MSG` line whose payload has not fully arrived.
+    awaiting_payload: Option<Line>,
     failed: Option<FrameError>,
+    /// Bytes searched, parsed or moved: what the decoder's work is measured by in tests.
+    #[cfg(test)]
+    work: usize,
 }
 
 impl Decoder {
@@ -150,14 +162,24 @@ impl Decoder {
 
     /// Appends bytes received from the peer.
     pub fn extend(&mut self, bytes: &[u8]) {
-        if self.failed.is_none() {
-            self.buf.extend_from_slice(bytes);
+        if self.failed.is_some() {
+            return;
         }
+        if self.start > 0 {
+            // Keep only the partial frame; it is at most one frame long, and moves at most once.
+            #[cfg(test)]
+            {
+                self.work += self.buf.len() - self.start;
+            }
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(bytes);
     }
 
     /// Bytes received but not yet returned as a frame.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
     }
 
     /// The next whole frame, `Ok(None)` when more bytes are needed.
@@ -168,57 +190,119 @@ impl Decoder {
         match self.cut() {
             Err(err) => {
                 self.failed = Some(err.clone());
-                self.buf = Vec::new();
+                self.release(self.buf.len());
                 Err(err)
             }
             ok => ok,
         }
     }
 
+    /// Marks everything before `end` as taken. An emptied buffer is given back, so an idle connection
+    /// holds no memory here.
+    fn release(&mut self, end: usize) {
+        if end == self.buf.len() {
+            self.buf = Vec::new();
+            self.start = 0;
+        } else {
+            self.start = end;
+        }
+        self.scanned = 0;
+        self.awaiting_payload = None;
+    }
+
     fn cut(&mut self) -> Result<Option<Frame>, FrameError> {
         loop {
-            let Some(lf) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') else {
-                self.scanned = self.buf.len();
-                if self.buf.len() >= self.limits.max_line {
-                    return Err(FrameError::LineTooLong { limit: self.limits.max_line });
-                }
-                return Ok(None);
+            let line = match self.awaiting_payload.take() {
+                Some(line) => line,
+                None => match self.next_line()? {
+                    None => return Ok(None),
+                    Some(Line { lf, payload: Payload::Blank, .. }) => {
+                        self.release(self.start + lf + 1);
+                        continue;
+                    }
+                    Some(line) => line,
+                },
             };
-            let lf = self.scanned + lf;
-            if lf + 1 > self.limits.max_line {
+            let payload_len = match line.payload {
+                Payload::Msg(len) => Some(len),
+                _ => None,
+            };
+            let end = line.lf + 1 + payload_len.unwrap_or(0);
+            if self.buffered() < end {
+                // The line is known good; wait for the rest of the payload without parsing it again.
+                self.awaiting_payload = Some(line);
+                return Ok(None);
+            }
+            let raw = self.buf[self.start..self.start + end].to_vec();
+            #[cfg(test)]
+            {
+                self.work += raw.len();
+            }
+            self.release(self.start + end);
+            let payload_start = payload_len.map(|_| line.lf + 1);
+            return Ok(Some(Frame { raw, line_len: line.len, payload_start }));
+        }
+    }
+
+    /// Finds and checks the next line after `start`.
+    fn next_line(&mut self) -> Result<Option<Line>, FrameError> {
+        let pending = &self.buf[self.start..];
+        let from = self.scanned;
+        let found = pending[from..].iter().position(|&b| b == b'\n');
+        #[cfg(test)]
+        {
+            self.work += found.map_or(pending.len() - from, |i| i + 1);
+        }
+        let Some(lf) = found.map(|i| from + i) else {
+            self.scanned = pending.len();
+            if pending.len() >= self.limits.max_line {
                 return Err(FrameError::LineTooLong { limit: self.limits.max_line });
             }
-            let line_len = if lf > 0 && self.buf[lf - 1] == b'\r' { lf - 1 } else { lf };
-            let line = std::str::from_utf8(&self.buf[..line_len]).map_err(|_| FrameError::NotUtf8)?;
-            let mut tokens = line.split([' ', '\t']).filter(|t| !t.is_empty());
-            let Some(name) = tokens.next() else {
-                // An empty (or blank) line: skip it.
-                self.buf.drain(..=lf);
-                self.scanned = 0;
-                continue;
-            };
-            let payload_len = if has_payload(name) {
-                let last = tokens.next_back().unwrap_or(name);
-                let len = parse_length(last)?;
+            return Ok(None);
+        };
+        if lf + 1 > self.limits.max_line {
+            return Err(FrameError::LineTooLong { limit: self.limits.max_line });
+        }
+        let len = if lf > 0 && pending[lf - 1] == b'\r' { lf - 1 } else { lf };
+        #[cfg(test)]
+        {
+            self.work += len;
+        }
+        let text = std::str::from_utf8(&pending[..len]).map_err(|_| FrameError::NotUtf8)?;
+        let mut tokens = text.split([' ', '\t']).filter(|t| !t.is_empty());
+        let payload = match tokens.next() {
+            None => Payload::Blank,
+            Some(name) if has_payload(name) => {
+                let len = parse_length(tokens.next_back().unwrap_or(name))?;
                 if len > self.limits.max_payload {
                     return Err(FrameError::PayloadTooLarge { len, limit: self.limits.max_payload });
                 }
-                Some(len)
-            } else {
-                None
-            };
-            let end = lf + 1 + payload_len.unwrap_or(0);
-            if self.buf.len() < end {
-                // The line is known good; wait for the rest of the payload without rescanning.
-                self.scanned = lf;
-                return Ok(None);
+                Payload::Msg(len)
             }
-            let rest = self.buf.split_off(end);
-            let raw = std::mem::replace(&mut self.buf, rest);
-            self.scanned = 0;
-            return Ok(Some(Frame { raw, line_len, payload_start: payload_len.map(|_| lf + 1) }));
-        }
+            Some(_) => Payload::None,
+        };
+        Ok(Some(Line { lf, len, payload }))
     }
+}
+
+/// A line found in the buffer; positions are relative to the decoder's `start`.
+#[derive(Clone, Copy, Debug)]
+struct Line {
+    /// Where its LF is.
+    lf: usize,
+    /// Its length without the terminator.
+    len: usize,
+    payload: Payload,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Payload {
+    /// An empty or blank line, skipped.
+    Blank,
+    /// A command without payload.
+    None,
+    /// `MSG` with a payload of this many bytes.
+    Msg(usize),
 }
 
 /// A payload length: ASCII digits only (no sign, no spaces).
@@ -350,6 +434,58 @@ mod tests {
         // A payload need not be UTF-8.
         let frames = decode_all(b"MSG 1 U 2\r\n\xff\xfe", Limits::SERVER).unwrap();
         assert_eq!(frames[0].payload(), Some(&b"\xff\xfe"[..]));
+    }
+
+    /// Feeds `bytes` in chunks of `chunk` bytes, taking every frame after each, until the first error;
+    /// returns the decoder's work.
+    fn work(bytes: &[u8], chunk: usize) -> usize {
+        let mut d = Decoder::new(Limits::SERVER);
+        for piece in bytes.chunks(chunk.max(1)) {
+            d.extend(piece);
+            loop {
+                match d.next_frame() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(_) => return d.work,
+                }
+            }
+        }
+        d.work
+    }
+
+    /// Searching, parsing, copying and moving: each byte at most once, so at most 4 units per byte.
+    const WORK_PER_BYTE: usize = 4;
+
+    #[test]
+    fn a_flood_of_blank_lines_costs_linear_work() {
+        // 4N blank lines cost 4 times what N cost, whether they arrive at once or byte by byte.
+        for chunk in [1, 7, 16 * 1024, usize::MAX] {
+            let n = 50_000;
+            let small = work(&b"\n".repeat(n), chunk);
+            let large = work(&b"\n".repeat(4 * n), chunk);
+            assert!(small <= WORK_PER_BYTE * n, "{small} for {n} bytes in chunks of {chunk}");
+            assert!(large <= 4 * small + 64, "{large} for 4N vs {small} for N, chunks of {chunk}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_costs_linear_work(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "\n".to_owned(),
+                "\r\n".to_owned(),
+                "    \t  \r\n".to_owned(),
+                "PNG\r\n".to_owned(),
+                format!("MSG 1 N 1600\r\n{}", "m".repeat(1600)),
+                format!("PNG {}\r\n", "x".repeat(MAX_LINE - 6)),
+                format!("PNG {}", "x".repeat(MAX_LINE - 4)),
+            ]), 1..200),
+            chunk in 1..3000usize,
+        ) {
+            let bytes = pieces.concat().into_bytes();
+            let work = work(&bytes, chunk);
+            proptest::prop_assert!(work <= WORK_PER_BYTE * bytes.len(), "{} for {} bytes", work, bytes.len());
+        }
     }
 
     #[test]
