@@ -77,16 +77,9 @@ async fn embedded_server(config: &Config) -> Result<msnp_server::Running, Error>
         let mut store = msnp_server::open_store(&db, None)?;
         msnp_server::accounts::import(&mut store, msnp_server::accounts::DEMO_ACCOUNTS)?;
     }
-    let serve = msnp_server::ServeConfig {
-        db,
-        key_file: None,
-        listen: config.ns_listen,
-        sb_listen: config.sb_listen,
-        sb_public: None,
-        ns: Default::default(),
-        sb: Default::default(),
-        limits: Default::default(),
-    };
+    let mut serve = msnp_server::ServeConfig::new(db);
+    serve.listen = config.ns_listen;
+    serve.sb_listen = config.sb_listen;
     Ok(msnp_server::start(serve).await?)
 }
 

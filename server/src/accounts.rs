@@ -135,7 +135,7 @@ mod tests {
         assert_eq!((dave.version, dave.gtc, dave.blp), (6, Gtc::Ask, Blp::BlockAll));
         let fl: Vec<_> = dave.list(List::Forward).iter().map(|e| (e.handle.as_str(), e.name.as_str())).collect();
         assert_eq!(fl, [("erin@hotmail.com", "Erin"), ("zed@hotmail.com", "zed@hotmail.com")]);
-        assert_eq!(store.password("dave@hotmail.com").unwrap().as_deref(), Some("davepw"));
+        assert!(store.sign_in("dave@hotmail.com", "c", &msnp::auth::md5_response("c", "davepw")).unwrap().is_some());
         let erin = store.account("erin@hotmail.com").unwrap().unwrap();
         assert_eq!(erin.name, "erin@hotmail.com");
 
@@ -143,7 +143,8 @@ mod tests {
         import(&mut store, "[[account]]\nemail = \"dave@hotmail.com\"\npassword = \"new\"\n").unwrap();
         let dave = store.account("dave@hotmail.com").unwrap().unwrap();
         assert!(dave.list(List::Forward).is_empty());
-        assert_eq!(store.password("dave@hotmail.com").unwrap().as_deref(), Some("new"));
+        assert!(store.sign_in("dave@hotmail.com", "c", &msnp::auth::md5_response("c", "davepw")).unwrap().is_none());
+        assert!(store.sign_in("dave@hotmail.com", "c", &msnp::auth::md5_response("c", "new")).unwrap().is_some());
     }
 
     #[test]

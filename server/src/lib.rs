@@ -1,30 +1,45 @@
 //! The project's MSNP2 server: notification server (sign-in, lists, presence) and switchboard, with
 //! accounts and lists in SQLite.
 //!
-//! The protocol logic ([`notification`]) is sans-IO: it takes frames and gives frames back, so it is
-//! tested without sockets; [`net`] only moves bytes.
+//! The protocol logic ([`notification`], [`lists`], [`presence`], [`switchboard`]) is sans-IO: frames
+//! and store results in, frames and store jobs out, time passed in; so it is tested without sockets or
+//! a database. [`net`] only moves bytes; [`jobs`] runs the store's work on threads of its own.
 
 pub mod accounts;
 mod conn;
+pub mod jobs;
+mod lists;
+pub mod metrics;
 pub mod net;
 pub mod notification;
+mod presence;
+pub mod proxy;
 pub mod secret;
 pub mod store;
 pub mod switchboard;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::jobs::Worker;
+use crate::metrics::Metrics;
 use crate::net::{Kind, NetLimits, Server};
 use crate::notification::{Logic, NsConfig};
 use crate::secret::{Secret, SecretError};
 use crate::store::{SqliteStore, StoreError};
 use crate::switchboard::SbConfig;
+
+/// How long a write waits for another process's lock on the database before it fails (`500`).
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Store threads that read (sign-ins, contacts' accounts) beside the one that writes.
+const STORE_READERS: usize = 2;
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -49,6 +64,28 @@ pub struct ServeConfig {
     pub ns: NsConfig,
     pub sb: SbConfig,
     pub limits: NetLimits,
+    /// How long a write waits for another process's lock on the database.
+    pub busy_timeout: Duration,
+    /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl ServeConfig {
+    /// Serving `db` on 127.0.0.1 (ports 1863 and 1864), with every setting at its default.
+    pub fn new(db: PathBuf) -> ServeConfig {
+        ServeConfig {
+            db,
+            key_file: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 1863)),
+            sb_listen: SocketAddr::from(([127, 0, 0, 1], 1864)),
+            sb_public: None,
+            ns: NsConfig::default(),
+            sb: SbConfig::default(),
+            limits: NetLimits::default(),
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            metrics_listen: None,
+        }
+    }
 }
 
 /// The key file for `db`: the given one, or `<db>.key`.
@@ -63,7 +100,7 @@ pub fn key_path(db: &std::path::Path, key_file: Option<&std::path::Path>) -> Pat
 /// Opens the database with its key (creating both if needed).
 pub fn open_store(db: &std::path::Path, key_file: Option<&std::path::Path>) -> Result<SqliteStore, Error> {
     let secret = Secret::load_or_create(&key_path(db, key_file))?;
-    Ok(SqliteStore::open(db, secret)?)
+    Ok(SqliteStore::open(db, secret, DEFAULT_BUSY_TIMEOUT)?)
 }
 
 /// A server accepting connections.
@@ -71,7 +108,10 @@ pub fn open_store(db: &std::path::Path, key_file: Option<&std::path::Path>) -> R
 pub struct Running {
     pub ns_addr: SocketAddr,
     pub sb_addr: SocketAddr,
-    server: Arc<Server<SqliteStore>>,
+    /// Where metrics are served, if asked for.
+    pub metrics_addr: Option<SocketAddr>,
+    pub metrics: Arc<Metrics>,
+    server: Arc<Server>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -79,6 +119,11 @@ impl Running {
     /// Connections open right now.
     pub fn open_connections(&self) -> usize {
         self.server.open_connections()
+    }
+
+    /// Client addresses with connections being counted (0 once every connection has closed).
+    pub fn tracked_addresses(&self) -> usize {
+        self.server.tracked_addresses()
     }
 
     /// `OUT SSD` to everyone, close every connection, stop accepting.
@@ -103,19 +148,36 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
 
 /// Opens the database, binds both listeners and starts serving.
 pub async fn start(config: ServeConfig) -> Result<Running, Error> {
-    let store = open_store(&config.db, config.key_file.as_deref())?;
+    let secret = Secret::load_or_create(&key_path(&config.db, config.key_file.as_deref()))?;
+    let (db, busy) = (config.db.clone(), config.busy_timeout);
+    // Creates the schema if needed; only administrators' changes made from now on are applied.
+    let last_event = SqliteStore::open(&db, secret.clone(), busy)?.last_admin_event()?;
+    let store = Worker::start(STORE_READERS, || SqliteStore::open(&db, secret.clone(), busy))?;
     let ns_listener = bind(config.listen).await?;
     let sb_listener = bind(config.sb_listen).await?;
     let ns_addr = ns_listener.local_addr().map_err(|source| Error::Listen { addr: config.listen, source })?;
     let sb_addr = sb_listener.local_addr().map_err(|source| Error::Listen { addr: config.sb_listen, source })?;
+    let metrics = Arc::new(Metrics::default());
     let sb = SbConfig { public_address: config.sb_public.unwrap_or_else(|| sb_addr.to_string()), ..config.sb };
-    let server = Server::new(Logic::new(config.ns, sb, store)?, config.limits);
-    let tasks = vec![
+    let logic = Logic::new(config.ns, sb, Arc::clone(&metrics))?;
+    let (server, results) = Server::new(logic, config.limits, store, Arc::clone(&metrics));
+    let mut tasks = vec![
         tokio::spawn(Arc::clone(&server).accept(ns_listener, Kind::Notification)),
         tokio::spawn(Arc::clone(&server).accept(sb_listener, Kind::Switchboard)),
         tokio::spawn(Arc::clone(&server).deadlines()),
+        tokio::spawn(Arc::clone(&server).store_results(results)),
+        tokio::spawn(Arc::clone(&server).admin_events(last_event)),
     ];
-    Ok(Running { ns_addr, sb_addr, server, tasks })
+    let metrics_addr = match config.metrics_listen {
+        Some(addr) => {
+            let listener = bind(addr).await?;
+            let local = listener.local_addr().map_err(|source| Error::Listen { addr, source })?;
+            tasks.push(tokio::spawn(metrics::serve(listener, Arc::clone(&metrics))));
+            Some(local)
+        }
+        None => None,
+    };
+    Ok(Running { ns_addr, sb_addr, metrics_addr, metrics, server, tasks })
 }
 
 /// Resolves on Ctrl-C or SIGTERM: what the binaries (this server's and the bridge's) stop on.

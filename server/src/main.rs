@@ -7,10 +7,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
 use msnp_server::net::NetLimits;
 use msnp_server::notification::NsConfig;
+use msnp_server::proxy::Trusted;
 use msnp_server::store::Account;
 use msnp_server::switchboard::SbConfig;
+use msnp_server::throttle::{ConnectionLimits, SignInLimits};
 use msnp_server::{ServeConfig, accounts, open_store};
 
 #[derive(Debug, Parser)]
@@ -33,7 +36,7 @@ struct Db {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the notification server and the switchboard. Prints `ready ns=HOST:PORT sb=HOST:PORT`.
-    Serve(Serve),
+    Serve(Box<Serve>),
     /// Account administration.
     #[command(subcommand)]
     User(User),
@@ -94,6 +97,39 @@ struct Serve {
     /// Information URL sent in the CVR reply.
     #[arg(long, default_value_t = NsConfig::default().cvr_info_url)]
     cvr_info_url: String,
+    /// Failed sign-ins per minute for one account from one client address; further attempts from that
+    /// address answer 911 unchecked until the minute has passed.
+    #[arg(long, default_value_t = SignInLimits::default().per_account)]
+    login_failures_per_account: usize,
+    /// Failed sign-ins per minute from one client address, whatever the account.
+    #[arg(long, default_value_t = SignInLimits::default().per_address)]
+    login_failures_per_address: usize,
+    /// Connections open at once from one client address (IPv6: one /64).
+    #[arg(long, default_value_t = ConnectionLimits::default().per_address)]
+    max_connections_per_address: usize,
+    /// New connections per second from one client address (a burst of as many is allowed).
+    #[arg(long, default_value_t = ConnectionLimits::default().per_second)]
+    new_connections_per_second: f64,
+    /// Apply the two per-address connection limits to loopback clients too (exempt by default, so local
+    /// tools and benchmarks are not limited; a bridge's clients come with their own addresses).
+    #[arg(long)]
+    limit_loopback: bool,
+    /// Seconds a write may make no progress before the client is dropped.
+    #[arg(long, default_value_t = NetLimits::default().send_timeout.as_secs())]
+    send_timeout: u64,
+    /// Seconds of silence before TCP keepalive probes a client.
+    #[arg(long, default_value_t = NetLimits::default().keepalive.as_secs())]
+    keepalive: u64,
+    /// Peers (CIDR, repeatable) that may start a connection with a PROXY protocol header (v1 or v2)
+    /// naming the client they relay, e.g. the bridge. Default: none.
+    #[arg(long)]
+    proxy_protocol_from: Vec<IpNet>,
+    /// Seconds a write waits for another process's lock on the database before it answers 500.
+    #[arg(long, default_value_t = msnp_server::DEFAULT_BUSY_TIMEOUT.as_secs())]
+    db_busy_timeout: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,7 +184,7 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn run(cli: Cli) -> Result {
     match cli.command {
-        Command::Serve(serve) => tokio::runtime::Runtime::new()?.block_on(serve_until_signal(serve)),
+        Command::Serve(serve) => tokio::runtime::Runtime::new()?.block_on(serve_until_signal(*serve)),
         Command::Import { db, file } => {
             let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let mut store = open_store(&db.db, db.key_file.as_deref())?;
@@ -214,16 +250,35 @@ async fn serve_until_signal(serve: Serve) -> Result {
             login_timeout: Duration::from_secs(serve.login_timeout),
             cvr_download_url: serve.cvr_download_url,
             cvr_info_url: serve.cvr_info_url,
+            sign_in_limits: SignInLimits {
+                per_account: serve.login_failures_per_account,
+                per_address: serve.login_failures_per_address,
+                ..SignInLimits::default()
+            },
         },
         limits: NetLimits {
             max_connections: serve.max_connections,
             max_line: serve.max_line,
             send_queue_bytes: serve.send_queue_bytes,
+            send_timeout: Duration::from_secs(serve.send_timeout),
+            keepalive: Duration::from_secs(serve.keepalive),
+            per_address: ConnectionLimits {
+                per_address: serve.max_connections_per_address,
+                per_second: serve.new_connections_per_second,
+                limit_loopback: serve.limit_loopback,
+            },
+            proxy_from: Trusted(serve.proxy_protocol_from),
+            proxy_header_timeout: Duration::from_secs(serve.login_timeout),
         },
+        busy_timeout: Duration::from_secs(serve.db_busy_timeout),
+        metrics_listen: serve.metrics_listen,
     };
     let running = msnp_server::start(config).await?;
     // Tools and tests wait for this one line rather than guessing ports.
-    println!("ready ns={} sb={}", running.ns_addr, running.sb_addr);
+    match running.metrics_addr {
+        Some(metrics) => println!("ready ns={} sb={} metrics={metrics}", running.ns_addr, running.sb_addr),
+        None => println!("ready ns={} sb={}", running.ns_addr, running.sb_addr),
+    }
     std::io::stdout().flush()?;
     msnp_server::shutdown_signal().await;
     tracing::info!("shutting down");

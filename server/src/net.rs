@@ -1,24 +1,30 @@
-//! The tokio side: accepts connections and moves bytes between sockets and the server logic.
+//! The tokio side: accepts connections and moves bytes between sockets, the server logic and the store.
 //!
-//! Each connection has a reader (bytes → msnp decoder → [`Logic::receive`]) and a writer
-//! fed by a bounded queue. A client that stops reading fills its queue and is dropped, so it cannot make
-//! the server's memory grow.
+//! Each connection has a reader task and a writer task. The reader decodes on its own task, outside any
+//! lock, so a client's bytes (however many, however split) cost that client's task; only whole frames
+//! reach the shared [`Logic`], a few at a time, and none while the logic waits for the store on that
+//! connection's behalf. The writer is fed by a queue bounded in bytes, and gives up on a client whose
+//! socket takes nothing for `send_timeout`. Store jobs run on the store's own threads ([`Worker`]); their
+//! results come back through one task, in the order the store finished them.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use msnp::frame::MAX_CLIENT_PAYLOAD;
-use msnp::{Decoder, Frame};
+use msnp::{Decoder, Frame, FrameError};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::Instrument;
 
-use crate::notification::{ConnId, Logic, Output};
-use crate::store::Store;
+use crate::jobs::{Done, Job, Worker};
+use crate::metrics::Metrics;
+use crate::notification::{ConnId, JobId, Logic, Output};
+use crate::proxy::{self, Trusted};
+use crate::throttle::{ConnectionCaps, ConnectionLimits};
 
 /// Which server a listener serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,13 +33,26 @@ pub enum Kind {
     Switchboard,
 }
 
-thread_local! {
-    /// Where connections on this thread read their bytes before the decoder takes them.
-    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 16 * 1024]);
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Notification => "ns",
+            Kind::Switchboard => "sb",
+        }
+    }
 }
 
+thread_local! {
+    /// Where connections on this thread read their bytes before the decoder takes them.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; SCRATCH_SIZE]);
+}
+const SCRATCH_SIZE: usize = 16 * 1024;
+
+/// Frames handed to the logic per turn of the lock, so one busy client never holds it for long.
+const FRAMES_PER_TURN: usize = 64;
+
 /// Connection limits, each a command-line flag.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct NetLimits {
     /// Connections open at once; more are closed as soon as they are accepted.
     pub max_connections: usize,
@@ -41,82 +60,143 @@ pub struct NetLimits {
     pub max_line: usize,
     /// Bytes queued for one connection before it counts as not reading and is dropped.
     pub send_queue_bytes: usize,
+    /// A write that makes no progress for this long closes the connection.
+    pub send_timeout: Duration,
+    /// Idle time before TCP keepalive probes a silent peer (dead peers are found about 30 s later).
+    pub keepalive: Duration,
+    /// Connections per client address.
+    pub per_address: ConnectionLimits,
+    /// Peers that may send a PROXY header naming the client they relay.
+    pub proxy_from: Trusted,
+    /// Time for a trusted peer's PROXY header to arrive.
+    pub proxy_header_timeout: Duration,
 }
 
 impl Default for NetLimits {
     fn default() -> NetLimits {
-        NetLimits { max_connections: 10_000, max_line: msnp::frame::MAX_LINE, send_queue_bytes: 1 << 20 }
+        NetLimits {
+            max_connections: 10_000,
+            max_line: msnp::frame::MAX_LINE,
+            send_queue_bytes: 1 << 20,
+            send_timeout: Duration::from_secs(30),
+            keepalive: Duration::from_secs(60),
+            per_address: ConnectionLimits::default(),
+            proxy_from: Trusted::default(),
+            proxy_header_timeout: Duration::from_secs(10),
+        }
     }
 }
 
-/// A connection's outgoing queue: frames for its writer task, and how many bytes wait in it.
+/// A connection's outgoing queue: frames for its writer task, how many bytes wait in it, and how to wake
+/// its reader when the logic has finished waiting for the store.
 struct Queue {
     tx: mpsc::UnboundedSender<Frame>,
     pending: Arc<AtomicUsize>,
+    wake: Arc<Notify>,
 }
 
-/// The server logic plus the write queue of every connection, behind one lock.
-struct Hub<S> {
-    logic: Logic<S>,
+/// The server logic plus the write queue of every connection, behind one lock. Nothing under it blocks:
+/// frames go to queues, jobs to the store's threads.
+struct Hub {
+    logic: Logic,
     writers: HashMap<ConnId, Queue>,
     send_queue_bytes: usize,
+    store: Worker,
+    results: mpsc::UnboundedSender<(JobId, Done)>,
+    metrics: Arc<Metrics>,
 }
 
-impl<S: Store> Hub<S> {
+impl Hub {
     /// Carries out everything the logic asked for.
     fn flush(&mut self) {
         while let Some(output) = self.logic.poll_output() {
             match output {
-                Output::Send(conn, frame) => {
-                    let Some(queue) = self.writers.get(&conn) else { continue };
-                    let len = frame.as_bytes().len();
-                    let pending = queue.pending.fetch_add(len, Ordering::Relaxed) + len;
-                    if pending > self.send_queue_bytes || queue.tx.send(frame).is_err() {
-                        tracing::warn!(conn, pending, "send queue full: dropping a client that does not read");
-                        self.writers.remove(&conn);
-                        self.logic.disconnect(conn);
-                    }
-                }
+                Output::Send(conn, frame) => self.send(conn, frame),
                 // Dropping the sender lets the writer send what is queued, then close.
                 Output::Close(conn) => {
                     self.writers.remove(&conn);
                 }
+                Output::Job(id, job) => {
+                    let results = self.results.clone();
+                    self.store.submit(job, move |done| {
+                        let _ = results.send((id, done));
+                    });
+                }
+                Output::Resume(conn) => {
+                    if let Some(queue) = self.writers.get(&conn) {
+                        queue.wake.notify_one();
+                    }
+                }
             }
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Frame) {
+        let Some(queue) = self.writers.get(&conn) else { return };
+        let len = frame.as_bytes().len();
+        let pending = queue.pending.fetch_add(len, Ordering::Relaxed) + len;
+        if pending > self.send_queue_bytes || queue.tx.send(frame).is_err() {
+            tracing::warn!(conn, pending, "send queue full: dropping a client that does not read");
+            self.metrics.refused("send_queue_full");
+            self.writers.remove(&conn);
+            self.logic.disconnect(conn);
         }
     }
 }
 
 /// A running server's shared state.
-pub struct Server<S> {
-    hub: Mutex<Hub<S>>,
+pub struct Server {
+    hub: Mutex<Hub>,
+    store: Worker,
     epoch: Instant,
     limits: NetLimits,
     next_id: AtomicU64,
     open: AtomicUsize,
+    caps: Mutex<ConnectionCaps>,
+    metrics: Arc<Metrics>,
 }
 
-impl<S> std::fmt::Debug for Server<S> {
+impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server").field("open", &self.open).finish_non_exhaustive()
     }
 }
 
-impl<S: Store + 'static> Server<S> {
-    pub fn new(ns: Logic<S>, limits: NetLimits) -> Arc<Server<S>> {
-        Arc::new(Server {
-            hub: Mutex::new(Hub { logic: ns, writers: HashMap::new(), send_queue_bytes: limits.send_queue_bytes }),
+impl Server {
+    /// The server, and the receiver of store results that [`Server::store_results`] must drain.
+    pub fn new(
+        logic: Logic,
+        limits: NetLimits,
+        store: Worker,
+        metrics: Arc<Metrics>,
+    ) -> (Arc<Server>, mpsc::UnboundedReceiver<(JobId, Done)>) {
+        let (results, results_rx) = mpsc::unbounded_channel();
+        let hub = Hub {
+            logic,
+            writers: HashMap::new(),
+            send_queue_bytes: limits.send_queue_bytes,
+            store: store.clone(),
+            results,
+            metrics: Arc::clone(&metrics),
+        };
+        let server = Server {
+            hub: Mutex::new(hub),
+            store,
             epoch: Instant::now(),
+            caps: Mutex::new(ConnectionCaps::new(limits.per_address)),
             limits,
             next_id: AtomicU64::new(1),
             open: AtomicUsize::new(0),
-        })
+            metrics,
+        };
+        (Arc::new(server), results_rx)
     }
 
     fn now(&self) -> Duration {
         self.epoch.elapsed()
     }
 
-    fn with_hub<R>(&self, f: impl FnOnce(&mut Hub<S>) -> R) -> R {
+    fn with_hub<R>(&self, f: impl FnOnce(&mut Hub) -> R) -> R {
         let mut hub = self.hub.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let r = f(&mut hub);
         hub.flush();
@@ -128,6 +208,11 @@ impl<S: Store + 'static> Server<S> {
         self.open.load(Ordering::Relaxed)
     }
 
+    /// Client addresses whose connections are being counted (for tests: back to zero when all close).
+    pub fn tracked_addresses(&self) -> usize {
+        self.caps.lock().unwrap_or_else(|e| e.into_inner()).tracked()
+    }
+
     /// Accepts connections until the task is dropped.
     pub async fn accept(self: Arc<Self>, listener: TcpListener, kind: Kind) {
         loop {
@@ -135,9 +220,11 @@ impl<S: Store + 'static> Server<S> {
                 Ok((stream, peer)) => {
                     if self.open.load(Ordering::Relaxed) >= self.limits.max_connections {
                         tracing::warn!(%peer, "connection limit reached: refusing");
+                        self.metrics.refused("connection_limit");
                         drop(stream);
                         continue;
                     }
+                    self.keepalive(&stream);
                     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
                     let span = match kind {
                         Kind::Notification => tracing::info_span!("ns", conn = id, %peer),
@@ -154,6 +241,17 @@ impl<S: Store + 'static> Server<S> {
         }
     }
 
+    /// TCP keepalive, so a peer that vanished without a word is noticed.
+    fn keepalive(&self, stream: &TcpStream) {
+        let probes = socket2::TcpKeepalive::new()
+            .with_time(self.limits.keepalive)
+            .with_interval(Duration::from_secs(10))
+            .with_retries(3);
+        if let Err(e) = socket2::SockRef::from(stream).set_tcp_keepalive(&probes) {
+            tracing::debug!(error = %e, "cannot set TCP keepalive");
+        }
+    }
+
     /// Closes connections that do not sign in in time, expires cookies; runs until the task is dropped.
     pub async fn deadlines(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -161,30 +259,149 @@ impl<S: Store + 'static> Server<S> {
             tick.tick().await;
             let now = self.now();
             self.with_hub(|hub| hub.logic.handle_timeout(now));
+            self.caps.lock().unwrap_or_else(|e| e.into_inner()).sweep(now);
+        }
+    }
+
+    /// Hands store results to the logic, in the order they come; runs until the server is dropped.
+    pub async fn store_results(self: Arc<Self>, mut results: mpsc::UnboundedReceiver<(JobId, Done)>) {
+        while let Some((id, done)) = results.recv().await {
+            let now = self.now();
+            self.with_hub(|hub| {
+                hub.logic.job_done(id, done, now);
+                while let Ok((id, done)) = results.try_recv() {
+                    hub.logic.job_done(id, done, now);
+                }
+            });
+        }
+    }
+
+    /// Reads what administrators changed in the database (after event `last`) once a second, and applies
+    /// it to the sessions held here; runs until the task is dropped.
+    pub async fn admin_events(self: Arc<Self>, mut last: i64) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let (tx, rx) = oneshot::channel();
+            self.store.submit(Job::AdminEvents { after: last }, move |done| {
+                let _ = tx.send(done);
+            });
+            match rx.await {
+                Ok(Done::AdminEvents(Ok((newest, events)))) => {
+                    last = newest;
+                    if !events.is_empty() {
+                        self.with_hub(|hub| hub.logic.admin_events(events));
+                    }
+                }
+                Ok(Done::AdminEvents(Err(e))) => tracing::warn!(error = %e, "cannot read administrators' changes"),
+                _ => return,
+            }
         }
     }
 
     async fn connection(self: Arc<Self>, kind: Kind, conn: ConnId, stream: TcpStream, peer: SocketAddr) {
         self.open.fetch_add(1, Ordering::Relaxed);
-        let _ = stream.set_nodelay(true);
+        self.metrics.connection_opened(kind.label());
+        match self.client(&stream, peer).await {
+            Some((client, leftover)) => {
+                let admitted = match client {
+                    Some(ip) => self.caps.lock().unwrap_or_else(|e| e.into_inner()).open(ip, self.now()),
+                    None => Ok(()),
+                };
+                match admitted {
+                    Ok(()) => {
+                        Arc::clone(&self).serve(kind, conn, stream, client, leftover).await;
+                        if let Some(ip) = client {
+                            self.caps.lock().unwrap_or_else(|e| e.into_inner()).closed(ip);
+                        }
+                    }
+                    Err(refusal) => {
+                        tracing::warn!(client = ?client, "too many connections from this address: refusing");
+                        self.metrics.refused(refusal.label());
+                    }
+                }
+            }
+            None => self.metrics.refused("proxy_header"),
+        }
+        self.metrics.connection_closed(kind.label());
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The client's address, and bytes read past a PROXY header: `None` when a trusted proxy's header is
+    /// bad or late (the connection is closed).
+    async fn client(&self, stream: &TcpStream, peer: SocketAddr) -> Option<(Option<IpAddr>, Vec<u8>)> {
+        if !self.limits.proxy_from.contains(peer.ip()) {
+            return Some((Some(peer.ip()), Vec::new()));
+        }
+        let mut bytes = Vec::new();
+        let read = tokio::time::timeout(self.limits.proxy_header_timeout, async {
+            loop {
+                match proxy::parse(&bytes) {
+                    proxy::Header::Incomplete => {}
+                    proxy::Header::Absent => return Some((None, bytes)),
+                    proxy::Header::Client { len, address } => return Some((address, bytes.split_off(len))),
+                    proxy::Header::Invalid => return None,
+                }
+                stream.readable().await.ok()?;
+                let mut buf = [0u8; proxy::MAX_HEADER];
+                match stream.try_read(&mut buf) {
+                    Ok(0) => return None,
+                    Ok(n) => bytes.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return None,
+                }
+            }
+        });
+        let client = read.await.ok().flatten();
+        if client.is_none() {
+            tracing::warn!(%peer, "closing: no valid PROXY header from a trusted proxy in time");
+        }
+        client
+    }
+
+    async fn serve(
+        self: Arc<Self>,
+        kind: Kind,
+        conn: ConnId,
+        stream: TcpStream,
+        client: Option<IpAddr>,
+        leftover: Vec<u8>,
+    ) {
         let (reader, writer) = stream.into_split();
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
+        let wake = Arc::new(Notify::new());
         let (done_tx, mut done_rx) = oneshot::channel();
-        tokio::spawn(write_frames(writer, rx, Arc::clone(&pending), done_tx).in_current_span());
+        let metrics = Arc::clone(&self.metrics);
+        let send_timeout = self.limits.send_timeout;
+        tokio::spawn(write_frames(writer, rx, Arc::clone(&pending), send_timeout, metrics, done_tx).in_current_span());
         let now = self.now();
         self.with_hub(|hub| {
-            hub.writers.insert(conn, Queue { tx, pending });
+            hub.writers.insert(conn, Queue { tx, pending, wake: Arc::clone(&wake) });
             match kind {
-                Kind::Notification => hub.logic.connect(conn, now),
+                Kind::Notification => hub.logic.connect(conn, client, now),
                 Kind::Switchboard => hub.logic.sb_connect(conn, now),
             }
         });
-        tracing::debug!("connected");
+        tracing::debug!(client = ?client, "connected");
 
         let mut decoder =
             Decoder::new(msnp::Limits { max_line: self.limits.max_line, max_payload: MAX_CLIENT_PAYLOAD });
+        decoder.extend(&leftover);
+        let mut frames = VecDeque::new();
+        let mut bad_framing = decode(&mut decoder, &mut frames).err();
         loop {
+            let waiting = self.deliver(kind, conn, &mut frames);
+            if waiting {
+                tokio::select! {
+                    _ = wake.notified() => continue,
+                    _ = &mut done_rx => break,
+                }
+            }
+            if let Some(e) = bad_framing {
+                tracing::info!(error = %e, "closing: bad framing");
+                break;
+            }
             tokio::select! {
                 ready = reader.readable() => if ready.is_err() { break },
                 // The writer finished: the server closed this connection.
@@ -198,39 +415,48 @@ impl<S: Store + 'static> Server<S> {
                     Ok(0) => Err(()),
                     Ok(n) => {
                         decoder.extend(&scratch[..n]);
-                        Ok(true)
+                        Ok(n)
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
                     Err(_) => Err(()),
                 }
             });
-            match read {
-                Err(()) => break,
-                Ok(false) => continue,
-                Ok(true) => {}
-            }
-            let now = self.now();
-            let result = self.with_hub(|hub| {
-                loop {
-                    match decoder.next_frame() {
-                        Ok(Some(frame)) if kind == Kind::Notification => hub.logic.receive(conn, &frame, now),
-                        Ok(Some(frame)) => hub.logic.sb_receive(conn, &frame, now),
-                        Ok(None) => return Ok(()),
-                        Err(e) => return Err(e),
-                    }
-                }
-            });
-            if let Err(e) = result {
-                tracing::info!(error = %e, peer = %peer, "closing: bad framing");
-                break;
+            let Ok(n) = read else { break };
+            bad_framing = decode(&mut decoder, &mut frames).err();
+            if n == SCRATCH_SIZE {
+                // A client sending as fast as it can: let every other connection have its turn first.
+                tokio::task::yield_now().await;
             }
         }
         self.with_hub(|hub| {
             hub.writers.remove(&conn);
             hub.logic.disconnect(conn);
         });
-        self.open.fetch_sub(1, Ordering::Relaxed);
         tracing::debug!("disconnected");
+    }
+
+    /// Hands decoded frames to the logic, a few per turn of the lock, until none are left or the logic
+    /// waits for the store; returns whether it waits.
+    fn deliver(&self, kind: Kind, conn: ConnId, frames: &mut VecDeque<Frame>) -> bool {
+        loop {
+            let now = self.now();
+            let waiting = self.with_hub(|hub| {
+                for _ in 0..FRAMES_PER_TURN {
+                    if hub.logic.waiting(conn) {
+                        return true;
+                    }
+                    let Some(frame) = frames.pop_front() else { return false };
+                    match kind {
+                        Kind::Notification => hub.logic.receive(conn, &frame, now),
+                        Kind::Switchboard => hub.logic.sb_receive(conn, &frame, now),
+                    }
+                }
+                hub.logic.waiting(conn)
+            });
+            if waiting || frames.is_empty() {
+                return waiting;
+            }
+        }
     }
 
     /// Sends `OUT SSD` to everyone and closes every connection (graceful shutdown).
@@ -239,16 +465,27 @@ impl<S: Store + 'static> Server<S> {
     }
 }
 
+/// Moves every whole frame from the decoder to `frames`; the error, if the stream broke (the frames
+/// before it are kept, and answered before the connection closes).
+fn decode(decoder: &mut Decoder, frames: &mut VecDeque<Frame>) -> Result<(), FrameError> {
+    while let Some(frame) = decoder.next_frame()? {
+        frames.push_back(frame);
+    }
+    Ok(())
+}
+
 /// Writes queued frames until the queue closes, then shuts the socket down. Frames waiting together
-/// go out in one write.
+/// go out in one write. A client whose socket accepts nothing for `send_timeout` is given up on.
 async fn write_frames(
     mut writer: tokio::net::tcp::OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<Frame>,
     pending: Arc<AtomicUsize>,
+    send_timeout: Duration,
+    metrics: Arc<Metrics>,
     done: oneshot::Sender<()>,
 ) {
     let mut batch = Vec::new();
-    while let Some(frame) = rx.recv().await {
+    'frames: while let Some(frame) = rx.recv().await {
         batch.extend_from_slice(frame.as_bytes());
         while batch.len() < 64 * 1024 {
             match rx.try_recv() {
@@ -256,8 +493,17 @@ async fn write_frames(
                 Err(_) => break,
             }
         }
-        if writer.write_all(&batch).await.is_err() {
-            break;
+        let mut written = 0;
+        while written < batch.len() {
+            match tokio::time::timeout(send_timeout, writer.write(&batch[written..])).await {
+                Ok(Ok(0) | Err(_)) => break 'frames,
+                Ok(Ok(n)) => written += n,
+                Err(_) => {
+                    tracing::info!(?send_timeout, "closing: the client has taken nothing for the send timeout");
+                    metrics.refused("send_timeout");
+                    break 'frames;
+                }
+            }
         }
         pending.fetch_sub(batch.len(), Ordering::Relaxed);
         // Keep a small buffer for the next burst; give a big one (a long list dump) back.
@@ -267,6 +513,7 @@ async fn write_frames(
             batch.clear();
         }
     }
-    let _ = writer.shutdown().await;
+    // A socket that takes nothing would take no FIN either; don't wait on it.
+    let _ = tokio::time::timeout(send_timeout, writer.shutdown()).await;
     let _ = done.send(());
 }

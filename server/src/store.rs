@@ -4,10 +4,11 @@
 //! change a command makes is applied in one transaction, committed before the reply is sent.
 
 use std::path::Path;
+use std::time::Duration;
 
 use msnp::ns::Entry;
 use msnp::{Blp, Gtc, List};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use thiserror::Error;
 
 use crate::secret::{Secret, SecretError};
@@ -22,6 +23,8 @@ pub enum StoreError {
     NoAccount(String),
     #[error("corrupt value {value:?} in column {column}")]
     Corrupt { column: &'static str, value: String },
+    #[error("cannot start a store thread: {0}")]
+    Thread(std::io::Error),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -79,7 +82,9 @@ fn list_index(list: List) -> usize {
     }
 }
 
-/// One change to an account, applied with others in a transaction.
+/// One change to an account, applied with others in a transaction. Every account a transaction changes
+/// gets its list version bumped by exactly one (MSNP2.md §6.2), in the database, so that concurrent
+/// changes never lose a bump.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
     AddEntry {
@@ -87,6 +92,7 @@ pub enum Change {
         list: List,
         entry: Entry,
     },
+    /// Removes `handle` from `list` if it is there (nothing changes, and no version moves, otherwise).
     RemoveEntry {
         account: String,
         list: List,
@@ -110,20 +116,42 @@ pub enum Change {
         account: String,
         blp: Blp,
     },
-    SetVersion {
-        account: String,
-        version: u32,
-    },
 }
 
-/// What the notification server needs from a database.
+/// The new list version of each account a transaction changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Versions(pub Vec<(String, u32)>);
+
+impl Versions {
+    /// The new version of `handle`'s account, if the transaction changed it.
+    pub fn of(&self, handle: &str) -> Option<u32> {
+        self.0.iter().find(|(h, _)| msnp::handle::same(h, handle)).map(|(_, v)| *v)
+    }
+}
+
+/// What an administrator did to an account while the server may be running; the server reads these
+/// and applies them to the sessions it holds (see [`SqliteStore::admin_events`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminEvent {
+    /// The account was removed, its password changed, it was replaced, or one of its own lists (FL, AL,
+    /// BL) lost an entry: its session must end, so the client signs in again and resyncs.
+    SessionInvalid { handle: String },
+    /// Only the account's RL lost `contact` (whose account was removed); its version is now `version`.
+    ReverseRemoved { handle: String, contact: String, version: u32 },
+}
+
+/// What the notification server needs from a database. Calls block: the server makes them on its store
+/// threads, never on its network threads and never while its state is locked.
 pub trait Store: Send {
+    /// The account if `response` is MD5(`challenge` ‖ its password) (MSNP2.md §5.3); `None` for a wrong
+    /// password and for an unknown account alike. The password never leaves the store.
+    fn sign_in(&mut self, handle: &str, challenge: &str, response: &str) -> Result<Option<Account>>;
     /// The account with its lists, or `None`.
     fn account(&mut self, handle: &str) -> Result<Option<Account>>;
-    /// The account's password, for computing the MD5 login response.
-    fn password(&mut self, handle: &str) -> Result<Option<String>>;
-    /// Applies all `changes` or none, durably, before returning.
-    fn apply(&mut self, changes: &[Change]) -> Result<()>;
+    /// Applies all `changes` or none, durably, before returning; bumps each changed account's version.
+    fn apply(&mut self, changes: &[Change]) -> Result<Versions>;
+    /// Administrators' changes recorded after event `after`, with the id of the last one.
+    fn admin_events(&mut self, after: i64) -> Result<(i64, Vec<AdminEvent>)>;
 }
 
 /// The SQLite store. Passwords are kept encrypted with a key held outside the database.
@@ -155,26 +183,42 @@ CREATE TABLE IF NOT EXISTS entries (
     name TEXT NOT NULL,
     UNIQUE (account, list, handle)
 );
+CREATE INDEX IF NOT EXISTS entries_by_handle ON entries (handle);
+CREATE TABLE IF NOT EXISTS admin_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    handle TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    contact TEXT,
+    version INTEGER
+);
 ";
 
+/// How many administrators' events the database keeps (a running server reads them within a second).
+const ADMIN_EVENTS_KEPT: i64 = 10_000;
+
+/// The version after `version`: list versions are 32-bit and wrap.
+const NEXT_VERSION: &str = "(version + 1) % 4294967296";
+
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`, in WAL mode.
-    pub fn open(path: &Path, secret: Secret) -> Result<SqliteStore> {
+    /// Opens (creating if needed) the database at `path`, in WAL mode; a write waits up to `busy` for
+    /// another process's lock before it fails.
+    pub fn open(path: &Path, secret: Secret, busy: Duration) -> Result<SqliteStore> {
         let db = Connection::open(path)?;
-        Self::init(db, secret)
+        Self::init(db, secret, busy)
     }
 
     /// A private in-memory database, for tests.
     pub fn memory(secret: Secret) -> Result<SqliteStore> {
-        Self::init(Connection::open_in_memory()?, secret)
+        Self::init(Connection::open_in_memory()?, secret, Duration::from_secs(5))
     }
 
-    fn init(db: Connection, secret: Secret) -> Result<SqliteStore> {
-        // WAL with synchronous=NORMAL: a committed transaction survives the process being killed.
+    fn init(db: Connection, secret: Secret, busy: Duration) -> Result<SqliteStore> {
+        // WAL with synchronous=NORMAL: a committed transaction survives the process being killed, and
+        // readers are never blocked by a writer.
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "NORMAL")?;
         db.pragma_update(None, "foreign_keys", "ON")?;
-        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        db.busy_timeout(busy)?;
         db.execute_batch(SCHEMA)?;
         Ok(SqliteStore { db, secret })
     }
@@ -186,14 +230,19 @@ impl SqliteStore {
             .ok_or_else(|| StoreError::NoAccount(handle.to_owned()))
     }
 
-    /// Creates the account, or replaces everything about it (password, name, settings, lists).
+    /// Creates the account, or replaces everything about it (password, name, settings, lists). A
+    /// replaced account's version moves past its old one, so clients with cached lists resync; its
+    /// session on a running server ends.
     pub fn put_account(&mut self, account: &Account, password: &str) -> Result<()> {
         let sealed = self.secret.seal(password.as_bytes())?;
-        let tx = self.db.transaction()?;
+        let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
-            "INSERT INTO accounts (handle, password, name, version, gtc, blp) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (handle) DO UPDATE SET handle = excluded.handle, password = excluded.password,
-               name = excluded.name, version = excluded.version, gtc = excluded.gtc, blp = excluded.blp",
+            &format!(
+                "INSERT INTO accounts (handle, password, name, version, gtc, blp) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (handle) DO UPDATE SET handle = excluded.handle, password = excluded.password,
+                   name = excluded.name, gtc = excluded.gtc, blp = excluded.blp,
+                   version = max(excluded.version, {NEXT_VERSION})"
+            ),
             params![account.handle, sealed, account.name, account.version, account.gtc.as_str(), account.blp.as_str()],
         )?;
         let id: i64 = tx.query_row("SELECT id FROM accounts WHERE handle = ?1", [&account.handle], |r| r.get(0))?;
@@ -206,24 +255,57 @@ impl SqliteStore {
                 )?;
             }
         }
+        record(&tx, &AdminEvent::SessionInvalid { handle: account.handle.clone() })?;
         tx.commit()?;
         Ok(())
     }
 
+    /// Changes the password; the account's session on a running server ends.
     pub fn set_password(&mut self, handle: &str, password: &str) -> Result<()> {
         let sealed = self.secret.seal(password.as_bytes())?;
-        let n = self.db.execute("UPDATE accounts SET password = ?1 WHERE handle = ?2", params![sealed, handle])?;
-        if n == 0 { Err(StoreError::NoAccount(handle.to_owned())) } else { Ok(()) }
-    }
-
-    /// Removes the account; it also disappears from everyone else's lists.
-    pub fn remove_account(&mut self, handle: &str) -> Result<()> {
-        let tx = self.db.transaction()?;
-        let n = tx.execute("DELETE FROM accounts WHERE handle = ?1", [handle])?;
+        let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute("UPDATE accounts SET password = ?1 WHERE handle = ?2", params![sealed, handle])?;
         if n == 0 {
             return Err(StoreError::NoAccount(handle.to_owned()));
         }
-        tx.execute("DELETE FROM entries WHERE handle = ?1", [handle])?;
+        record(&tx, &AdminEvent::SessionInvalid { handle: handle.to_owned() })?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Removes the account; it also leaves everyone else's lists, and each of those accounts' version
+    /// moves by one so their clients resync.
+    pub fn remove_account(&mut self, handle: &str) -> Result<()> {
+        let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let removed: i64 = tx
+            .query_row("SELECT id FROM accounts WHERE handle = ?1", [handle], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::NoAccount(handle.to_owned()))?;
+        // Every other account that lists it, and whether it is on more than their RL.
+        let holders: Vec<(i64, String, bool)> = {
+            let mut stmt = tx.prepare(
+                "SELECT a.id, a.handle, max(e.list <> 'RL') FROM entries e JOIN accounts a ON a.id = e.account
+                 WHERE e.handle = ?1 AND a.id <> ?2 GROUP BY a.id ORDER BY a.id",
+            )?;
+            let rows = stmt.query_map(params![handle, removed], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (id, holder, own_lists) in holders {
+            tx.execute("DELETE FROM entries WHERE account = ?1 AND handle = ?2", params![id, handle])?;
+            let version: u32 = tx.query_row(
+                &format!("UPDATE accounts SET version = {NEXT_VERSION} WHERE id = ?1 RETURNING version"),
+                [id],
+                |r| r.get(0),
+            )?;
+            let event = if own_lists {
+                AdminEvent::SessionInvalid { handle: holder }
+            } else {
+                AdminEvent::ReverseRemoved { handle: holder, contact: handle.to_owned(), version }
+            };
+            record(&tx, &event)?;
+        }
+        tx.execute("DELETE FROM accounts WHERE id = ?1", [removed])?;
+        record(&tx, &AdminEvent::SessionInvalid { handle: handle.to_owned() })?;
         tx.commit()?;
         Ok(())
     }
@@ -234,6 +316,34 @@ impl SqliteStore {
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    /// Whether an account exists (for administration).
+    pub fn exists(&self, handle: &str) -> Result<bool> {
+        match self.id(handle) {
+            Ok(_) => Ok(true),
+            Err(StoreError::NoAccount(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The id of the newest administrators' event: a starting server applies only later ones.
+    pub fn last_admin_event(&self) -> Result<i64> {
+        Ok(self.db.query_row("SELECT coalesce(max(id), 0) FROM admin_events", [], |r| r.get(0))?)
+    }
+}
+
+/// Records an administrators' event in the transaction that made the change.
+fn record(tx: &rusqlite::Transaction<'_>, event: &AdminEvent) -> Result<()> {
+    let (handle, kind, contact, version) = match event {
+        AdminEvent::SessionInvalid { handle } => (handle, "session", None, None),
+        AdminEvent::ReverseRemoved { handle, contact, version } => (handle, "rl_removed", Some(contact), Some(version)),
+    };
+    tx.execute(
+        "INSERT INTO admin_events (handle, kind, contact, version) VALUES (?1, ?2, ?3, ?4)",
+        params![handle, kind, contact, version],
+    )?;
+    tx.execute("DELETE FROM admin_events WHERE id <= (SELECT max(id) FROM admin_events) - ?1", [ADMIN_EVENTS_KEPT])?;
+    Ok(())
 }
 
 fn parse<T: std::str::FromStr>(column: &'static str, value: String) -> Result<T> {
@@ -241,10 +351,24 @@ fn parse<T: std::str::FromStr>(column: &'static str, value: String) -> Result<T>
 }
 
 impl Store for SqliteStore {
+    fn sign_in(&mut self, handle: &str, challenge: &str, response: &str) -> Result<Option<Account>> {
+        let sealed: Option<Vec<u8>> =
+            self.db.query_row("SELECT password FROM accounts WHERE handle = ?1", [handle], |r| r.get(0)).optional()?;
+        let Some(sealed) = sealed else { return Ok(None) };
+        let password = self.secret.open(&sealed)?;
+        let password = String::from_utf8(password)
+            .map_err(|_| StoreError::Corrupt { column: "password", value: String::new() })?;
+        if !msnp::auth::verify_md5_response(challenge, &password, response) {
+            return Ok(None);
+        }
+        self.account(handle)
+    }
+
     fn account(&mut self, handle: &str) -> Result<Option<Account>> {
         let row = self
             .db
-            .query_row("SELECT id, handle, name, version, gtc, blp FROM accounts WHERE handle = ?1", [handle], |r| {
+            .prepare_cached("SELECT id, handle, name, version, gtc, blp FROM accounts WHERE handle = ?1")?
+            .query_row([handle], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
@@ -277,70 +401,99 @@ impl Store for SqliteStore {
         Ok(Some(account))
     }
 
-    fn password(&mut self, handle: &str) -> Result<Option<String>> {
-        let sealed: Option<Vec<u8>> =
-            self.db.query_row("SELECT password FROM accounts WHERE handle = ?1", [handle], |r| r.get(0)).optional()?;
-        sealed
-            .map(|s| {
-                let plain = self.secret.open(&s)?;
-                String::from_utf8(plain).map_err(|_| StoreError::Corrupt { column: "password", value: String::new() })
-            })
-            .transpose()
-    }
-
-    fn apply(&mut self, changes: &[Change]) -> Result<()> {
-        let tx = self.db.transaction()?;
+    fn apply(&mut self, changes: &[Change]) -> Result<Versions> {
+        let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut changed: Vec<i64> = Vec::new();
         for change in changes {
-            let id = |account: &str| -> Result<i64> {
-                tx.query_row("SELECT id FROM accounts WHERE handle = ?1", [account], |r| r.get(0))
-                    .optional()?
-                    .ok_or_else(|| StoreError::NoAccount(account.to_owned()))
-            };
-            match change {
-                Change::AddEntry { account, list, entry } => {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO entries (account, list, handle, name) VALUES (?1, ?2, ?3, ?4)",
-                        params![id(account)?, list.as_str(), entry.handle, entry.name],
-                    )?;
-                }
-                Change::RemoveEntry { account, list, handle } => {
-                    tx.execute(
-                        "DELETE FROM entries WHERE account = ?1 AND list = ?2 AND handle = ?3",
-                        params![id(account)?, list.as_str(), handle],
-                    )?;
-                }
-                Change::RenameEntry { account, handle, name } => {
-                    tx.execute(
-                        "UPDATE entries SET name = ?1 WHERE account = ?2 AND handle = ?3",
-                        params![name, id(account)?, handle],
-                    )?;
-                }
-                Change::SetName { account, name } => {
-                    tx.execute("UPDATE accounts SET name = ?1 WHERE handle = ?2", params![name, account])?;
-                }
-                Change::SetGtc { account, gtc } => {
-                    tx.execute("UPDATE accounts SET gtc = ?1 WHERE handle = ?2", params![gtc.as_str(), account])?;
-                }
-                Change::SetBlp { account, blp } => {
-                    tx.execute("UPDATE accounts SET blp = ?1 WHERE handle = ?2", params![blp.as_str(), account])?;
-                }
-                Change::SetVersion { account, version } => {
-                    tx.execute("UPDATE accounts SET version = ?1 WHERE handle = ?2", params![version, account])?;
-                }
+            let (account, n) = apply_one(&tx, change)?;
+            if n > 0 && !changed.contains(&account) {
+                changed.push(account);
             }
         }
+        let mut versions = Versions::default();
+        for id in changed {
+            let bumped = tx.query_row(
+                &format!("UPDATE accounts SET version = {NEXT_VERSION} WHERE id = ?1 RETURNING handle, version"),
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            versions.0.push(bumped);
+        }
         tx.commit()?;
-        Ok(())
+        Ok(versions)
+    }
+
+    fn admin_events(&mut self, after: i64) -> Result<(i64, Vec<AdminEvent>)> {
+        let mut stmt = self
+            .db
+            .prepare_cached("SELECT id, handle, kind, contact, version FROM admin_events WHERE id > ?1 ORDER BY id")?;
+        let rows = stmt.query_map([after], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<u32>>(4)?,
+            ))
+        })?;
+        let mut last = after;
+        let mut events = Vec::new();
+        for row in rows {
+            let (id, handle, kind, contact, version) = row?;
+            last = id;
+            events.push(match (kind.as_str(), contact, version) {
+                ("rl_removed", Some(contact), Some(version)) => AdminEvent::ReverseRemoved { handle, contact, version },
+                ("session", _, _) => AdminEvent::SessionInvalid { handle },
+                _ => return Err(StoreError::Corrupt { column: "admin_events.kind", value: kind }),
+            });
+        }
+        Ok((last, events))
     }
 }
 
-impl SqliteStore {
-    /// Whether an account exists (for administration).
-    pub fn exists(&self, handle: &str) -> Result<bool> {
-        match self.id(handle) {
-            Ok(_) => Ok(true),
-            Err(StoreError::NoAccount(_)) => Ok(false),
-            Err(e) => Err(e),
+/// Applies one change: the id of the account it belongs to, and how many rows it changed.
+fn apply_one(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(i64, usize)> {
+    let id = |account: &str| -> Result<i64> {
+        tx.query_row("SELECT id FROM accounts WHERE handle = ?1", [account], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::NoAccount(account.to_owned()))
+    };
+    Ok(match change {
+        Change::AddEntry { account, list, entry } => {
+            let id = id(account)?;
+            let n = tx.execute(
+                "INSERT OR REPLACE INTO entries (account, list, handle, name) VALUES (?1, ?2, ?3, ?4)",
+                params![id, list.as_str(), entry.handle, entry.name],
+            )?;
+            (id, n)
         }
-    }
+        Change::RemoveEntry { account, list, handle } => {
+            let id = id(account)?;
+            let n = tx.execute(
+                "DELETE FROM entries WHERE account = ?1 AND list = ?2 AND handle = ?3",
+                params![id, list.as_str(), handle],
+            )?;
+            (id, n)
+        }
+        Change::RenameEntry { account, handle, name } => {
+            let id = id(account)?;
+            let n = tx.execute(
+                "UPDATE entries SET name = ?1 WHERE account = ?2 AND handle = ?3",
+                params![name, id, handle],
+            )?;
+            (id, n)
+        }
+        Change::SetName { account, name } => {
+            let id = id(account)?;
+            (id, tx.execute("UPDATE accounts SET name = ?1 WHERE id = ?2", params![name, id])?)
+        }
+        Change::SetGtc { account, gtc } => {
+            let id = id(account)?;
+            (id, tx.execute("UPDATE accounts SET gtc = ?1 WHERE id = ?2", params![gtc.as_str(), id])?)
+        }
+        Change::SetBlp { account, blp } => {
+            let id = id(account)?;
+            (id, tx.execute("UPDATE accounts SET blp = ?1 WHERE id = ?2", params![blp.as_str(), id])?)
+        }
+    })
 }

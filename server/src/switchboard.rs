@@ -2,7 +2,8 @@
 //!
 //! Switchboards share [`Logic`] with the notification server because they cannot work apart from it:
 //! `XFR SB` hands out the caller's cookie, `CAL` checks the callee's presence and privacy there, and `RNG`
-//! goes out on the callee's notification-server connection.
+//! goes out on the callee's notification-server connection. A cookie carries its holder's canonical
+//! handle and friendly name, so the switchboard never needs the store.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use msnp::{AckMode, ErrorCode, Frame, ParseError, TrId, handle};
 use crate::conn::{Conn, ConnId, next_deadline, overdue};
 use crate::notification::{Logic, Output, key};
 use crate::secret::random_bytes;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// Switchboard settings and limits, each a command-line flag.
 #[derive(Clone, Debug)]
@@ -67,6 +68,8 @@ enum Phase {
 struct Cookie {
     /// Lowercased handle it was issued to.
     user: String,
+    /// Who that is: canonical handle and friendly name when it was issued.
+    identity: (String, String),
     /// `None`: from `XFR` (starts a session); `Some`: from `RNG` (joins that session).
     session: Option<u64>,
     expires: Duration,
@@ -115,21 +118,22 @@ impl Switchboards {
         self.cookies.values().filter(|c| c.session == Some(session)).count()
     }
 
-    fn issue(&mut self, user: String, session: Option<u64>, now: Duration) -> Result<String, StoreError> {
+    /// A cookie for `identity` (canonical handle, friendly name): into `session`, or a new one.
+    fn issue(&mut self, identity: (String, String), session: Option<u64>, now: Duration) -> Result<String, StoreError> {
         let [a, b] = [random_bytes::<8>()?, random_bytes::<8>()?].map(u64::from_le_bytes);
         // The digits-and-dots shape of the 1999 service's cookies, with 66 bits of randomness.
         let cookie = format!("{:010}.{:010}", a % 10_000_000_000, b % 10_000_000_000);
-        self.cookies.insert(cookie.clone(), Cookie { user, session, expires: now + self.config.cookie_lifetime });
+        let user = key(&identity.0);
+        let expires = now + self.config.cookie_lifetime;
+        self.cookies.insert(cookie.clone(), Cookie { user, identity, session, expires });
         Ok(cookie)
     }
 
-    /// Takes `cookie` if it is valid for `user` and `session`; a failed try leaves it in place.
-    fn redeem(&mut self, cookie: &str, user: &str, session: Option<u64>, now: Duration) -> bool {
+    /// Takes `cookie` if it is valid for `user` and `session`, returning whom it was issued to; a failed
+    /// try leaves it in place.
+    fn redeem(&mut self, cookie: &str, user: &str, session: Option<u64>, now: Duration) -> Option<(String, String)> {
         let valid = self.cookies.get(cookie).is_some_and(|c| c.user == user && c.session == session && c.expires > now);
-        if valid {
-            self.cookies.remove(cookie);
-        }
-        valid
+        valid.then(|| self.cookies.remove(cookie)).flatten().map(|c| c.identity)
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Duration> {
@@ -137,17 +141,19 @@ impl Switchboards {
     }
 }
 
-impl<S: Store> Logic<S> {
+impl Logic {
     /// `XFR <trid> SB` from a signed-in, visible user: a cookie for a new session.
-    pub(crate) fn xfr_sb(&mut self, conn: ConnId, user: &str, trid: TrId, now: Duration) -> Result<(), StoreError> {
+    pub(crate) fn xfr_sb(&mut self, conn: ConnId, user: &str, trid: TrId, now: Duration) {
         if self.sb.sessions_of(user) >= self.sb.config.max_sessions_per_user {
-            self.error(conn, ErrorCode::TooManySessions, trid);
-            return Ok(());
+            return self.error(conn, ErrorCode::TooManySessions, trid);
         }
-        let cookie = self.sb.issue(user.to_owned(), None, now)?;
+        let account = &self.users[user].account;
+        let cookie = match self.sb.issue((account.handle.clone(), account.name.clone()), None, now) {
+            Ok(cookie) => cookie,
+            Err(err) => return self.internal_error(conn, trid, &err),
+        };
         let address = self.sb.config.public_address.clone();
         self.send(conn, msnp::ns::ServerCommand::XfrSb { trid, address, cookie });
-        Ok(())
     }
 
     /// A client connected to the switchboard port.
@@ -158,51 +164,31 @@ impl<S: Store> Logic<S> {
     /// A frame arrived on switchboard connection `conn`.
     pub fn sb_receive(&mut self, conn: ConnId, frame: &Frame, now: Duration) {
         let Some(c) = self.sb.conns.get(&conn) else { return };
-        let result = match c.phase {
-            Phase::Closed => Ok(()),
+        match c.phase {
+            Phase::Closed => {}
             Phase::AwaitAuth => match ClientCommand::parse(frame) {
                 Ok(ClientCommand::Usr { trid, handle, cookie }) => self.sb_usr(conn, trid, &handle, &cookie, now),
                 Ok(ClientCommand::Ans { trid, handle, cookie, session_id }) => {
                     self.sb_ans(conn, trid, &handle, &cookie, &session_id, now)
                 }
                 Err(ParseError::MissingParams { trid: Some(trid), .. }) if matches!(frame.name(), "USR" | "ANS") => {
-                    self.sb_auth_failed(conn, trid);
-                    Ok(())
+                    self.sb_auth_failed(conn, trid)
                 }
                 // Anything else before USR/ANS: close (project rule, §8.2).
-                _ => {
-                    self.sb_close(conn);
-                    Ok(())
-                }
+                _ => self.sb_close(conn),
             },
             Phase::Joined { session } => match ClientCommand::parse(frame) {
                 Ok(ClientCommand::Cal { trid, handle }) => self.sb_cal(conn, session, trid, &handle, now),
-                Ok(ClientCommand::Msg { trid, ack, payload }) => {
-                    self.sb_msg(conn, session, trid, ack, payload);
-                    Ok(())
-                }
-                Ok(ClientCommand::Out) => {
-                    self.sb_close(conn);
-                    Ok(())
-                }
+                Ok(ClientCommand::Msg { trid, ack, payload }) => self.sb_msg(conn, session, trid, ack, payload),
+                Ok(ClientCommand::Out) => self.sb_close(conn),
                 Ok(ClientCommand::Usr { trid, .. } | ClientCommand::Ans { trid, .. }) => {
-                    self.error(conn, ErrorCode::AlreadyLoggedIn, trid);
-                    Ok(())
+                    self.error(conn, ErrorCode::AlreadyLoggedIn, trid)
                 }
-                Err(err) => {
-                    match err.reply() {
-                        Some(reply) => self.push(Output::Send(conn, reply)),
-                        None => self.sb_close(conn),
-                    }
-                    Ok(())
-                }
+                Err(err) => match err.reply() {
+                    Some(reply) => self.push(Output::Send(conn, reply)),
+                    None => self.sb_close(conn),
+                },
             },
-        };
-        if let Err(err) = result {
-            tracing::error!(%err, "switchboard command failed");
-            if let Some(trid) = frame.tokens().nth(1).and_then(|t| t.parse().ok()) {
-                self.error(conn, ErrorCode::InternalServer, trid);
-            }
         }
     }
 
@@ -222,23 +208,11 @@ impl<S: Store> Logic<S> {
         }
     }
 
-    /// The canonical handle and current name of a user, from the NS or the store.
-    fn identity(&mut self, who: &str) -> Result<Option<(String, String)>, StoreError> {
-        if let Some(u) = self.users.get(&key(who)) {
-            return Ok(Some((u.account.handle.clone(), u.account.name.clone())));
-        }
-        Ok(self.store.account(who)?.map(|a| (a.handle, a.name)))
-    }
-
-    fn sb_usr(&mut self, conn: ConnId, trid: TrId, who: &str, cookie: &str, now: Duration) -> Result<(), StoreError> {
-        if !self.sb.redeem(cookie, &key(who), None, now) {
-            self.sb_auth_failed(conn, trid);
-            return Ok(());
-        }
-        let Some((handle, name)) = self.identity(who)? else {
-            self.sb_auth_failed(conn, trid);
-            return Ok(());
+    fn sb_usr(&mut self, conn: ConnId, trid: TrId, who: &str, cookie: &str, now: Duration) {
+        let Some((handle, name)) = self.sb.redeem(cookie, &key(who), None, now) else {
+            return self.sb_auth_failed(conn, trid);
         };
+        let name = self.current_name(&key(&handle), &name);
         let id = self.sb.next_session;
         self.sb.next_session += 1;
         let participant = Participant { conn, handle: handle.clone(), name: name.clone() };
@@ -246,26 +220,15 @@ impl<S: Store> Logic<S> {
         self.joined(conn, id);
         tracing::info!(user = %handle, session = id, "switchboard session started");
         self.send_sb(conn, ServerCommand::UsrOk { trid, handle, name });
-        Ok(())
     }
 
-    fn sb_ans(
-        &mut self,
-        conn: ConnId,
-        trid: TrId,
-        who: &str,
-        cookie: &str,
-        session_id: &str,
-        now: Duration,
-    ) -> Result<(), StoreError> {
-        let session = session_id.parse::<u64>().ok();
-        let ok = session.is_some_and(|s| self.sb.sessions.contains_key(&s))
-            && self.sb.redeem(cookie, &key(who), session, now);
-        let identity = if ok { self.identity(who)? } else { None };
-        let (Some(session), Some((handle, name))) = (session.filter(|_| ok), identity) else {
-            self.sb_auth_failed(conn, trid);
-            return Ok(());
+    fn sb_ans(&mut self, conn: ConnId, trid: TrId, who: &str, cookie: &str, session_id: &str, now: Duration) {
+        let session = session_id.parse::<u64>().ok().filter(|s| self.sb.sessions.contains_key(s));
+        let identity = session.and_then(|s| self.sb.redeem(cookie, &key(who), Some(s), now));
+        let (Some(session), Some((handle, name))) = (session, identity) else {
+            return self.sb_auth_failed(conn, trid);
         };
+        let name = self.current_name(&key(&handle), &name);
         let others = self.sb.sessions[&session].participants.clone();
         let total = others.len() as u32;
         for (p, index) in others.iter().zip(1..) {
@@ -279,10 +242,9 @@ impl<S: Store> Logic<S> {
         let participant = Participant { conn, handle, name };
         self.sb.sessions.get_mut(&session).expect("checked").participants.push(participant);
         self.joined(conn, session);
-        Ok(())
     }
 
-    fn sb_cal(&mut self, conn: ConnId, session: u64, trid: TrId, who: &str, now: Duration) -> Result<(), StoreError> {
+    fn sb_cal(&mut self, conn: ConnId, session: u64, trid: TrId, who: &str, now: Duration) {
         let participants = &self.sb.sessions[&session].participants;
         let caller = participants.iter().find(|p| p.conn == conn).cloned().expect("joined");
         let callee = key(who);
@@ -303,11 +265,15 @@ impl<S: Store> Logic<S> {
             None
         };
         if let Some(code) = code {
-            self.error(conn, code, trid);
-            return Ok(());
+            return self.error(conn, code, trid);
         }
-        let cookie = self.sb.issue(callee.clone(), Some(session), now)?;
-        let callee_conn = self.users[&callee].conn;
+        let callee_user = &self.users[&callee];
+        let (callee_conn, identity) =
+            (callee_user.conn, (callee_user.account.handle.clone(), callee_user.account.name.clone()));
+        let cookie = match self.sb.issue(identity, Some(session), now) {
+            Ok(cookie) => cookie,
+            Err(err) => return self.internal_error(conn, trid, &err),
+        };
         let caller_name = self.current_name(&key(&caller.handle), &caller.name);
         self.send(
             callee_conn,
@@ -320,7 +286,6 @@ impl<S: Store> Logic<S> {
             },
         );
         self.send_sb(conn, ServerCommand::CalRinging { trid, session_id: session.to_string() });
-        Ok(())
     }
 
     fn sb_msg(&mut self, conn: ConnId, session: u64, trid: TrId, ack: AckMode, payload: Vec<u8>) {

@@ -5,9 +5,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use msnp::{Decoder, Frame, Limits};
-use msnp_server::net::NetLimits;
-use msnp_server::notification::NsConfig;
-use msnp_server::switchboard::SbConfig;
 use msnp_server::{Running, ServeConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -62,16 +59,9 @@ impl TestServer {
         let mut store = msnp_server::open_store(&db, None).unwrap();
         msnp_server::accounts::import(&mut store, accounts).unwrap();
         drop(store);
-        let mut config = ServeConfig {
-            db,
-            key_file: None,
-            listen: "127.0.0.1:0".parse().unwrap(),
-            sb_listen: "127.0.0.1:0".parse().unwrap(),
-            sb_public: None,
-            ns: NsConfig::default(),
-            sb: SbConfig::default(),
-            limits: NetLimits::default(),
-        };
+        let mut config = ServeConfig::new(db);
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.sb_listen = "127.0.0.1:0".parse().unwrap();
         tweak(&mut config);
         let running = msnp_server::start(config.clone()).await.unwrap();
         TestServer { running: Some(running), dir, config }
