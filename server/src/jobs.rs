@@ -46,7 +46,8 @@ pub enum Done {
 }
 
 impl Job {
-    fn run(self, store: &mut dyn Store) -> Done {
+    /// Does the job on `store` (what a store thread does; tests call it directly).
+    pub fn run(self, store: &mut dyn Store) -> Done {
         match self {
             Job::SignIn { handle, challenge, response } => Done::SignIn(store.sign_in(&handle, &challenge, &response)),
             Job::Account { handle } => Done::Account(store.account(&handle)),

@@ -224,7 +224,7 @@ impl Server {
                         drop(stream);
                         continue;
                     }
-                    self.keepalive(&stream);
+                    set_keepalive(&stream, self.limits.keepalive);
                     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
                     let span = match kind {
                         Kind::Notification => tracing::info_span!("ns", conn = id, %peer),
@@ -238,17 +238,6 @@ impl Server {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
-        }
-    }
-
-    /// TCP keepalive, so a peer that vanished without a word is noticed.
-    fn keepalive(&self, stream: &TcpStream) {
-        let probes = socket2::TcpKeepalive::new()
-            .with_time(self.limits.keepalive)
-            .with_interval(Duration::from_secs(10))
-            .with_retries(3);
-        if let Err(e) = socket2::SockRef::from(stream).set_tcp_keepalive(&probes) {
-            tracing::debug!(error = %e, "cannot set TCP keepalive");
         }
     }
 
@@ -465,6 +454,15 @@ impl Server {
     }
 }
 
+/// TCP keepalive: after `idle` without traffic the kernel probes the peer every 10 s, and gives up on it
+/// after 3 unanswered probes, so a client that vanished without a word is noticed.
+fn set_keepalive(stream: &TcpStream, idle: Duration) {
+    let probes = socket2::TcpKeepalive::new().with_time(idle).with_interval(Duration::from_secs(10)).with_retries(3);
+    if let Err(e) = socket2::SockRef::from(stream).set_tcp_keepalive(&probes) {
+        tracing::debug!(error = %e, "cannot set TCP keepalive");
+    }
+}
+
 /// Moves every whole frame from the decoder to `frames`; the error, if the stream broke (the frames
 /// before it are kept, and answered before the connection closes).
 fn decode(decoder: &mut Decoder, frames: &mut VecDeque<Frame>) -> Result<(), FrameError> {
@@ -516,4 +514,21 @@ async fn write_frames(
     // A socket that takes nothing would take no FIN either; don't wait on it.
     let _ = tokio::time::timeout(send_timeout, writer.shutdown()).await;
     let _ = done.send(());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_sockets_get_keepalive() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        set_keepalive(&accepted, Duration::from_secs(42));
+        let socket = socket2::SockRef::from(&accepted);
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(socket.tcp_keepalive_time().unwrap(), Duration::from_secs(42));
+        assert_eq!(socket.tcp_keepalive_retries().unwrap(), 3);
+    }
 }

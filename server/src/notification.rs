@@ -575,3 +575,164 @@ fn new_challenge() -> Result<String, StoreError> {
     let n = u64::from_le_bytes(bytes);
     Ok(format!("{:010}.{:09}", (n >> 30) % 10_000_000_000, (n & 0x3FFF_FFFF) % 1_000_000_000))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+    use crate::store::{SqliteStore, Store};
+
+    /// The logic with an in-memory store, driven as the network layer and the store threads drive it,
+    /// except that jobs run when the test says.
+    struct Harness {
+        logic: Logic,
+        store: SqliteStore,
+        now: Duration,
+        /// Jobs asked for and not yet run.
+        jobs: VecDeque<(JobId, Job)>,
+    }
+
+    impl Harness {
+        fn new(config: NsConfig) -> Harness {
+            let mut store = SqliteStore::memory(Secret::random().unwrap()).unwrap();
+            store.put_account(&Account::new("jd@hotmail.com", "JD"), "hunter2").unwrap();
+            store.put_account(&Account::new("erin@hotmail.com", "Erin"), "erinpw").unwrap();
+            let logic = Logic::new(config, SbConfig::default(), Arc::new(Metrics::default())).unwrap();
+            Harness { logic, store, now: Duration::ZERO, jobs: VecDeque::new() }
+        }
+
+        /// What the logic asked for so far: lines sent (as `conn: line`) and closes; jobs are kept.
+        fn outputs(&mut self) -> Vec<String> {
+            let mut lines = Vec::new();
+            while let Some(output) = self.logic.poll_output() {
+                match output {
+                    Output::Send(conn, frame) => lines.push(format!("{conn}: {}", frame.line())),
+                    Output::Close(conn) => lines.push(format!("{conn}: <close>")),
+                    Output::Job(id, job) => self.jobs.push_back((id, job)),
+                    Output::Resume(_) => {}
+                }
+            }
+            lines
+        }
+
+        /// Runs every job (and those they lead to); returns what was sent meanwhile.
+        fn run_jobs(&mut self) -> Vec<String> {
+            let mut lines = self.outputs();
+            while let Some((id, job)) = self.jobs.pop_front() {
+                let done = job.run(&mut self.store);
+                self.logic.job_done(id, done, self.now);
+                lines.extend(self.outputs());
+            }
+            lines
+        }
+
+        fn send(&mut self, conn: ConnId, line: &str) -> Vec<String> {
+            self.logic.receive(conn, &Frame::command(line), self.now);
+            self.run_jobs()
+        }
+
+        /// VER, USR I and USR S for `handle` on `conn`; returns the reply to USR S.
+        fn sign_in(&mut self, conn: ConnId, client: &str, handle: &str, password: &str) -> Vec<String> {
+            self.logic.connect(conn, Some(client.parse().unwrap()), self.now);
+            self.send(conn, "VER 1 MSNP2");
+            let challenge = self.send(conn, &format!("USR 2 MD5 I {handle}")).remove(0);
+            let challenge = challenge.rsplit(' ').next().unwrap().to_owned();
+            self.send(conn, &format!("USR 3 MD5 S {}", auth::md5_response(&challenge, password)))
+        }
+    }
+
+    #[test]
+    fn sign_in_without_sockets() {
+        let mut h = Harness::new(NsConfig::default());
+        assert_eq!(h.sign_in(7, "10.0.0.1", "jd@hotmail.com", "hunter2"), ["7: USR 3 OK jd@hotmail.com JD"]);
+        assert_eq!(h.logic.online(), 1);
+        assert_eq!(h.send(7, "OUT"), ["7: <close>"]);
+        assert_eq!(h.logic.online(), 0);
+        h.logic.disconnect(7);
+        assert_eq!(h.logic.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_connection_waits_for_its_job_while_others_carry_on() {
+        let mut h = Harness::new(NsConfig::default());
+        h.sign_in(1, "10.0.0.1", "jd@hotmail.com", "hunter2");
+        h.logic.receive(1, &Frame::command("ADD 5 FL erin@hotmail.com Erin"), h.now);
+        assert!(h.outputs().is_empty());
+        assert!(h.logic.waiting(1));
+        // Another connection is served meanwhile.
+        h.logic.connect(2, None, h.now);
+        h.logic.receive(2, &Frame::command("VER 1 MSNP2"), h.now);
+        assert_eq!(h.outputs(), ["2: VER 1 MSNP2"]);
+        // The store finishes (two jobs: the contact's account, then the write).
+        assert_eq!(h.run_jobs(), ["1: ADD 5 FL 1 erin@hotmail.com Erin"]);
+        assert!(!h.logic.waiting(1));
+    }
+
+    #[test]
+    fn guesses_are_refused_unchecked_until_the_window_passes() {
+        let mut h = Harness::new(NsConfig::default());
+        for conn in 0..5 {
+            assert_eq!(
+                h.sign_in(conn, "10.0.0.1", "jd@hotmail.com", "guess"),
+                [format!("{conn}: 911 3"), format!("{conn}: <close>")]
+            );
+        }
+        // The right password from the same address is refused without a store job.
+        h.logic.connect(9, Some("10.0.0.1".parse().unwrap()), h.now);
+        h.send(9, "VER 1 MSNP2");
+        let challenge = h.send(9, "USR 2 MD5 I jd@hotmail.com").remove(0);
+        let response = auth::md5_response(challenge.rsplit(' ').next().unwrap(), "hunter2");
+        h.logic.receive(9, &Frame::command(format!("USR 3 MD5 S {response}")), h.now);
+        assert_eq!(h.outputs(), ["9: 911 3", "9: <close>"]);
+        assert!(h.jobs.is_empty());
+        // From elsewhere, and after the minute, it works.
+        assert_eq!(h.sign_in(10, "10.0.0.2", "jd@hotmail.com", "hunter2"), ["10: USR 3 OK jd@hotmail.com JD"]);
+        h.now = Duration::from_secs(61);
+        assert_eq!(h.sign_in(11, "10.0.0.1", "jd@hotmail.com", "hunter2")[0], "10: OUT OTH");
+    }
+
+    #[test]
+    fn a_sign_in_that_raced_a_write_to_its_account_loads_it_again() {
+        let mut h = Harness::new(NsConfig::default());
+        h.sign_in(1, "10.0.0.1", "erin@hotmail.com", "erinpw");
+        // jd signs in; the store reads his account before erin adds him, and answers after.
+        h.logic.connect(2, None, h.now);
+        h.send(2, "VER 1 MSNP2");
+        let challenge = h.send(2, "USR 2 MD5 I jd@hotmail.com").remove(0);
+        let response = auth::md5_response(challenge.rsplit(' ').next().unwrap(), "hunter2");
+        h.logic.receive(2, &Frame::command(format!("USR 3 MD5 S {response}")), h.now);
+        h.outputs();
+        let (sign_in, job) = h.jobs.pop_front().unwrap();
+        let stale = job.run(&mut h.store);
+        assert_eq!(h.send(1, "ADD 5 FL jd@hotmail.com JD"), ["1: ADD 5 FL 1 jd@hotmail.com JD"]);
+        h.logic.job_done(sign_in, stale, h.now);
+        assert_eq!(h.run_jobs(), ["2: USR 3 OK jd@hotmail.com JD"]);
+        assert_eq!(h.send(2, "LST 4 RL"), ["2: LST 4 RL 1 1 1 erin@hotmail.com Erin"]);
+    }
+
+    #[test]
+    fn login_deadline_closes_without_sockets() {
+        let config = NsConfig { login_timeout: Duration::from_secs(60), ..NsConfig::default() };
+        let mut h = Harness::new(config);
+        h.logic.connect(1, None, Duration::from_secs(10));
+        assert_eq!(h.logic.poll_timeout(), Some(Duration::from_secs(70)));
+        h.logic.handle_timeout(Duration::from_secs(69));
+        assert!(h.outputs().is_empty());
+        h.logic.handle_timeout(Duration::from_secs(70));
+        assert_eq!(h.outputs(), ["1: <close>"]);
+    }
+
+    #[test]
+    fn store_failures_answer_500_and_change_nothing() {
+        let mut h = Harness::new(NsConfig::default());
+        h.sign_in(1, "10.0.0.1", "jd@hotmail.com", "hunter2");
+        h.logic.receive(1, &Frame::command("BLP 5 BL"), h.now);
+        h.outputs();
+        let (id, _) = h.jobs.pop_front().unwrap();
+        let failed = Done::Written(Err(StoreError::NoAccount("jd@hotmail.com".into())));
+        h.logic.job_done(id, failed, h.now);
+        assert_eq!(h.outputs(), ["1: 500 5"]);
+        assert_eq!(h.send(1, "SYN 6 9")[..3], ["1: SYN 6 0", "1: GTC 6 0 A", "1: BLP 6 0 AL"]);
+        assert_eq!(h.store.account("jd@hotmail.com").unwrap().unwrap().blp, msnp::Blp::AllowAll);
+    }
+}

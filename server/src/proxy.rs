@@ -51,8 +51,10 @@ pub fn parse(bytes: &[u8]) -> Header {
         return Header::Absent;
     }
     let result = HeaderResult::parse(bytes);
+    // A version 1 header is one line: once its end has arrived, it is whole or it is wrong.
+    let v1_ended = maybe(V1_PREFIX) && bytes.contains(&b'\n');
     if result.is_incomplete() {
-        return if bytes.len() >= MAX_HEADER { Header::Invalid } else { Header::Incomplete };
+        return if bytes.len() >= MAX_HEADER || v1_ended { Header::Invalid } else { Header::Incomplete };
     }
     match result {
         HeaderResult::V1(Ok(h)) => Header::Client {
@@ -120,6 +122,7 @@ mod tests {
         assert_eq!(parse(b"VER 1 MSNP2\r\n"), Header::Absent);
         assert_eq!(parse(b"V"), Header::Absent);
         assert_eq!(parse(b"PROXY nonsense here\r\n"), Header::Invalid);
+        assert_eq!(parse(b"PROXY TCP4 nonsense\r\nVER 1 MSNP2\r\n"), Header::Invalid);
         assert_eq!(parse(&[b"PROXY ".as_slice(), &[b'1'; 600]].concat()), Header::Invalid);
     }
 

@@ -23,11 +23,16 @@ fn cli(args: &[&str]) -> (bool, String, String) {
 
 /// Starts `msnp-server serve` on free ports and reads its ready line.
 fn serve(db: &Path, extra: &[&str]) -> (Child, SocketAddr, SocketAddr) {
+    serve_logging(db, extra, Stdio::null())
+}
+
+/// Starts `msnp-server serve` with its log going to `log`.
+fn serve_logging(db: &Path, extra: &[&str], log: impl Into<Stdio>) -> (Child, SocketAddr, SocketAddr) {
     let mut child = Command::new(BIN)
         .args(["serve", "--db", db.to_str().unwrap(), "--listen", "127.0.0.1:0", "--sb-listen", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -149,4 +154,85 @@ async fn in_process_restart_keeps_lists_and_names() {
     bob.ask("SYN 5 6", "SYN 5 6").await;
     bob.send("LST 6 FL").await;
     bob.expect_all(&["LST 6 FL 6 1 2 alice@hotmail.com Alice", "LST 6 FL 6 2 2 jd@hotmail.com JD"]).await;
+}
+
+#[tokio::test]
+async fn administrators_changes_reach_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let dbs = db.to_str().unwrap();
+    let file = dir.path().join("accounts.toml");
+    std::fs::write(&file, common::ACCOUNTS).unwrap();
+    assert!(cli(&["import", "--db", dbs, file.to_str().unwrap()]).0);
+    let (mut child, ns, _) = serve(&db, &[]);
+
+    // jd has erin on his FL, so erin has jd on her RL only.
+    let mut erin = Client::online(ns, "erin@hotmail.com", "erinpw", "Erin", 0).await;
+    let mut jd = Client::online(ns, "jd@hotmail.com", "hunter2", "JD", 0).await;
+    jd.send("ADD 7 FL erin@hotmail.com Erin").await;
+    jd.expect_all(&["ADD 7 FL 1 erin@hotmail.com Erin", "ILN 7 NLN erin@hotmail.com Erin"]).await;
+    erin.expect("ADD 0 RL 1 jd@hotmail.com JD").await;
+    let mut alice = Client::online(ns, "alice@hotmail.com", "alicepw", "Alice", 4).await;
+    let mut bob = Client::online(ns, "bob@hotmail.com", "bobpw", "Bob", 4).await;
+    bob.expect("ILN 6 NLN alice@hotmail.com Alice").await;
+    alice.expect("NLN NLN bob@hotmail.com Bob").await;
+
+    // Removing jd ends his session; erin's RL loses him, with its version moved on.
+    assert!(cli(&["user", "remove", "--db", dbs, "jd@hotmail.com"]).0);
+    jd.expect_closed().await;
+    erin.expect("REM 0 RL 2 jd@hotmail.com").await;
+    erin.ask("SYN 8 2", "SYN 8 2").await;
+
+    // A new password ends alice's session; only the new one works.
+    assert!(cli(&["user", "passwd", "--db", dbs, "alice@hotmail.com", "--password", "new"]).0);
+    alice.expect_closed().await;
+    bob.expect("FLN alice@hotmail.com").await;
+    assert!(!Client::try_sign_in(ns, "127.0.0.2", "alice@hotmail.com", "alicepw").await);
+    let mut alice = Client::online(ns, "alice@hotmail.com", "new", "Alice", 4).await;
+    alice.expect("ILN 6 NLN bob@hotmail.com Bob").await;
+    bob.expect("NLN NLN alice@hotmail.com Alice").await;
+
+    // Removing bob, on alice's FL: her lists changed under her session, so it ends; her next SYN resyncs.
+    assert!(cli(&["user", "remove", "--db", dbs, "bob@hotmail.com"]).0);
+    alice.expect_closed().await;
+    bob.expect("FLN alice@hotmail.com").await;
+    bob.expect_closed().await;
+    let mut alice = Client::sign_in(ns, "alice@hotmail.com", "new", "Alice").await;
+    alice.send("SYN 5 4").await;
+    alice.expect_all(&["SYN 5 5", "GTC 5 5 A", "BLP 5 5 AL", "LST 5 FL 5 0 0", "LST 5 AL 5 0 0"]).await;
+
+    // Importing erin again replaces her: her session ends, and her version moves past the old one.
+    std::fs::write(&file, "[[account]]\nemail = \"erin@hotmail.com\"\npassword = \"erin2\"\nname = \"E\"\n").unwrap();
+    assert!(cli(&["import", "--db", dbs, file.to_str().unwrap()]).0);
+    erin.expect_closed().await;
+    let mut erin = Client::sign_in(ns, "erin@hotmail.com", "erin2", "E").await;
+    erin.ask("SYN 5 3", "SYN 5 3").await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_logged_with_handle_and_address_but_never_the_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let file = dir.path().join("accounts.toml");
+    std::fs::write(&file, common::ACCOUNTS).unwrap();
+    assert!(cli(&["import", "--db", db.to_str().unwrap(), file.to_str().unwrap()]).0);
+    let log_path = dir.path().join("log");
+    let (mut child, ns, _) = serve_logging(&db, &[], std::fs::File::create(&log_path).unwrap());
+    let mut c = Client::connect_from(ns, "127.0.0.2").await;
+    c.send("VER 1 MSNP2").await;
+    c.expect("VER 1 MSNP2").await;
+    c.send("USR 2 MD5 I alice@hotmail.com").await;
+    let challenge = c.expect_prefix("USR 2 MD5 S ").await;
+    let response = msnp::auth::md5_response(&challenge, "wrong");
+    c.send(&format!("USR 3 MD5 S {response}")).await;
+    c.expect("911 3").await;
+    c.expect_closed().await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let line = log.lines().find(|l| l.contains("sign-in failed")).unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains("alice@hotmail.com") && line.contains("127.0.0.2"), "{line}");
+    assert!(!log.contains(&response) && !log.contains(&challenge), "{log}");
 }

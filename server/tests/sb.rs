@@ -358,6 +358,44 @@ async fn a_participant_dropping_mid_chat() {
 }
 
 #[tokio::test]
+async fn a_participant_that_stops_reading_is_dropped_after_the_send_timeout() {
+    let server = TestServer::start_with(ACCOUNTS, |c| {
+        c.limits.send_timeout = Duration::from_secs(1);
+        c.limits.send_queue_bytes = 64 << 20;
+    })
+    .await;
+    let (mut alice, mut bob) = alice_and_bob(&server).await;
+    let mut a = start_chat(&server, &mut alice, 7, "alice@hotmail.com", "Alice").await;
+    a.send("CAL 2 bob@hotmail.com").await;
+    let session = a.expect_prefix("CAL 2 RINGING ").await;
+    let rng = bob.expect_prefix(&format!("RNG {session} {} CKI ", server.sb())).await;
+    let cookie = rng.split(' ').next().unwrap();
+    // Bob joins with a socket that takes little, and never reads again.
+    let mut b = Client::connect_with(server.sb(), "127.0.0.1", Some(2048)).await;
+    b.send(&format!("ANS 1 bob@hotmail.com {cookie} {session}")).await;
+    b.expect_all(&["IRO 1 1 1 alice@hotmail.com Alice", "ANS 1 OK"]).await;
+    a.expect("JOI bob@hotmail.com Bob").await;
+    let text = format!("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n{}", "x".repeat(1500));
+    let mut trid = 3;
+    loop {
+        send_msg(&mut a, &format!("MSG {trid} A"), &text).await;
+        match a.recv().await.unwrap().line() {
+            "BYE bob@hotmail.com" => break,
+            ack => assert_eq!(ack, format!("ACK {trid}")),
+        }
+        trid += 1;
+        assert!(trid < 100_000, "bob was never dropped");
+    }
+    assert_eq!(server.metrics().refusals("send_timeout"), 1);
+    // The BYE came before the reply to the last message, which therefore reached nobody; Alice's chat
+    // and both NS sessions carry on.
+    a.expect(&format!("NAK {trid}")).await;
+    bob.ask("PNG", "QNG").await;
+    drop((a, b, alice, bob));
+    server.wait_all_counters_zero().await;
+}
+
+#[tokio::test]
 async fn switchboard_limits() {
     let server = TestServer::start_with(ACCOUNTS, |c| {
         c.sb.max_participants = 2;

@@ -89,6 +89,22 @@ impl TestServer {
         self.running.as_ref().unwrap().open_connections()
     }
 
+    pub fn metrics(&self) -> &msnp_server::metrics::Metrics {
+        &self.running.as_ref().unwrap().metrics
+    }
+
+    /// Waits until every connection has closed and no client address is counted any more.
+    pub async fn wait_all_counters_zero(&self) {
+        self.wait_idle().await;
+        for _ in 0..250 {
+            if self.running.as_ref().unwrap().tracked_addresses() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{} client addresses still counted", self.running.as_ref().unwrap().tracked_addresses());
+    }
+
     /// Waits until the server has no open connection.
     pub async fn wait_idle(&self) {
         self.wait_open(0).await;
@@ -115,6 +131,22 @@ pub struct Client {
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).await.unwrap();
+        Client { stream, decoder: Decoder::new(Limits::CLIENT) }
+    }
+
+    /// Connects from the loopback address `source` (e.g. `127.0.0.2`: another client address).
+    pub async fn connect_from(addr: SocketAddr, source: &str) -> Client {
+        Self::connect_with(addr, source, None).await
+    }
+
+    /// Connects from `source` with a receive buffer of `recv_buffer` bytes (a client that cannot take much).
+    pub async fn connect_with(addr: SocketAddr, source: &str, recv_buffer: Option<u32>) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(source.parse().unwrap(), 0)).unwrap();
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size).unwrap();
+        }
+        let stream = socket.connect(addr).await.unwrap();
         Client { stream, decoder: Decoder::new(Limits::CLIENT) }
     }
 
@@ -226,6 +258,21 @@ impl Client {
         c.authenticate(handle, password).await;
         c.expect(&format!("USR 4 OK {handle} {name}")).await;
         c
+    }
+
+    /// Whether signing in from `source` with `password` succeeds (`USR 4 OK`) or fails (`911 4`, closed).
+    pub async fn try_sign_in(addr: SocketAddr, source: &str, handle: &str, password: &str) -> bool {
+        let mut c = Client::connect_from(addr, source).await;
+        c.authenticate(handle, password).await;
+        let reply = c.recv().await.expect("closed without a reply").line().to_owned();
+        match reply.as_str() {
+            "911 4" => {
+                c.expect_closed().await;
+                false
+            }
+            ok if ok.starts_with("USR 4 OK ") => true,
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     /// VER … USR S; the caller reads the USR reply.
