@@ -5,16 +5,25 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// A notification server the page may connect to: `NAME=HOST:PORT`, or `HOST:PORT` (named after itself).
+use ipnet::IpNet;
+
+/// A notification server the page may connect to: `NAME=HOST:PORT`, or `HOST:PORT` (named after itself),
+/// optionally followed by `,proxy-protocol`: every connection to it (and to the switchboards it announces)
+/// then starts with a PROXY v2 header naming the browser's address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upstream {
     pub name: String,
     pub address: String,
+    pub proxy_protocol: bool,
 }
 
 impl FromStr for Upstream {
     type Err = String;
     fn from_str(s: &str) -> Result<Upstream, String> {
+        let (s, proxy_protocol) = match s.strip_suffix(",proxy-protocol") {
+            Some(rest) => (rest, true),
+            None => (s, false),
+        };
         let (name, address) = match s.split_once('=') {
             Some((name, address)) => (name.to_owned(), address.to_owned()),
             None => (s.to_owned(), s.to_owned()),
@@ -28,7 +37,33 @@ impl FromStr for Upstream {
         if !port_ok {
             return Err(format!("{address:?}: expected HOST:PORT"));
         }
-        Ok(Upstream { name, address })
+        Ok(Upstream { name, address, proxy_protocol })
+    }
+}
+
+/// Where announced switchboards may be, besides the announcing server's own address: a host name, or
+/// a network (CIDR).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SbAllow {
+    Host(String),
+    Network(IpNet),
+}
+
+impl FromStr for SbAllow {
+    type Err = String;
+    fn from_str(s: &str) -> Result<SbAllow, String> {
+        if let Ok(net) = s.parse::<IpNet>() {
+            return Ok(SbAllow::Network(net));
+        }
+        if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+            return Ok(SbAllow::Network(IpNet::from(ip)));
+        }
+        let valid = !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b));
+        if valid {
+            Ok(SbAllow::Host(s.to_ascii_lowercase()))
+        } else {
+            Err(format!("{s:?}: expected a host name or a CIDR"))
+        }
     }
 }
 
@@ -41,7 +76,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// WebSocket sessions open at once from one client address.
     pub max_per_ip: usize,
-    /// Time for a switchboard connection's first command, and for an HTTP request's headers.
+    /// Time for a TLS handshake, for an HTTP request's headers, and for a switchboard connection's first
+    /// command.
     pub handshake_timeout: Duration,
     /// Time to connect to an upstream server.
     pub connect_timeout: Duration,
@@ -81,8 +117,15 @@ pub struct Config {
     pub static_dir: Option<PathBuf>,
     /// Where the embedded server keeps its database.
     pub data_dir: PathBuf,
-    /// Origins allowed besides the bridge's own.
+    /// The origins the bridge is reached at (`https://chat.example`); none: its listen address and
+    /// `localhost`, with the port it listens on.
+    pub public_origins: Vec<String>,
+    /// Other origins allowed to open WebSockets (a development server, say).
     pub allow_origins: Vec<String>,
+    /// Proxies (load balancers, nginx) whose `Forwarded` / `X-Forwarded-For` headers name the client.
+    pub trust_proxy: Vec<IpNet>,
+    /// Where announced switchboards may be, besides the announcing server's own address.
+    pub sb_allow: Vec<SbAllow>,
     /// The embedded server's ports.
     pub ns_listen: SocketAddr,
     pub sb_listen: SocketAddr,
@@ -99,7 +142,10 @@ impl Config {
             upstreams: Vec::new(),
             static_dir: None,
             data_dir,
+            public_origins: Vec::new(),
             allow_origins: Vec::new(),
+            trust_proxy: Vec::new(),
+            sb_allow: Vec::new(),
             ns_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             sb_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             limits: Limits::default(),
@@ -116,15 +162,28 @@ mod tests {
     fn upstream_forms() {
         assert_eq!(
             "escargot=m1.escargot.chat:1863".parse(),
-            Ok(Upstream { name: "escargot".into(), address: "m1.escargot.chat:1863".into() })
+            Ok(Upstream { name: "escargot".into(), address: "m1.escargot.chat:1863".into(), proxy_protocol: false })
         );
         assert_eq!(
             "127.0.0.1:1863".parse(),
-            Ok(Upstream { name: "127.0.0.1:1863".into(), address: "127.0.0.1:1863".into() })
+            Ok(Upstream { name: "127.0.0.1:1863".into(), address: "127.0.0.1:1863".into(), proxy_protocol: false })
+        );
+        assert_eq!(
+            "local=127.0.0.1:1863,proxy-protocol".parse(),
+            Ok(Upstream { name: "local".into(), address: "127.0.0.1:1863".into(), proxy_protocol: true })
         );
         assert!("x=host".parse::<Upstream>().is_err());
         assert!("x=:1863".parse::<Upstream>().is_err());
         assert!("bad name=h:1".parse::<Upstream>().is_err());
         assert!("x=h:99999".parse::<Upstream>().is_err());
+        assert!("x=h:1,proxy".parse::<Upstream>().is_err());
+    }
+
+    #[test]
+    fn sb_allow_forms() {
+        assert_eq!("sb.example.net".parse(), Ok(SbAllow::Host("sb.example.net".into())));
+        assert_eq!("203.0.113.0/24".parse(), Ok(SbAllow::Network("203.0.113.0/24".parse().unwrap())));
+        assert_eq!("203.0.113.9".parse(), Ok(SbAllow::Network("203.0.113.9/32".parse().unwrap())));
+        assert!("bad host/x".parse::<SbAllow>().is_err());
     }
 }

@@ -3,19 +3,20 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, Query, State as Shared};
+use axum::extract::{Query, Request, State as Shared};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use serde::Deserialize;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
 use crate::relay::{self, Target};
-use crate::state::{Close, State};
-use crate::tls::Peer;
+use crate::serve::Conn;
+use crate::state::{Admission, Close, State};
 
 pub fn router(state: Arc<State>, static_dir: Option<&Path>) -> Router {
     let router = Router::new()
@@ -24,10 +25,23 @@ pub fn router(state: Arc<State>, static_dir: Option<&Path>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .with_state(state);
-    match static_dir {
+    let router = match static_dir {
         // ServeDir never lists directories and refuses paths that leave its folder.
         Some(dir) => router.fallback_service(ServeDir::new(dir)).layer(CompressionLayer::new()),
         None => router,
+    };
+    router.layer(axum::middleware::from_fn(refuse_over_limits))
+}
+
+/// A connection over a limit gets one answer, then is closed: a WebSocket handshake is completed so the
+/// page can read why (a close code with the reason, see [`websocket`]); anything else gets `503`.
+async fn refuse_over_limits(Extension(conn): Extension<Conn>, request: Request, next: Next) -> Response {
+    match &*conn.admission {
+        Admission::Refused(refusal) if request.uri().path() != "/ws" => {
+            let headers = [(header::CONNECTION, "close")];
+            (StatusCode::SERVICE_UNAVAILABLE, headers, refusal.close.reason.to_string()).into_response()
+        }
+        _ => next.run(request).await,
     }
 }
 
@@ -41,14 +55,15 @@ struct WsQuery {
 
 async fn websocket(
     Shared(state): Shared<Arc<State>>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    Extension(conn): Extension<Conn>,
     Query(query): Query<WsQuery>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if !origin_allowed(&headers, &state.allow_origins) {
+    let client = crate::client::address(conn.peer, &headers, &state.trusted_proxies);
+    if !origin_allowed(&headers, &state.origins) {
         state.metrics.refused("origin");
-        tracing::warn!(%peer, origin = ?headers.get(header::ORIGIN), "refused: origin not allowed");
+        tracing::warn!(%client, origin = ?headers.get(header::ORIGIN), "refused: origin not allowed");
         return (StatusCode::FORBIDDEN, "this page's origin may not use the bridge").into_response();
     }
     let target = match (query.sb, query.server) {
@@ -58,8 +73,19 @@ async fn websocket(
                 None => state.upstreams.first(),
                 Some(name) => state.upstreams.iter().find(|u| u.name == name),
             };
-            upstream.map(|u| Target::Notification { address: u.address.clone() }).ok_or(Close::UNKNOWN_SERVER)
+            upstream.map(|u| Target::Notification { upstream: u.clone() }).ok_or(Close::UNKNOWN_SERVER)
         }
+    };
+    // A client behind a trusted proxy is counted per address now that its address is known.
+    let client_count = state.trusted(conn.peer.ip()).then(|| state.admit_client(client.ip()));
+    let refusal = match (&*conn.admission, &client_count) {
+        (Admission::Refused(refusal), _) => Some(refusal.close.clone()),
+        (_, Some(Err(close))) => Some(close.clone()),
+        _ => None,
+    };
+    let target = match refusal {
+        Some(close) => Err(close),
+        None => target,
     };
     let limits = state.limits;
     upgrade
@@ -71,24 +97,22 @@ async fn websocket(
         // tungstenite reads into a 128 KiB buffer by default: far more than an MSNP command needs, per session.
         .read_buffer_size(4096)
         .max_write_buffer_size(limits.write_buffer.max(2 * limits.max_message))
-        .on_upgrade(move |ws| {
-            let span = tracing::info_span!("ws", %peer);
-            tracing::Instrument::instrument(relay::session(ws, target, state, peer), span)
+        .on_upgrade(move |ws| async move {
+            // The counts live as long as the session.
+            let _counted = (conn, client_count);
+            let span = tracing::info_span!("ws", %client);
+            tracing::Instrument::instrument(relay::session(ws, target, state, client), span).await
         })
 }
 
-/// A browser always sends `Origin` with a WebSocket handshake; it must be the bridge's own origin (the
-/// `Host` it was reached at) or one explicitly allowed. Clients that send no `Origin` are not browsers,
-/// and cannot be made to carry a user's cookies to the bridge, so they are let through.
+/// A browser always sends `Origin` with a WebSocket handshake; it must be one of the bridge's own
+/// origins (`--public-origin`, or the address it listens on) or one explicitly allowed. The `Host` header
+/// proves nothing (a DNS-rebinding page sends a matching one). Clients that send no `Origin` are not
+/// browsers, and cannot be made to carry a user's cookies to the bridge, so they are let through.
 fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else { return true };
     let Ok(origin) = origin.to_str() else { return false };
-    if allowed.iter().any(|a| origin_matches(a, origin)) {
-        return true;
-    }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    let own = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
-    !host.is_empty() && own.is_some_and(|o| o.eq_ignore_ascii_case(host))
+    allowed.iter().any(|a| origin_matches(a, origin))
 }
 
 /// `pattern` is an origin, or an origin whose port is `*` (any port of that scheme and host, for
@@ -102,13 +126,41 @@ fn origin_matches(pattern: &str, origin: &str) -> bool {
     }
 }
 
+/// The bridge's own origins when none are configured: its listen address and `localhost` (all loopback
+/// forms when it listens on every address), with its port, over http or (with TLS) https.
+pub fn own_origins(listen: std::net::SocketAddr, tls: bool) -> Vec<String> {
+    let scheme = if tls { "https" } else { "http" };
+    let ip = listen.ip();
+    let hosts = if ip.is_unspecified() {
+        vec!["127.0.0.1".to_owned(), "[::1]".to_owned()]
+    } else if ip.is_ipv6() {
+        vec![format!("[{ip}]")]
+    } else {
+        vec![ip.to_string()]
+    };
+    let default_port = if tls { 443 } else { 80 };
+    hosts
+        .into_iter()
+        .chain(["localhost".to_owned()])
+        .flat_map(|host| {
+            let with_port = format!("{scheme}://{host}:{}", listen.port());
+            let bare = (listen.port() == default_port).then(|| format!("{scheme}://{host}"));
+            std::iter::once(with_port).chain(bare)
+        })
+        .collect()
+}
+
 /// The notification servers the page may choose from, first is the default.
 async fn servers(Shared(state): Shared<Arc<State>>) -> axum::Json<Vec<String>> {
     axum::Json(state.upstreams.iter().map(|u| u.name.clone()).collect())
 }
 
 async fn metrics(Shared(state): Shared<Arc<State>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+    let mut text = state.metrics.render();
+    if let Some(server) = &state.server_metrics {
+        text.push_str(&server.render());
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
 }
 
 #[cfg(test)]
@@ -128,17 +180,38 @@ mod tests {
 
     #[test]
     fn origins() {
-        let none: &[String] = &[];
-        assert!(origin_allowed(&headers(None, "127.0.0.1:8080"), none));
-        assert!(origin_allowed(&headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080"), none));
-        assert!(origin_allowed(&headers(Some("https://chat.example"), "chat.example"), none));
-        assert!(!origin_allowed(&headers(Some("http://evil.example"), "127.0.0.1:8080"), none));
-        assert!(!origin_allowed(&headers(Some("http://127.0.0.1:8080.evil.example"), "127.0.0.1:8080"), none));
-        assert!(!origin_allowed(&headers(Some("null"), "127.0.0.1:8080"), none));
+        let own = own_origins("127.0.0.1:8080".parse().unwrap(), false);
+        assert_eq!(own, ["http://127.0.0.1:8080", "http://localhost:8080"]);
+        assert!(origin_allowed(&headers(None, "127.0.0.1:8080"), &own));
+        assert!(origin_allowed(&headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080"), &own));
+        assert!(origin_allowed(&headers(Some("http://localhost:8080"), "localhost:8080"), &own));
+        // A page on another name whose Host matches its own Origin (DNS rebinding) is not the bridge's.
+        assert!(!origin_allowed(&headers(Some("http://rebind.example:8080"), "rebind.example:8080"), &own));
+        assert!(!origin_allowed(&headers(Some("http://evil.example"), "127.0.0.1:8080"), &own));
+        assert!(!origin_allowed(&headers(Some("http://127.0.0.1:8080.evil.example"), "127.0.0.1:8080"), &own));
+        assert!(!origin_allowed(&headers(Some("null"), "127.0.0.1:8080"), &own));
+        // The scheme counts.
+        assert!(!origin_allowed(&headers(Some("https://127.0.0.1:8080"), "127.0.0.1:8080"), &own));
         let allowed = ["http://localhost:3000".to_owned(), "http://127.0.0.1:*".to_owned()];
         assert!(origin_allowed(&headers(Some("http://localhost:3000"), "127.0.0.1:8080"), &allowed));
         assert!(origin_allowed(&headers(Some("http://127.0.0.1:41234"), "127.0.0.1:8080"), &allowed));
         assert!(!origin_allowed(&headers(Some("http://127.0.0.1.evil.example:80"), "127.0.0.1:8080"), &allowed));
         assert!(!origin_allowed(&headers(Some("https://127.0.0.1:443"), "127.0.0.1:8080"), &allowed));
+    }
+
+    #[test]
+    fn own_origins_by_listen_address_and_scheme() {
+        assert_eq!(
+            own_origins("0.0.0.0:443".parse().unwrap(), true),
+            [
+                "https://127.0.0.1:443",
+                "https://127.0.0.1",
+                "https://[::1]:443",
+                "https://[::1]",
+                "https://localhost:443",
+                "https://localhost"
+            ]
+        );
+        assert_eq!(own_origins("[::1]:8080".parse().unwrap(), false), ["http://[::1]:8080", "http://localhost:8080"]);
     }
 }

@@ -5,10 +5,13 @@
 //! `Origin`; and every size, count and time is bounded ([`config::Limits`]).
 
 pub mod announce;
+pub mod client;
 pub mod config;
+pub mod dial;
 pub mod http;
 pub mod metrics;
 pub mod relay;
+pub mod serve;
 pub mod state;
 pub mod tls;
 
@@ -52,6 +55,11 @@ impl Running {
         self.state.open_sessions()
     }
 
+    /// TCP connections open now (HTTP, being refused, or carrying a WebSocket session).
+    pub fn open_connections(&self) -> usize {
+        self.state.open_connections()
+    }
+
     /// Closes every session with 1001, stops serving, stops the embedded server.
     pub async fn shutdown(self) {
         self.state.begin_shutdown();
@@ -80,6 +88,12 @@ async fn embedded_server(config: &Config) -> Result<msnp_server::Running, Error>
     let mut serve = msnp_server::ServeConfig::new(db);
     serve.listen = config.ns_listen;
     serve.sb_listen = config.sb_listen;
+    // The bridge says which browser each connection is for (PROXY v2), so the server throttles and
+    // limits per browser, not per bridge.
+    serve.limits.proxy_from = msnp_server::proxy::Trusted(vec![
+        "127.0.0.1/32".parse().expect("a network"),
+        "::1/128".parse().expect("a network"),
+    ]);
     Ok(msnp_server::start(serve).await?)
 }
 
@@ -87,30 +101,29 @@ async fn embedded_server(config: &Config) -> Result<msnp_server::Running, Error>
 pub async fn start(config: Config) -> Result<Running, Error> {
     let (embedded, upstreams) = if config.upstreams.is_empty() {
         let server = embedded_server(&config).await?;
-        let local = Upstream { name: "local".into(), address: server.ns_addr.to_string() };
-        (Some(server), vec![local])
+        let address = server.ns_addr.to_string();
+        (Some(server), vec![Upstream { name: "local".into(), address, proxy_protocol: true }])
     } else {
         (None, config.upstreams.clone())
     };
-    let state = Arc::new(State::new(config.limits, upstreams, config.allow_origins.clone()));
-    let app = http::router(Arc::clone(&state), config.static_dir.as_deref());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| Error::Listen { addr: config.listen, source })?;
     let http_addr = listener.local_addr().map_err(|source| Error::Listen { addr: config.listen, source })?;
-    let service = app.into_make_service_with_connect_info::<tls::Peer>();
-    let server = match &config.tls {
-        None => tokio::spawn(async move {
-            let _ = axum::serve(listener, service).await;
-        }),
-        Some((cert, key)) => {
-            let acceptor = tls::acceptor(cert, key).map_err(Error::Tls)?;
-            let listener = tls::TlsListener::new(listener, acceptor, config.limits.handshake_timeout)
-                .map_err(|source| Error::Listen { addr: config.listen, source })?;
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, service).await;
-            })
-        }
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(tls::acceptor(cert, key).map_err(Error::Tls)?),
+        None => None,
     };
+    let own = if config.public_origins.is_empty() {
+        http::own_origins(http_addr, tls.is_some())
+    } else {
+        config.public_origins.iter().map(|o| o.trim_end_matches('/').to_owned()).collect()
+    };
+    let origins = own.into_iter().chain(config.allow_origins.iter().cloned()).collect();
+    let mut state = State::new(config.limits, upstreams, origins, config.trust_proxy.clone(), config.sb_allow.clone());
+    state.server_metrics = embedded.as_ref().map(|server| Arc::clone(&server.metrics));
+    let state = Arc::new(state);
+    let app = http::router(Arc::clone(&state), config.static_dir.as_deref());
+    let server = tokio::spawn(serve::serve(listener, app, Arc::clone(&state), tls));
     Ok(Running { http_addr, embedded, state, server })
 }

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bridge::config::{Config, Limits, Upstream};
+use bridge::config::{Config, Limits, SbAllow, Upstream};
 use clap::Parser;
+use ipnet::IpNet;
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Serves the browser app and relays MSNP2 between WebSockets and TCP servers")]
@@ -15,7 +16,9 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// A notification server, `HOST:PORT` or `NAME=HOST:PORT` (repeatable; the first is the default).
-    /// Without any, the project's server runs in-process with the demo accounts.
+    /// Append `,proxy-protocol` for a server that accepts PROXY v2 headers from this bridge (the
+    /// project's server with `--proxy-protocol-from`), so it sees each browser's address. Without any,
+    /// the project's server runs in-process with the demo accounts (and is told each browser's address).
     #[arg(long)]
     upstream: Vec<Upstream>,
     /// The built frontend (Trunk's dist/), served at /.
@@ -24,10 +27,23 @@ struct Args {
     /// Where the embedded server keeps its database.
     #[arg(long, default_value = "bridge-data")]
     data_dir: PathBuf,
-    /// Another origin allowed to open WebSockets (repeatable; `http://127.0.0.1:*` allows any port);
-    /// the bridge's own origin is always allowed.
+    /// The origin the page is served at, e.g. `https://chat.example` (repeatable). Without it the
+    /// bridge's own origins are its listen address and `localhost` with its port; behind a reverse proxy
+    /// or on a public name, set it.
+    #[arg(long)]
+    public_origin: Vec<String>,
+    /// Another origin allowed to open WebSockets (repeatable; `http://127.0.0.1:*` allows any port).
     #[arg(long)]
     allow_origin: Vec<String>,
+    /// A reverse proxy (CIDR, repeatable) whose `Forwarded` / `X-Forwarded-For` headers name the client;
+    /// that address is then used for --max-per-ip, logs and PROXY headers. Other peers' headers are ignored.
+    #[arg(long)]
+    trust_proxy: Vec<IpNet>,
+    /// A host name or CIDR where announced switchboards may be (repeatable), besides the announcing
+    /// server's own address. Loopback, private and link-local addresses are allowed only for a server on
+    /// such an address itself.
+    #[arg(long)]
+    sb_allow: Vec<SbAllow>,
     /// The embedded server's notification-server address (desktop MSN Messenger 1.0 can use it).
     #[arg(long, default_value = "127.0.0.1:0")]
     ns_listen: SocketAddr,
@@ -49,7 +65,8 @@ struct Args {
     /// WebSocket sessions open at once from one client address.
     #[arg(long, default_value_t = Limits::default().max_per_ip)]
     max_per_ip: usize,
-    /// Seconds for a switchboard session's first command.
+    /// Seconds for a TLS handshake, for each HTTP request's headers, and for a switchboard session's first
+    /// command.
     #[arg(long, default_value_t = Limits::default().handshake_timeout.as_secs())]
     handshake_timeout: u64,
     /// Seconds to connect to a server.
@@ -105,7 +122,10 @@ async fn run(args: Args) -> Result<(), bridge::Error> {
         upstreams: args.upstream,
         static_dir: args.static_dir,
         data_dir: args.data_dir,
+        public_origins: args.public_origin,
         allow_origins: args.allow_origin,
+        trust_proxy: args.trust_proxy,
+        sb_allow: args.sb_allow,
         ns_listen: args.ns_listen,
         sb_listen: args.sb_listen,
         limits,

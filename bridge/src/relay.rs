@@ -15,14 +15,16 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 
-use crate::announce::Entry;
+use crate::announce::{Announcer, Entry};
+use crate::config::Upstream;
+use crate::dial;
 use crate::state::{Close, State};
 
 /// Where a session goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     /// A configured notification server.
-    Notification { address: String },
+    Notification { upstream: Upstream },
     /// A switchboard, only if announced (checked here).
     Switchboard { address: String },
 }
@@ -36,16 +38,16 @@ impl Target {
     }
 }
 
-/// Runs one session to its end, then closes the WebSocket with the reason.
-pub async fn session(mut ws: WebSocket, target: Result<Target, Close>, state: Arc<State>, peer: SocketAddr) {
-    let admitted = state.admit(peer.ip());
-    let close = match (admitted, target) {
-        (Err(close), _) | (Ok(_), Err(close)) => Some(close),
-        (Ok(_admitted), Ok(target)) => {
+/// Runs one session for `client` to its end, then closes the WebSocket with the reason.
+pub async fn session(mut ws: WebSocket, target: Result<Target, Close>, state: Arc<State>, client: SocketAddr) {
+    let close = match target {
+        Err(close) => Some(close),
+        Ok(target) => {
+            let _counted = state.session();
             let kind = target.kind();
             state.metrics.session_opened(kind);
             tracing::info!(kind, "session opened");
-            let close = relay(&mut ws, target, &state).await;
+            let close = relay(&mut ws, target, &state, client).await;
             state.metrics.session_closed(kind);
             close
         }
@@ -54,8 +56,8 @@ pub async fn session(mut ws: WebSocket, target: Result<Target, Close>, state: Ar
     if let Some(metric) = close.metric {
         state.metrics.refused(metric);
     }
-    tracing::info!(code = close.code, reason = close.reason, "session closed");
-    let frame = CloseFrame { code: close.code, reason: close.reason.into() };
+    tracing::info!(code = close.code, reason = %close.reason, "session closed");
+    let frame = CloseFrame { code: close.code, reason: close.reason.as_ref().into() };
     // The closing handshake: send our close, then wait (briefly) for the browser's, so that it reads the
     // reason before the connection goes away.
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
@@ -68,6 +70,19 @@ pub async fn session(mut ws: WebSocket, target: Result<Target, Close>, state: Ar
         }
     })
     .await;
+}
+
+/// What a WebSocket error means for the session: a message over the limit (1009), a broken protocol
+/// (1002), or a browser that is simply gone (nothing to send).
+fn ws_error(error: axum::Error) -> Option<Close> {
+    match error.into_inner().downcast::<tungstenite::Error>().map(|e| *e) {
+        Ok(tungstenite::Error::Capacity(_)) => Some(Close::TOO_BIG),
+        Ok(tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8(_)) => Some(Close::PROTOCOL_ERROR),
+        other => {
+            tracing::debug!(error = ?other, "the browser's connection ended");
+            None
+        }
+    }
 }
 
 /// The bytes of a WebSocket message, if it carries data.
@@ -95,42 +110,66 @@ fn message(frame: Frame) -> Message {
     }
 }
 
-/// Relays until either side ends; returns the close to send the browser (`None`: it is gone already).
-async fn relay(ws: &mut WebSocket, target: Target, state: &State) -> Option<Close> {
+/// Connects upstream for `target`: the connection, the switchboard's first command (already checked
+/// against its announcement), and for a notification server, who it is (for what it announces). A
+/// switchboard ticket is used up only once its switchboard has been reached.
+async fn open(
+    ws: &mut WebSocket,
+    target: &Target,
+    state: &State,
+    client: SocketAddr,
+) -> Result<(TcpStream, Option<Frame>, Option<Announcer>), Option<Close>> {
     let limits = state.limits;
-    let (address, first) = match &target {
-        Target::Notification { address } => (address.clone(), None),
+    match target {
+        Target::Notification { upstream } => {
+            let addresses = dial::resolve(&upstream.address, limits.connect_timeout).await?;
+            let proxy_for = upstream.proxy_protocol.then_some(client);
+            let tcp = dial::connect(&addresses, limits.connect_timeout, proxy_for).await?;
+            let ip = tcp.peer_addr().map_err(|_| Close::UNREACHABLE)?.ip();
+            Ok((tcp, None, Some(Announcer { ip, proxy_protocol: upstream.proxy_protocol })))
+        }
         Target::Switchboard { address } => {
             if !state.announcements.known(address, Instant::now()) {
-                return Some(Close::NOT_ANNOUNCED);
+                return Err(Some(Close::NOT_ANNOUNCED));
             }
             let first = match tokio::time::timeout(limits.handshake_timeout, ws.recv()).await {
-                Err(_) => return Some(Close::SLOW_FIRST_COMMAND),
-                Ok(None) => return None,
-                Ok(Some(Err(_))) => return Some(Close::TOO_BIG),
+                Err(_) => return Err(Some(Close::SLOW_FIRST_COMMAND)),
+                Ok(None) => return Err(None),
+                Ok(Some(Err(e))) => return Err(ws_error(e)),
                 Ok(Some(Ok(message))) => message,
             };
-            let Some(bytes) = data(&first) else { return Some(Close::BAD_COOKIE) };
-            let Some(frame) = one_command(bytes, limits.max_message) else { return Some(Close::NOT_ONE_COMMAND) };
-            let ticket = match msnp::sb::ClientCommand::parse(&frame) {
-                Ok(msnp::sb::ClientCommand::Usr { cookie, .. }) => Some((cookie, Entry::Caller)),
-                Ok(msnp::sb::ClientCommand::Ans { cookie, .. }) => Some((cookie, Entry::Callee)),
-                _ => None,
+            let Some(bytes) = data(&first) else { return Err(Some(Close::BAD_COOKIE)) };
+            let Some(frame) = one_command(bytes, limits.max_message) else {
+                return Err(Some(Close::NOT_ONE_COMMAND));
             };
-            let redeemed = ticket
-                .is_some_and(|(cookie, entry)| state.announcements.redeem(address, &cookie, entry, Instant::now()));
-            if !redeemed {
-                return Some(Close::BAD_COOKIE);
+            let (cookie, entry) = match msnp::sb::ClientCommand::parse(&frame) {
+                Ok(msnp::sb::ClientCommand::Usr { cookie, .. }) => (cookie, Entry::Caller),
+                Ok(msnp::sb::ClientCommand::Ans { cookie, .. }) => (cookie, Entry::Callee),
+                _ => return Err(Some(Close::BAD_COOKIE)),
+            };
+            let announcements = &state.announcements;
+            let Some(from) = announcements.check(address, &cookie, entry, Instant::now()) else {
+                return Err(Some(Close::BAD_COOKIE));
+            };
+            let addresses = dial::sb_addresses(address, from.ip, &state.sb_allow).await?;
+            let proxy_for = from.proxy_protocol.then_some(client);
+            let tcp = dial::connect(&addresses, limits.connect_timeout, proxy_for).await?;
+            // Another session may have used the cookie meanwhile: each works once.
+            if !announcements.redeem(address, &cookie, entry, Instant::now()) {
+                return Err(Some(Close::BAD_COOKIE));
             }
-            (address.clone(), Some(frame))
+            Ok((tcp, Some(frame), None))
         }
-    };
+    }
+}
 
-    let tcp = match tokio::time::timeout(limits.connect_timeout, TcpStream::connect(&address)).await {
-        Ok(Ok(tcp)) => tcp,
-        _ => return Some(Close::UNREACHABLE),
+/// Relays until either side ends; returns the close to send the browser (`None`: it is gone already).
+async fn relay(ws: &mut WebSocket, target: Target, state: &State, client: SocketAddr) -> Option<Close> {
+    let limits = state.limits;
+    let (tcp, first, announcer) = match open(ws, &target, state, client).await {
+        Ok(opened) => opened,
+        Err(close) => return close,
     };
-    let _ = tcp.set_nodelay(true);
     let (upstream_rx, mut upstream_tx) = tcp.into_split();
     if let Some(frame) = first
         && let Err(close) = up(&mut upstream_tx, frame.as_bytes(), &state.metrics.byte_counters().0).await
@@ -138,7 +177,6 @@ async fn relay(ws: &mut WebSocket, target: Target, state: &State) -> Option<Clos
         return Some(close);
     }
 
-    let is_ns = matches!(target, Target::Notification { .. });
     let mut decoder = Decoder::new(msnp::Limits { max_line: limits.max_message, max_payload: limits.max_message });
     let (up_bytes, down_bytes) = state.metrics.byte_counters();
     let mut ping = tokio::time::interval(limits.ping_interval);
@@ -154,10 +192,7 @@ async fn relay(ws: &mut WebSocket, target: Target, state: &State) -> Option<Clos
                 last_heard = Instant::now();
                 let message = match message {
                     None | Some(Ok(Message::Close(_))) => return None,
-                    Some(Err(e)) => {
-                        tracing::debug!(error = %e, "websocket error");
-                        return Some(Close::TOO_BIG);
-                    }
+                    Some(Err(e)) => return ws_error(e),
                     Some(Ok(message)) => message,
                 };
                 let Some(bytes) = data(&message) else { continue };
@@ -194,8 +229,8 @@ async fn relay(ws: &mut WebSocket, target: Target, state: &State) -> Option<Clos
                         Ok(None) => break,
                         Err(_) => return Some(Close::BAD_UPSTREAM_DATA),
                     };
-                    if is_ns {
-                        note_announcement(&frame, state);
+                    if let Some(announcer) = announcer {
+                        note_announcement(&frame, state, announcer);
                     }
                     down_bytes.inc_by(frame.as_bytes().len() as u64);
                     match tokio::time::timeout(limits.handshake_timeout, ws.send(message(frame))).await {
@@ -230,7 +265,7 @@ async fn up(upstream: &mut OwnedWriteHalf, bytes: &[u8], counter: &Counter) -> R
 }
 
 /// Remembers switchboard addresses and cookies the notification server hands out (never logs cookies).
-fn note_announcement(frame: &Frame, state: &State) {
+fn note_announcement(frame: &Frame, state: &State, from: Announcer) {
     if !matches!(frame.name(), "XFR" | "RNG") {
         return;
     }
@@ -238,11 +273,11 @@ fn note_announcement(frame: &Frame, state: &State) {
     match msnp::ns::ServerCommand::parse(frame) {
         Ok(msnp::ns::ServerCommand::XfrSb { address, cookie, .. }) => {
             tracing::debug!(%address, "switchboard announced (XFR)");
-            state.announcements.announce(&address, &cookie, Entry::Caller, now);
+            state.announcements.announce(&address, &cookie, Entry::Caller, from, now);
         }
         Ok(msnp::ns::ServerCommand::Rng { address, cookie, .. }) => {
             tracing::debug!(%address, "switchboard announced (RNG)");
-            state.announcements.announce(&address, &cookie, Entry::Callee, now);
+            state.announcements.announce(&address, &cookie, Entry::Callee, from, now);
         }
         _ => {}
     }

@@ -1,5 +1,6 @@
 //! State shared by every session: configuration, announcements, counts, metrics, the shutdown signal.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -8,56 +9,57 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::watch;
 
+use ipnet::IpNet;
+
 use crate::announce::Announcements;
-use crate::config::{Limits, Upstream};
+use crate::config::{Limits, SbAllow, Upstream};
 use crate::metrics::Metrics;
 
 /// Why a session was refused or ended: a WebSocket close code and a readable reason.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Close {
     pub code: u16,
-    pub reason: &'static str,
+    pub reason: Cow<'static, str>,
     /// Short label for the refusal metric (`None`: a normal end, not a refusal).
     pub metric: Option<&'static str>,
 }
 
 impl Close {
-    pub const UPSTREAM_CLOSED: Close = Close { code: 1000, reason: "the server closed the connection", metric: None };
-    pub const SHUTDOWN: Close = Close { code: 1001, reason: "the bridge is shutting down", metric: None };
-    pub const IDLE: Close = Close { code: 1001, reason: "idle timeout", metric: Some("idle") };
-    pub const NOT_ANNOUNCED: Close = Close {
-        code: 1008,
-        reason: "that switchboard was not announced to this bridge",
-        metric: Some("not_announced"),
-    };
-    pub const BAD_COOKIE: Close = Close {
-        code: 1008,
-        reason: "the first command must present a switchboard cookie announced for this address (each works once)",
-        metric: Some("bad_cookie"),
-    };
-    pub const NOT_ONE_COMMAND: Close = Close {
-        code: 1008,
-        reason: "each message must hold exactly one MSNP command",
-        metric: Some("not_one_command"),
-    };
-    pub const UNKNOWN_SERVER: Close = Close { code: 1008, reason: "no such server", metric: Some("unknown_server") };
-    pub const SLOW_FIRST_COMMAND: Close =
-        Close { code: 1008, reason: "no command arrived in time", metric: Some("handshake_timeout") };
-    pub const TOO_BIG: Close = Close { code: 1009, reason: "message too big", metric: Some("too_big") };
+    const fn fixed(code: u16, reason: &'static str, metric: Option<&'static str>) -> Close {
+        Close { code, reason: Cow::Borrowed(reason), metric }
+    }
+
+    /// A switchboard announced on a host the bridge may not dial.
+    pub fn sb_not_allowed(host: &str) -> Close {
+        let reason = format!("the announced switchboard host {host} is not one this bridge may connect to");
+        Close { code: 1008, reason: reason.into(), metric: Some("sb_not_allowed") }
+    }
+
+    pub const UPSTREAM_CLOSED: Close = Close::fixed(1000, "the server closed the connection", None);
+    pub const SHUTDOWN: Close = Close::fixed(1001, "the bridge is shutting down", None);
+    pub const IDLE: Close = Close::fixed(1001, "idle timeout", Some("idle"));
+    pub const NOT_ANNOUNCED: Close =
+        Close::fixed(1008, "that switchboard was not announced to this bridge", Some("not_announced"));
+    pub const BAD_COOKIE: Close = Close::fixed(
+        1008,
+        "the first command must present a switchboard cookie announced for this address (each works once)",
+        Some("bad_cookie"),
+    );
+    pub const NOT_ONE_COMMAND: Close =
+        Close::fixed(1008, "each message must hold exactly one MSNP command", Some("not_one_command"));
+    pub const UNKNOWN_SERVER: Close = Close::fixed(1008, "no such server", Some("unknown_server"));
+    pub const SLOW_FIRST_COMMAND: Close = Close::fixed(1008, "no command arrived in time", Some("handshake_timeout"));
+    pub const TOO_BIG: Close = Close::fixed(1009, "message too big", Some("too_big"));
     pub const BAD_UPSTREAM_DATA: Close =
-        Close { code: 1011, reason: "the server sent data that is not MSNP", metric: Some("bad_upstream_data") };
-    pub const SLOW_READER: Close =
-        Close { code: 1011, reason: "the page is not reading its messages", metric: Some("slow_reader") };
+        Close::fixed(1011, "the server sent data that is not MSNP", Some("bad_upstream_data"));
+    pub const SLOW_READER: Close = Close::fixed(1011, "the page is not reading its messages", Some("slow_reader"));
     pub const TOO_MANY: Close =
-        Close { code: 1013, reason: "too many connections; try again later", metric: Some("too_many_connections") };
-    pub const TOO_MANY_FROM_YOU: Close = Close {
-        code: 1013,
-        reason: "too many connections from your address; try again later",
-        metric: Some("too_many_per_ip"),
-    };
+        Close::fixed(1013, "too many connections; try again later", Some("too_many_connections"));
+    pub const TOO_MANY_FROM_YOU: Close =
+        Close::fixed(1013, "too many connections from your address; try again later", Some("too_many_per_ip"));
+    pub const PROTOCOL_ERROR: Close = Close::fixed(1002, "not a valid WebSocket message", Some("protocol_error"));
     // 1011 rather than 1014 (bad gateway), which some WebSocket clients still reject as a protocol error.
-    pub const UNREACHABLE: Close =
-        Close { code: 1011, reason: "the server is unreachable", metric: Some("unreachable") };
+    pub const UNREACHABLE: Close = Close::fixed(1011, "the server is unreachable", Some("unreachable"));
 }
 
 /// Everything sessions share.
@@ -65,46 +67,115 @@ impl Close {
 pub struct State {
     pub limits: Limits,
     pub upstreams: Vec<Upstream>,
-    pub allow_origins: Vec<String>,
+    /// Origins whose pages may open WebSockets: the bridge's own and those allowed.
+    pub origins: Vec<String>,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Where announced switchboards may be, besides the announcing server's own address.
+    pub sb_allow: Vec<SbAllow>,
     pub announcements: Announcements,
     pub metrics: Metrics,
-    open: AtomicUsize,
+    /// The embedded server's metrics, served at `/metrics` too.
+    pub server_metrics: Option<Arc<msnp_server::metrics::Metrics>>,
+    /// TCP connections open (served, upgraded or being refused), and per client address.
+    connections: AtomicUsize,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
+    /// Connections being answered with a refusal.
+    refusing: AtomicUsize,
+    /// WebSocket sessions open.
+    sessions: AtomicUsize,
     shutdown: watch::Sender<bool>,
 }
 
 impl State {
-    pub fn new(limits: Limits, upstreams: Vec<Upstream>, allow_origins: Vec<String>) -> State {
+    pub fn new(
+        limits: Limits,
+        upstreams: Vec<Upstream>,
+        origins: Vec<String>,
+        trusted_proxies: Vec<IpNet>,
+        sb_allow: Vec<SbAllow>,
+    ) -> State {
         State {
             announcements: Announcements::new(limits.announce_ttl),
             limits,
             upstreams,
-            allow_origins,
+            origins,
+            trusted_proxies,
+            sb_allow,
             metrics: Metrics::default(),
-            open: AtomicUsize::new(0),
+            server_metrics: None,
+            connections: AtomicUsize::new(0),
             per_ip: Mutex::new(HashMap::new()),
+            refusing: AtomicUsize::new(0),
+            sessions: AtomicUsize::new(0),
             shutdown: watch::channel(false).0,
         }
     }
 
-    /// Sessions open right now.
+    /// WebSocket sessions open right now.
     pub fn open_sessions(&self) -> usize {
-        self.open.load(Ordering::SeqCst)
+        self.sessions.load(Ordering::SeqCst)
     }
 
-    /// Counts a new session from `ip`, or refuses it over the limits.
-    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admitted, Close> {
+    /// TCP connections open right now, whatever their stage.
+    pub fn open_connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Whether `ip` is a proxy whose forwarding headers are believed.
+    pub fn trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Counts a new TCP connection from `peer`, from accept until it closes (a WebSocket session keeps
+    /// its connection's count). Over a limit it is answered once with the refusal; `None` when even
+    /// refusals are too many (it is dropped unanswered).
+    pub fn admit_connection(self: &Arc<Self>, peer: IpAddr) -> Option<Admission> {
+        // Behind a trusted proxy the client is known from its headers only: it is counted then.
+        let ip = (!self.trusted(peer)).then_some(peer);
+        match self.count(true, ip) {
+            Ok(counted) => Some(Admission::Counted(counted)),
+            Err(close) => self.refusal(close).map(Admission::Refused),
+        }
+    }
+
+    /// Counts a client named by a trusted proxy against `--max-per-ip`.
+    pub fn admit_client(self: &Arc<Self>, ip: IpAddr) -> Result<Counted, Close> {
+        self.count(false, Some(ip))
+    }
+
+    fn count(self: &Arc<Self>, total: bool, ip: Option<IpAddr>) -> Result<Counted, Close> {
         let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-        if self.open.load(Ordering::SeqCst) >= self.limits.max_connections {
+        if total && self.connections.load(Ordering::SeqCst) >= self.limits.max_connections {
             return Err(Close::TOO_MANY);
         }
-        let from_ip = per_ip.entry(ip).or_default();
-        if *from_ip >= self.limits.max_per_ip {
-            return Err(Close::TOO_MANY_FROM_YOU);
+        if let Some(ip) = ip {
+            let from_ip = per_ip.entry(ip).or_default();
+            if *from_ip >= self.limits.max_per_ip {
+                return Err(Close::TOO_MANY_FROM_YOU);
+            }
+            *from_ip += 1;
         }
-        *from_ip += 1;
-        self.open.fetch_add(1, Ordering::SeqCst);
-        Ok(Admitted { state: Arc::clone(self), ip })
+        if total {
+            self.connections.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(Counted { state: Arc::clone(self), total, ip })
+    }
+
+    /// A refusal to answer, if fewer than `--max-connections` are being answered: each costs a socket
+    /// until it is answered, or for at most the handshake timeout.
+    fn refusal(self: &Arc<Self>, close: Close) -> Option<Refusal> {
+        if self.refusing.fetch_add(1, Ordering::SeqCst) >= self.limits.max_connections {
+            self.refusing.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Refusal { state: Arc::clone(self), close })
+    }
+
+    /// Counts a WebSocket session while the returned guard lives.
+    pub fn session(self: &Arc<Self>) -> Session {
+        self.sessions.fetch_add(1, Ordering::SeqCst);
+        Session(Arc::clone(self))
     }
 
     /// Resolves when shutdown starts.
@@ -117,22 +188,57 @@ impl State {
     }
 }
 
-/// A counted session; dropping it uncounts it.
+/// A TCP connection's standing: counted and served, or answered once with a refusal.
 #[derive(Debug)]
-pub struct Admitted {
-    state: Arc<State>,
-    ip: IpAddr,
+pub enum Admission {
+    Counted(Counted),
+    Refused(Refusal),
 }
 
-impl Drop for Admitted {
+/// A counted connection (or client); dropping it uncounts it.
+#[derive(Debug)]
+pub struct Counted {
+    state: Arc<State>,
+    total: bool,
+    ip: Option<IpAddr>,
+}
+
+impl Drop for Counted {
     fn drop(&mut self) {
-        let mut per_ip = self.state.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = per_ip.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                per_ip.remove(&self.ip);
+        if let Some(ip) = self.ip {
+            let mut per_ip = self.state.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    per_ip.remove(&ip);
+                }
             }
         }
-        self.state.open.fetch_sub(1, Ordering::SeqCst);
+        if self.total {
+            self.state.connections.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A connection being refused, and why.
+#[derive(Debug)]
+pub struct Refusal {
+    state: Arc<State>,
+    pub close: Close,
+}
+
+impl Drop for Refusal {
+    fn drop(&mut self) {
+        self.state.refusing.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A WebSocket session, counted while it lives.
+#[derive(Debug)]
+pub struct Session(Arc<State>);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.0.sessions.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -1,0 +1,122 @@
+//! Who the client is. Behind a trusted proxy (`--trust-proxy`), the proxy's `Forwarded` (RFC 7239) or
+//! `X-Forwarded-For` header says; the rightmost address in it that is not itself a trusted proxy is the
+//! client (addresses further left were written by the client and prove nothing). Anyone else's headers
+//! are ignored.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::http::HeaderMap;
+use ipnet::IpNet;
+
+/// The client behind a connection from `peer`.
+pub fn address(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> SocketAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer.ip()) {
+        return peer;
+    }
+    let hops = forwarded(headers).or_else(|| x_forwarded_for(headers)).unwrap_or_default();
+    // Rightmost first: the nearest hop our own proxy vouches for.
+    for hop in hops.iter().rev() {
+        match hop {
+            Some(addr) if is_trusted(&addr.ip()) => continue,
+            Some(addr) => return *addr,
+            // An obfuscated or unknown hop: who is behind it cannot be told.
+            None => break,
+        }
+    }
+    peer
+}
+
+/// The `for=` of each element of every `Forwarded` header, in order; `None` for a value that is not an
+/// address. `None` overall when there is no such header.
+fn forwarded(headers: &HeaderMap) -> Option<Vec<Option<SocketAddr>>> {
+    let mut hops = Vec::new();
+    let mut any = false;
+    for value in headers.get_all("forwarded") {
+        any = true;
+        let Ok(value) = value.to_str() else { return Some(vec![None]) };
+        for element in value.split(',') {
+            let node = element.split(';').find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                name.eq_ignore_ascii_case("for").then(|| value.trim().trim_matches('"'))
+            });
+            hops.push(node.and_then(node_address));
+        }
+    }
+    any.then_some(hops)
+}
+
+/// The addresses of every `X-Forwarded-For` header, in order.
+fn x_forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<SocketAddr>>> {
+    let mut hops = Vec::new();
+    let mut any = false;
+    for value in headers.get_all("x-forwarded-for") {
+        any = true;
+        let Ok(value) = value.to_str() else { return Some(vec![None]) };
+        hops.extend(value.split(',').map(|hop| node_address(hop.trim())));
+    }
+    any.then_some(hops)
+}
+
+/// A node as RFC 7239 writes it: `192.0.2.60`, `192.0.2.60:4711`, `[2001:db8::17]`, `[2001:db8::17]:4711`
+/// (port 0 when none is given); `unknown` and obfuscated names are not addresses.
+fn node_address(node: &str) -> Option<SocketAddr> {
+    if let Ok(addr) = node.parse::<SocketAddr>() {
+        return Some(addr);
+    }
+    let ip = node.strip_prefix('[').and_then(|n| n.strip_suffix(']')).unwrap_or(node);
+    ip.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        h
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn untrusted_peers_headers_are_ignored() {
+        let peer: SocketAddr = "198.51.100.1:5000".parse().unwrap();
+        let h = headers(&[("x-forwarded-for", "203.0.113.9")]);
+        assert_eq!(address(peer, &h, &nets(&["10.0.0.0/8"])), peer);
+    }
+
+    #[test]
+    fn the_rightmost_untrusted_hop() {
+        let peer: SocketAddr = "10.0.0.2:5000".parse().unwrap();
+        let trusted = nets(&["10.0.0.0/8"]);
+        // The client claims 1.2.3.4; our proxies (10.x) saw 203.0.113.9.
+        let h = headers(&[("x-forwarded-for", "1.2.3.4, 203.0.113.9, 10.0.0.3")]);
+        assert_eq!(address(peer, &h, &trusted), "203.0.113.9:0".parse().unwrap());
+        let h = headers(&[("forwarded", r#"for=1.2.3.4, for="[2001:db8:cafe::17]:4711";proto=https"#)]);
+        assert_eq!(address(peer, &h, &trusted), "[2001:db8:cafe::17]:4711".parse().unwrap());
+        // Forwarded wins over X-Forwarded-For; several headers read as one list.
+        let h = headers(&[
+            ("x-forwarded-for", "198.51.100.50"),
+            ("forwarded", "for=1.2.3.4"),
+            ("forwarded", "for=192.0.2.60;by=10.0.0.2"),
+        ]);
+        assert_eq!(address(peer, &h, &trusted), "192.0.2.60:0".parse().unwrap());
+    }
+
+    #[test]
+    fn no_usable_header_means_the_proxy_itself() {
+        let peer: SocketAddr = "10.0.0.2:5000".parse().unwrap();
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(address(peer, &HeaderMap::new(), &trusted), peer);
+        assert_eq!(address(peer, &headers(&[("forwarded", "for=_hidden, for=10.0.0.3")]), &trusted), peer);
+        assert_eq!(address(peer, &headers(&[("forwarded", "for=unknown")]), &trusted), peer);
+    }
+}
