@@ -156,11 +156,7 @@ async fn servers(Shared(state): Shared<Arc<State>>) -> axum::Json<Vec<String>> {
 }
 
 async fn metrics(Shared(state): Shared<Arc<State>>) -> impl IntoResponse {
-    let mut text = state.metrics.render();
-    if let Some(server) = &state.server_metrics {
-        text.push_str(&server.render());
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics_text())
 }
 
 #[cfg(test)]

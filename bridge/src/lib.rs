@@ -55,6 +55,11 @@ impl Running {
         self.state.open_sessions()
     }
 
+    /// What `/metrics` serves.
+    pub fn metrics_text(&self) -> String {
+        self.state.metrics_text()
+    }
+
     /// TCP connections open now (HTTP, being refused, or carrying a WebSocket session).
     pub fn open_connections(&self) -> usize {
         self.state.open_connections()

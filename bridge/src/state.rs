@@ -122,6 +122,15 @@ impl State {
         self.connections.load(Ordering::SeqCst)
     }
 
+    /// The bridge's metrics, and the embedded server's.
+    pub fn metrics_text(&self) -> String {
+        let mut text = self.metrics.render();
+        if let Some(server) = &self.server_metrics {
+            text.push_str(&server.render());
+        }
+        text
+    }
+
     /// Whether `ip` is a proxy whose forwarding headers are believed.
     pub fn trusted(&self, ip: IpAddr) -> bool {
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
