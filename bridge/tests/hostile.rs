@@ -265,7 +265,7 @@ async fn only_the_bridges_own_origins() {
     let rebound = format!("rebind.example:{}", addr.port());
     request.headers_mut().insert("Host", HeaderValue::from_str(&rebound).unwrap());
     request.headers_mut().insert("Origin", HeaderValue::from_str(&format!("http://{rebound}")).unwrap());
-    let err = tokio_tungstenite::connect_async(request).await.err().expect("refused");
+    let err = tokio_tungstenite::connect_async(request).await.expect_err("refused");
     assert!(err.to_string().contains("403"), "{err}");
     assert!(ws_from(addr, "", Some(&format!("https://{addr}"))).await.is_err());
     assert!(ws_from(addr, "", Some(&format!("http://localhost:{}", addr.port()))).await.is_ok());
