@@ -137,6 +137,12 @@ pub async fn start_bridge() -> (bridge::Running, tempfile::TempDir) {
     (bridge::start(config).await.unwrap(), data)
 }
 
+/// The current value of the input matching `css`.
+pub async fn field_value(browser: &Client, css: &str) -> String {
+    let field = browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    field.prop("value").await.unwrap().unwrap_or_default()
+}
+
 /// Clicks the element matching `css`.
 pub async fn click(browser: &Client, css: &str) {
     browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();

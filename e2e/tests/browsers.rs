@@ -59,6 +59,8 @@ async fn two_people_sign_in_see_each_other_and_sign_out() {
     // A wrong password says so.
     sign_in(&alice, &url, "alice@hotmail.com", "wrong").await;
     wait_text(&alice, ".sign-in .notice[role=alert]", "Wrong e-mail address or password.").await;
+    assert_eq!(field_value(&alice, "#password").await, "");
+    assert_eq!(field_value(&alice, "#email").await, "alice@hotmail.com");
     shot(&alice, "07-wrong-password").await;
 
     // The same page on a phone-sized screen.

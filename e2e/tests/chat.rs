@@ -60,6 +60,21 @@ async fn two_and_three_way_chats_typing_leaving_and_the_console() {
     wait_text(&bob, "#my-state option:checked", "Busy").await;
     shot(&bob, "15-raw-console").await;
 
+    // Bob signs out, and Dave signs in on the same tab: nothing of Bob's session is left to see.
+    click(&bob, "button.sign-out").await;
+    wait_text(&bob, "#sign-in-title", "Sign in").await;
+    assert_eq!(field_value(&bob, "#email").await, "");
+    wait_gone(&bob, ".inspector .log li").await;
+    type_into(&bob, "#email", "dave@hotmail.com").await;
+    type_into(&bob, "#password", "dave\n").await;
+    wait_text(&bob, "#me .name", "Dave").await;
+    wait_text(&bob, ".inspector .log", "USR 3 MD5 I dave@hotmail.com").await;
+    wait_gone(&bob, ".chats [role=tab]").await;
+    let log = bob.find(Locator::Css(".inspector .log")).await.unwrap().text().await.unwrap();
+    assert!(!log.contains("bob@hotmail.com") && !log.contains("alice@hotmail.com"), "{log}");
+    assert_eq!(bob.find_all(Locator::Css("#inspector-connection option")).await.unwrap().len(), 1);
+    shot(&bob, "16-the-next-person-on-the-same-tab").await;
+
     for browser in [alice, bob, carol] {
         browser.close().await.unwrap();
     }

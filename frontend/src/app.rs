@@ -70,9 +70,13 @@ fn sb_url(address: &str) -> String {
     bridge_url(&format!("?sb={}", js_sys::encode_uri_component(address)))
 }
 
-/// A short beep through Web Audio, for new messages while the page is hidden.
-fn beep() {
-    let Ok(ctx) = web_sys::AudioContext::new() else { return };
+/// A short beep through Web Audio, for new messages while the page is hidden; one audio context for the
+/// page's life (browsers allow only a few).
+fn beep(audio: &mut Option<web_sys::AudioContext>) {
+    if audio.is_none() {
+        *audio = web_sys::AudioContext::new().ok();
+    }
+    let Some(ctx) = audio.as_ref() else { return };
     let (Ok(osc), Ok(gain)) = (ctx.create_oscillator(), ctx.create_gain()) else { return };
     osc.frequency().set_value(880.0);
     gain.gain().set_value(0.1);
@@ -102,8 +106,11 @@ struct Live {
     active_chat: Option<u32>,
     console_error: Option<String>,
     sound: bool,
+    audio: Option<web_sys::AudioContext>,
     /// Wall-clock time of the sign-in's start, for message times.
     clock_base_ms: f64,
+    /// Why the last session ended, once it has been wiped.
+    ended_notice: Option<String>,
 }
 
 impl Live {
@@ -126,7 +133,23 @@ impl Live {
                 socket.close();
             }
             self.ticker = None;
+            if session.signed_in() {
+                self.end_session();
+            }
         }
+    }
+
+    /// A signed-in session ended (signed out, signed in elsewhere, server shutdown, connection lost):
+    /// every switchboard socket closes and nothing of the person stays on the page (chats, logs, lists,
+    /// prompts, e-mail address) but the reason it ended.
+    fn end_session(&mut self) {
+        self.ended_notice = self.session.take().and_then(|s| s.notice);
+        // Dropping a socket closes it.
+        self.chats.clear();
+        self.active_chat = None;
+        self.console_error = None;
+        self.cached_version = None;
+        self.update_title();
     }
 
     fn chat(&mut self, id: u32) -> Option<&mut LiveChat> {
@@ -190,16 +213,7 @@ fn connect(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest)
                 }
             })
         },
-        move |bytes| {
-            with_live(&w2, &r2, |live| {
-                live.decoder.extend(&bytes);
-                while let Ok(Some(frame)) = live.decoder.next_frame() {
-                    if let Some(s) = live.session.as_mut() {
-                        s.received(&frame, now_ms());
-                    }
-                }
-            })
-        },
+        move |bytes| with_live(&w2, &r2, |live| ns_received(live, &bytes)),
         move |code, reason| {
             with_live(&w3, &r3, |live| {
                 live.socket = None;
@@ -210,6 +224,8 @@ fn connect(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest)
         },
     );
     let mut live = live.borrow_mut();
+    live.ended_notice = None;
+    live.chats.clear();
     let mut session = Session::new(config, now_ms());
     match socket {
         Ok(socket) => live.socket = Some(socket),
@@ -229,10 +245,25 @@ fn connect(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest)
     }));
 }
 
+/// Bytes from the notification server: whole commands go to the session; a stream that is not MSNP
+/// ends it.
+fn ns_received(live: &mut Live, bytes: &[u8]) {
+    live.decoder.extend(bytes);
+    let Some(session) = live.session.as_mut() else { return };
+    loop {
+        match live.decoder.next_frame() {
+            Ok(Some(frame)) => session.received(&frame, now_ms()),
+            Ok(None) => return,
+            Err(e) => return session.broken(&e, now_ms()),
+        }
+    }
+}
+
 /// Runs `f` on chat `id` from a callback, sends what it queued, and redraws.
 fn with_chat(weak: &Weak<RefCell<Live>>, redraw: &UseForceUpdateHandle, id: u32, f: impl FnOnce(&mut LiveChat)) {
     with_live(weak, redraw, |live| {
         let sound = live.sound;
+        let mut audio = live.audio.take();
         let Some(c) = live.chat(id) else { return };
         let unread = c.chat.unread;
         f(c);
@@ -247,8 +278,9 @@ fn with_chat(weak: &Weak<RefCell<Live>>, redraw: &UseForceUpdateHandle, id: u32,
             socket.close();
         }
         if c.chat.unread > unread && sound && document().is_some_and(|d| d.hidden()) {
-            beep();
+            beep(&mut audio);
         }
+        live.audio = audio;
         live.update_title();
     });
 }
@@ -277,8 +309,15 @@ fn open_chat(live: &Shared, redraw: &UseForceUpdateHandle, call: Call) {
         move |bytes| {
             with_chat(&w2, &r2, id, |c| {
                 c.decoder.extend(&bytes);
-                while let Ok(Some(frame)) = c.decoder.next_frame() {
-                    c.chat.received(&frame, now_ms());
+                loop {
+                    match c.decoder.next_frame() {
+                        Ok(Some(frame)) => c.chat.received(&frame, now_ms()),
+                        Ok(None) => break,
+                        Err(e) => {
+                            let reason = format!("the switchboard sent something that is not MSNP ({e})");
+                            break c.chat.closed(&reason, now_ms());
+                        }
+                    }
                 }
             })
         },
@@ -502,7 +541,8 @@ pub fn app() -> Html {
         }
         _ => {
             let busy = phase == Some(NsPhase::SigningIn) || (phase == Some(NsPhase::Idle) && state.socket.is_some());
-            let notice = session.and_then(|s| s.notice.clone());
+            let notice = session.and_then(|s| s.notice.clone()).or_else(|| state.ended_notice.clone());
+            // A failed attempt keeps its address for the retry; an ended session leaves only a remembered one.
             let email = session.map(|s| s.handle().to_owned()).or_else(storage::remembered_email).unwrap_or_default();
             html! { <SignIn servers={(*servers).clone()} {email} {notice} {busy} {on_sign_in} /> }
         }
@@ -515,5 +555,91 @@ pub fn app() -> Html {
             </main>
             <Inspector {logs} />
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use msnp::{Frame, State};
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    /// A page signed in as jd, in a chat (without sockets: the page's state only).
+    fn signed_in() -> Live {
+        let config = NsConfig {
+            handle: "jd@hotmail.com".into(),
+            password: "hunter2".into(),
+            initial_state: State::Online,
+            client: None,
+            first_trid: 1,
+            cache: None,
+        };
+        let mut session = Session::new(config, 0.0);
+        session.opened(0.0);
+        for line in
+            ["VER 1 MSNP2", "INF 2 MD5", "USR 3 MD5 S 1.2", "USR 4 OK jd@hotmail.com JD", "SYN 5 0", "CHG 6 NLN"]
+        {
+            session.received(&Frame::command(line), 1.0);
+        }
+        let chat = Chat::answer(1, "jd@hotmail.com", "JD", "1.2".into(), "7".into(), 0.0);
+        let chat = LiveChat { chat, socket: None, decoder: Decoder::default() };
+        let mut live = Live { session: Some(session), chats: vec![chat], active_chat: Some(1), ..Live::default() };
+        live.flush();
+        assert!(live.session.is_some());
+        live
+    }
+
+    /// A way a session ends.
+    type End = &'static dyn Fn(&mut Session);
+
+    #[test]
+    fn the_end_of_a_session_leaves_nothing_of_it_but_why() {
+        let ends: [(End, Option<&str>); 4] = [
+            (&|s| s.sign_out(2.0), None),
+            (&|s| s.received(&Frame::command("OUT OTH"), 2.0), Some("You signed in somewhere else")),
+            (&|s| s.received(&Frame::command("OUT SSD"), 2.0), Some("The server is shutting down")),
+            (&|s| s.closed(1006, "", 2.0), Some("The connection to the server was lost")),
+        ];
+        for (end, notice) in ends {
+            let mut live = signed_in();
+            end(live.session.as_mut().unwrap());
+            live.flush();
+            assert!(live.session.is_none() && live.chats.is_empty() && live.active_chat.is_none());
+            let ended = live.ended_notice.as_deref();
+            assert_eq!(ended.map(|n| &n[..notice.map_or(0, str::len).min(n.len())]), notice, "{ended:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_sign_in_keeps_its_log_and_address_for_the_retry() {
+        let config = NsConfig {
+            handle: "jd@hotmail.com".into(),
+            password: "wrong".into(),
+            initial_state: State::Online,
+            client: None,
+            first_trid: 1,
+            cache: None,
+        };
+        let mut live = Live { session: Some(Session::new(config, 0.0)), ..Live::default() };
+        let session = live.session.as_mut().unwrap();
+        session.opened(0.0);
+        for line in ["VER 1 MSNP2", "INF 2 MD5", "USR 3 MD5 S 1.2", "911 4"] {
+            session.received(&Frame::command(line), 1.0);
+        }
+        live.flush();
+        let session = live.session.as_ref().expect("kept");
+        assert_eq!(session.notice.as_deref(), Some("Wrong e-mail address or password."));
+        assert_eq!(session.handle(), "jd@hotmail.com");
+        assert!(session.log.len() >= 7);
+    }
+
+    #[test]
+    fn a_broken_stream_ends_the_session() {
+        let mut live = signed_in();
+        ns_received(&mut live, b"LST 7 FL 1 1 1 \xff\xfe\r\n");
+        live.flush();
+        assert!(live.session.is_none() && live.chats.is_empty());
+        assert!(live.ended_notice.as_deref().is_some_and(|n| n.contains("not MSNP")), "{:?}", live.ended_notice);
     }
 }

@@ -47,6 +47,26 @@ impl LogLine {
     }
 }
 
+/// What replaces an MD5 response in exported transcripts: with the challenge beside it, the response is
+/// enough to try passwords offline.
+pub const HIDDEN_RESPONSE: &str = "<md5 response hidden>";
+
+impl LogLine {
+    /// The line as a transcript shows it: as sent, but with the sign-in's MD5 response hidden.
+    pub fn exported_text(&self) -> std::borrow::Cow<'_, str> {
+        use msnp::ns::{ClientCommand, UsrStage};
+        if self.direction == Direction::Sent && self.text.starts_with("USR ") {
+            let frame = Frame::command(self.text.as_str());
+            if let Ok(ClientCommand::Usr { trid, package, stage: UsrStage::Subsequent, .. }) =
+                ClientCommand::parse(&frame)
+            {
+                return format!("USR {trid} {package} S {HIDDEN_RESPONSE}").into();
+            }
+        }
+        self.text.as_str().into()
+    }
+}
+
 /// Lines kept per connection; the oldest tenth goes when the log is full, so a long session stays small.
 pub const MAX_LOG_LINES: usize = 5000;
 
@@ -83,6 +103,23 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+
+    #[test]
+    fn exported_lines_hide_the_md5_response_only() {
+        let sent = |text: &str| LogLine::new(Direction::Sent, &Frame::command(text), 0);
+        let response = "USR 4 MD5 S 8aca4d4721b726ba9cd5e3a5f601671a";
+        assert_eq!(sent(response).exported_text(), "USR 4 MD5 S <md5 response hidden>");
+        // What the server sends, the first step, and a switchboard's USR are shown as they are.
+        let challenge = LogLine::new(Direction::Received, &Frame::command("USR 3 MD5 S 1013928519.693957190"), 0);
+        assert_eq!(challenge.exported_text(), "USR 3 MD5 S 1013928519.693957190");
+        assert_eq!(sent("USR 3 MD5 I jd@hotmail.com").exported_text(), "USR 3 MD5 I jd@hotmail.com");
+        assert_eq!(
+            sent("USR 1 jd@hotmail.com 849102291.520491932").exported_text(),
+            "USR 1 jd@hotmail.com 849102291.520491932"
+        );
+        // On screen, the person who signed in still sees it.
+        assert_eq!(sent(response).text, response);
+    }
 
     #[test]
     fn copies_compare_by_identity_and_the_log_is_bounded() {

@@ -96,6 +96,19 @@ impl Session {
         }
     }
 
+    /// The server's byte stream broke (`error`): nothing more can be read from it, so the session ends,
+    /// saying why.
+    pub fn broken(&mut self, error: &msnp::FrameError, now_ms: f64) {
+        self.ns.handle_close();
+        self.pump(now_ms);
+        self.notice = Some(format!("The server sent something that is not MSNP ({error}), so the session ended."));
+    }
+
+    /// Whether the person got as far as signing in (then a session's end wipes what it showed).
+    pub fn signed_in(&self) -> bool {
+        self.sign_in_ms.is_some()
+    }
+
     /// Time passed: sign-in gives up if the server does not answer.
     pub fn tick(&mut self, now_ms: f64) {
         self.ns.handle_timeout(self.time(now_ms));
@@ -440,6 +453,17 @@ mod tests {
         assert_eq!(s.notice.as_deref(), Some("ADD: There is no account with that e-mail address. (error 205)"));
         s.add_contact("not an address", 2002.0);
         assert_eq!(s.notice.as_deref(), Some("\"not an address\" is not a valid e-mail address"));
+    }
+
+    #[test]
+    fn a_broken_stream_ends_the_session_and_says_why() {
+        let mut s = online();
+        s.broken(&msnp::FrameError::NotUtf8, 2000.0);
+        assert_eq!(s.phase(), NsPhase::Closed);
+        assert_eq!(
+            s.notice.as_deref(),
+            Some("The server sent something that is not MSNP (command line is not valid UTF-8), so the session ended.")
+        );
     }
 
     #[test]

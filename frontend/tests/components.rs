@@ -112,3 +112,33 @@ async fn the_contact_list_groups_and_acts() {
         ]
     );
 }
+
+/// The sign-in form as the page uses it: every attempt fails.
+#[function_component(FailingSignIn)]
+fn failing_sign_in() -> Html {
+    let notice = use_state(|| None::<String>);
+    let on_sign_in = {
+        let notice = notice.clone();
+        Callback::from(move |_| notice.set(Some("Wrong e-mail address or password.".to_owned())))
+    };
+    html! {
+        <msnp_web::components::signin::SignIn servers={Vec::new()} email="" notice={(*notice).clone()} busy=false
+            {on_sign_in} />
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_sign_in_empties_the_password_but_keeps_the_address() {
+    let root = mount();
+    yew::Renderer::<FailingSignIn>::with_root(root.clone()).render();
+    settle().await;
+    let email: HtmlInputElement = find(&root, "input#email").dyn_into().unwrap();
+    let password: HtmlInputElement = find(&root, "input#password").dyn_into().unwrap();
+    email.set_value("jd@hotmail.com");
+    password.set_value("hunter3");
+    find(&root, "form.sign-in").dyn_into::<web_sys::HtmlFormElement>().unwrap().request_submit().unwrap();
+    settle().await;
+    assert_eq!(find(&root, ".notice[role=alert]").text_content().unwrap(), "Wrong e-mail address or password.");
+    assert_eq!(password.value(), "");
+    assert_eq!(email.value(), "jd@hotmail.com");
+}

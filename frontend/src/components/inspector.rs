@@ -11,13 +11,14 @@ pub struct Props {
     pub logs: Vec<(String, Log)>,
 }
 
-/// The transcript as text: `+0.042s C: VER 1 MSNP2 CVR0`.
+/// The transcript as text, for Copy and Download: `+0.042s C: VER 1 MSNP2 CVR0`, with the MD5 response
+/// hidden (it stays on screen).
 pub fn transcript(lines: &[LogLine]) -> String {
     lines
         .iter()
         .map(|l| {
             let who = if l.direction == Direction::Sent { "C" } else { "S" };
-            format!("+{}.{:03}s {who}: {}\n", l.at_ms / 1000, l.at_ms % 1000, l.text)
+            format!("+{}.{:03}s {who}: {}\n", l.at_ms / 1000, l.at_ms % 1000, l.exported_text())
         })
         .collect()
 }

@@ -43,6 +43,15 @@ pub fn sign_in(props: &Props) -> Html {
             }
         });
     }
+    {
+        // A failed sign-in empties the password field (the address stays, for the retry).
+        let password = password.clone();
+        use_effect_with(props.notice.clone(), move |notice| {
+            if let (Some(_), Some(field)) = (notice, password.cast::<HtmlInputElement>()) {
+                field.set_value("");
+            }
+        });
+    }
     let onsubmit = {
         let (email, password, server, state, remember) =
             (email.clone(), password.clone(), server.clone(), state.clone(), remember.clone());
