@@ -71,6 +71,23 @@ impl Default for NsConfig {
     }
 }
 
+/// What the logic holds ([`Logic::census`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Connections not yet disconnected, both listeners.
+    pub connections: usize,
+    /// Signed-in users.
+    pub users: usize,
+    /// Handles someone signed in watches.
+    pub watched: usize,
+    /// Switchboard sessions (with participants, or invitations that can still be answered).
+    pub sb_sessions: usize,
+    /// Store jobs not yet done, connections waiting for them, accounts being loaded.
+    pub jobs: usize,
+    pub waiting: usize,
+    pub loading: usize,
+}
+
 /// Commands that need a signed-in user: `302` before `USR … OK` (§4).
 const POST_LOGIN: &[&str] = &["SYN", "LST", "GTC", "BLP", "CHG", "ADD", "REM", "REA", "XFR", "FND", "SND", "URL"];
 
@@ -211,6 +228,19 @@ impl Logic {
     /// How many users are signed in.
     pub fn online(&self) -> usize {
         self.users.len()
+    }
+
+    /// How much the logic holds: after every connection has gone and every job is done, nothing.
+    pub fn census(&self) -> Census {
+        Census {
+            connections: self.conns.len() + self.sb.connections(),
+            users: self.users.len(),
+            watched: self.watchers.len(),
+            sb_sessions: self.sb.sessions(),
+            jobs: self.jobs.len(),
+            waiting: self.busy.len(),
+            loading: self.loading.len(),
+        }
     }
 
     /// Whether `conn` waits for a store job: feed it no frames until [`Output::Resume`].
@@ -517,16 +547,29 @@ impl Logic {
         }
     }
 
+    /// Queues an output other than a frame (frames go through [`Logic::send_frame`]).
     pub(crate) fn push(&mut self, output: Output) {
         self.out.push_back(output);
     }
 
+    /// Queues `frame` for `conn`, unless it is closed: nothing is sent after a close (§11 rule 11), such
+    /// as the answer to a command whose connection went while the store was busy with it.
+    pub(crate) fn send_frame(&mut self, conn: ConnId, frame: Frame) {
+        let open = match self.conns.get(&conn) {
+            Some(c) => !matches!(c.phase, Phase::Closed),
+            None => self.sb.is_open(conn),
+        };
+        if open {
+            self.out.push_back(Output::Send(conn, frame));
+        }
+    }
+
     pub(crate) fn send(&mut self, conn: ConnId, cmd: ServerCommand) {
-        self.out.push_back(Output::Send(conn, cmd.to_frame()));
+        self.send_frame(conn, cmd.to_frame());
     }
 
     pub(crate) fn error(&mut self, conn: ConnId, code: ErrorCode, trid: TrId) {
-        self.out.push_back(Output::Send(conn, error_frame(code, Some(trid))));
+        self.send_frame(conn, error_frame(code, Some(trid)));
     }
 
     /// An unexpected failure while handling a valid command: `500`, and the session carries on (§11).
@@ -539,7 +582,7 @@ impl Logic {
     fn reply_error(&mut self, conn: ConnId, err: &ParseError) {
         match err.reply() {
             Some(frame) => {
-                self.out.push_back(Output::Send(conn, frame));
+                self.send_frame(conn, frame);
                 if matches!(err, ParseError::InvalidParam { code: ErrorCode::AuthenticationFailed, .. }) {
                     self.close(conn);
                 }

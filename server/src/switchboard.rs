@@ -104,6 +104,19 @@ impl Switchboards {
         })
     }
 
+    pub(crate) fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub(crate) fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Whether `conn` is a switchboard connection not yet closed.
+    pub(crate) fn is_open(&self, conn: ConnId) -> bool {
+        self.conns.get(&conn).is_some_and(|c| !matches!(c.phase, Phase::Closed))
+    }
+
     pub(crate) fn has(&self, conn: ConnId) -> bool {
         self.conns.contains_key(&conn)
     }
@@ -185,7 +198,7 @@ impl Logic {
                     self.error(conn, ErrorCode::AlreadyLoggedIn, trid)
                 }
                 Err(err) => match err.reply() {
-                    Some(reply) => self.push(Output::Send(conn, reply)),
+                    Some(reply) => self.send_frame(conn, reply),
                     None => self.sb_close(conn),
                 },
             },
@@ -295,7 +308,7 @@ impl Logic {
         let sender_name = self.current_name(&key(&sender.handle), &sender.name);
         let relay = ServerCommand::Msg { sender: sender.handle, sender_name, payload }.to_frame();
         for other in &others {
-            self.push(Output::Send(*other, relay.clone()));
+            self.send_frame(*other, relay.clone());
         }
         // Delivery fails exactly when nobody else is in the session (§8.7).
         match (others.is_empty(), ack) {
@@ -374,6 +387,6 @@ impl Logic {
     }
 
     fn send_sb(&mut self, conn: ConnId, cmd: ServerCommand) {
-        self.push(Output::Send(conn, cmd.to_frame()));
+        self.send_frame(conn, cmd.to_frame());
     }
 }

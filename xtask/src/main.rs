@@ -27,6 +27,13 @@ enum Task {
     Build,
     /// Benchmarks: the server and the bridge under load, beside websockify (JSON, SVG and a table).
     Bench,
+    /// A randomized campaign (stable Rust, no cargo-fuzz) against the decoder, the client machines and the
+    /// server logic: adversarial byte streams split anywhere, random drops, jobs finishing in any order.
+    Fuzz {
+        /// How long each of the four campaigns runs (CI runs 3 s each as part of the tests).
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
     /// Build the browser app and serve it, with the demo server and accounts.
     Demo {
         /// Where the page is served.
@@ -43,6 +50,7 @@ fn main() -> ExitCode {
         Task::Build => setup::ensure().and_then(|tools| tasks::build(&tools)),
         Task::Demo { listen } => tasks::demo(&listen),
         Task::Bench => bench::bench_all(),
+        Task::Fuzz { seconds } => tasks::fuzz(seconds),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

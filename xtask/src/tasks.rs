@@ -109,6 +109,16 @@ pub fn test() -> Result {
     Ok(())
 }
 
+/// The fuzz campaigns (`msnp/tests/fuzz.rs`, `server/tests/fuzz.rs`), optimized, for `seconds` each.
+pub fn fuzz(seconds: u64) -> Result {
+    step(&format!("fuzzing the decoder, the client machines and the server logic, {seconds} s each"));
+    run(cmd(
+        "cargo",
+        &["test", "--locked", "--release", "-p", "msnp", "-p", "msnp-server", "--test", "fuzz", "--", "--nocapture"],
+    )
+    .env("MSNP_FUZZ_SECONDS", seconds.to_string()))
+}
+
 /// The release app (wasm + JS), gzipped, must stay under this many bytes.
 const SIZE_BUDGET: usize = 350 * 1000;
 
