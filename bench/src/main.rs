@@ -4,6 +4,7 @@
 //! Accounts are `user<i>@hotmail.com` / `pw<i>` (and `star@hotmail.com` / `star` for fan-out);
 //! `msnp-bench accounts N` prints a TOML file for `msnp-server import` that creates them.
 
+mod attacks;
 mod conn;
 mod measure;
 mod scenarios;
@@ -90,6 +91,42 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Connections flooding the server (blank lines, or PNGs never read) while a probe client measures its
+    /// VER round trip.
+    Flood {
+        /// The notification server, HOST:PORT.
+        #[arg(long, default_value = "127.0.0.1:1863")]
+        ns: String,
+        #[arg(long, value_enum, default_value_t = attacks::Flood::Blank)]
+        kind: attacks::Flood,
+        #[arg(long, default_value_t = 4)]
+        flooders: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// One client guessing an account's password, a new connection per guess: how many guesses the server
+    /// checked (read from its metrics).
+    Guess {
+        #[arg(long, default_value = "127.0.0.1:1863")]
+        ns: String,
+        /// The server's metrics address (`msnp-server serve --metrics-listen`).
+        #[arg(long)]
+        metrics: String,
+        #[arg(long, default_value = "user0@hotmail.com")]
+        account: String,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+    /// Half-sent HTTP requests to a bridge: how many it still holds open after --seconds.
+    Slowloris {
+        /// The bridge, HOST:PORT.
+        #[arg(long)]
+        http: String,
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
+        #[arg(long, default_value_t = 11)]
+        seconds: u64,
+    },
     /// PNG/QNG through a path (direct, or a relay whose process is --pid): latency, throughput, CPU, memory.
     Relay {
         #[command(flatten)]
@@ -141,6 +178,15 @@ async fn main() -> ExitCode {
         }
         Command::Relay { at, pid, clients, seconds } => {
             scenarios::relay(at.target(), pid, clients, Duration::from_secs(seconds)).await
+        }
+        Command::Flood { ns, kind, flooders, seconds } => {
+            attacks::flood(ns, kind, flooders, Duration::from_secs(seconds)).await
+        }
+        Command::Guess { ns, metrics, account, seconds } => {
+            attacks::guess(ns, metrics, account, Duration::from_secs(seconds)).await
+        }
+        Command::Slowloris { http, connections, seconds } => {
+            attacks::slowloris(http, connections, Duration::from_secs(seconds)).await
         }
     };
     match result {

@@ -212,6 +212,9 @@ impl Decoder {
 
     fn cut(&mut self) -> Result<Option<Frame>, FrameError> {
         loop {
+            if self.awaiting_payload.is_none() {
+                self.skip_empty_lines();
+            }
             let line = match self.awaiting_payload.take() {
                 Some(line) => line,
                 None => match self.next_line()? {
@@ -241,6 +244,28 @@ impl Decoder {
             self.release(self.start + end);
             let payload_start = payload_len.map(|_| line.lf + 1);
             return Ok(Some(Frame { raw, line_len: line.len, payload_start }));
+        }
+    }
+
+    /// Skips empty lines (`LF` or `CR LF`) at `start` in one pass: a flood of them costs a byte's look each.
+    fn skip_empty_lines(&mut self) {
+        let pending = &self.buf[self.start..];
+        let mut skip = 0;
+        loop {
+            match pending[skip..] {
+                [b'\n', ..] => skip += 1,
+                [b'\r', b'\n', ..] => skip += 2,
+                _ => break,
+            }
+        }
+        if skip > 0 {
+            #[cfg(test)]
+            {
+                self.work += skip;
+            }
+            let scanned = self.scanned.saturating_sub(skip);
+            self.release(self.start + skip);
+            self.scanned = scanned;
         }
     }
 

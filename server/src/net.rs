@@ -381,6 +381,11 @@ impl Server {
         let mut bad_framing = decode(&mut decoder, &mut frames).err();
         loop {
             let waiting = self.deliver(kind, conn, &mut frames);
+            if !waiting && !frames.is_empty() {
+                // More than a turn's worth: let every other connection have its turn first.
+                tokio::task::yield_now().await;
+                continue;
+            }
             if waiting {
                 tokio::select! {
                     _ = wake.notified() => continue,
@@ -424,28 +429,26 @@ impl Server {
         tracing::debug!("disconnected");
     }
 
-    /// Hands decoded frames to the logic, a few per turn of the lock, until none are left or the logic
-    /// waits for the store; returns whether it waits.
+    /// Hands up to a turn's worth of decoded frames to the logic, under one hold of the lock; returns
+    /// whether the logic now waits for the store on this connection's behalf.
     fn deliver(&self, kind: Kind, conn: ConnId, frames: &mut VecDeque<Frame>) -> bool {
-        loop {
-            let now = self.now();
-            let waiting = self.with_hub(|hub| {
-                for _ in 0..FRAMES_PER_TURN {
-                    if hub.logic.waiting(conn) {
-                        return true;
-                    }
-                    let Some(frame) = frames.pop_front() else { return false };
-                    match kind {
-                        Kind::Notification => hub.logic.receive(conn, &frame, now),
-                        Kind::Switchboard => hub.logic.sb_receive(conn, &frame, now),
-                    }
-                }
-                hub.logic.waiting(conn)
-            });
-            if waiting || frames.is_empty() {
-                return waiting;
-            }
+        if frames.is_empty() {
+            return false;
         }
+        let now = self.now();
+        self.with_hub(|hub| {
+            for _ in 0..FRAMES_PER_TURN {
+                if hub.logic.waiting(conn) {
+                    return true;
+                }
+                let Some(frame) = frames.pop_front() else { return false };
+                match kind {
+                    Kind::Notification => hub.logic.receive(conn, &frame, now),
+                    Kind::Switchboard => hub.logic.sb_receive(conn, &frame, now),
+                }
+            }
+            hub.logic.waiting(conn)
+        })
     }
 
     /// Sends `OUT SSD` to everyone and closes every connection (graceful shutdown).

@@ -101,15 +101,16 @@ pub fn bench_all() -> Result {
         "127.0.0.1:0",
         "--max-connections",
         "30000",
+        "--metrics-listen",
+        "127.0.0.1:0",
         "--db",
     ]);
     server.arg(&db).env("RUST_LOG", "warn");
     let (server, ready) = start(server)?;
-    let ns = ready
-        .strip_prefix("ready ns=")
-        .and_then(|r| r.split(' ').next())
-        .ok_or(format!("server said {ready:?}"))?
-        .to_owned();
+    let field = |name: &str| {
+        ready.split(' ').find_map(|f| f.strip_prefix(name)).map(str::to_owned).ok_or(format!("server said {ready:?}"))
+    };
+    let (ns, metrics) = (field("ns=")?, field("metrics=")?);
     let mut bridge = Command::new(release.join("bridge"));
     bridge
         .args(["--listen", "127.0.0.1:0", "--max-connections", "30000", "--max-per-ip", "30000", "--upstream"])
@@ -159,7 +160,14 @@ pub fn bench_all() -> Result {
         "--seconds",
         "10",
     ])?;
-    drop((wsfy, bridge, server));
+    drop(wsfy);
+    step("6. attacks: floods (4 connections, 10 s each), guessing (60 s), half-sent requests (11 s)");
+    let flood_blank = bench(&["flood", "--ns", &ns, "--kind", "blank", "--flooders", "4", "--seconds", "10"])?;
+    let flood_png = bench(&["flood", "--ns", &ns, "--kind", "png", "--flooders", "4", "--seconds", "10"])?;
+    let guess = bench(&["guess", "--ns", &ns, "--metrics", &metrics, "--seconds", "60"])?;
+    // The bridge's --handshake-timeout is its default, 10 s: counted 1 s after.
+    let slowloris = bench(&["slowloris", "--http", &http, "--connections", "1000", "--seconds", "11"])?;
+    drop((bridge, server));
 
     let added = |v: &Value, key: &str| num(v, key) - num(&direct, key);
     // (figure, measured, unit, target, whether higher is better)
@@ -197,6 +205,31 @@ pub fn bench_all() -> Result {
         // Measured after the idle scenario, so the allocator reuses memory: the idle figure is the one to trust.
         ("bridge memory per connection (relay)", num(&ours, "bytes_per_connection"), "B", f64::NAN, false),
         ("websockify memory per connection", num(&theirs, "bytes_per_connection"), "B", f64::NAN, false),
+        ("VER round trip p50, 4 connections flooding blank lines", num(&flood_blank, "p50_ms"), "ms", f64::NAN, false),
+        ("VER round trip p99, 4 connections flooding blank lines", num(&flood_blank, "p99_ms"), "ms", 5.0, false),
+        ("VER round trip p50, 4 connections sending unread PNGs", num(&flood_png, "p50_ms"), "ms", f64::NAN, false),
+        ("VER round trip p99, 4 connections sending unread PNGs", num(&flood_png, "p99_ms"), "ms", 5.0, false),
+        (
+            "password guesses checked per minute (one account, one address)",
+            num(&guess, "checked_per_minute"),
+            "/min",
+            5.0,
+            false,
+        ),
+        (
+            "password guesses made per second (all answered 911)",
+            num(&guess, "guesses_per_second"),
+            "/s",
+            f64::NAN,
+            false,
+        ),
+        (
+            "half-sent HTTP requests open 1 s after the handshake timeout (of 1000)",
+            num(&slowloris, "still_open"),
+            "",
+            0.0,
+            false,
+        ),
     ];
     let ratios = json!({
         "bridge_over_websockify_throughput": num(&ours, "messages_per_second") / num(&theirs, "messages_per_second"),
@@ -213,7 +246,8 @@ pub fn bench_all() -> Result {
         "command": "cargo xtask bench",
         "machine": machine,
         "scenarios": { "sign_in_storm": storm, "idle_server": idle_server, "idle_bridge": idle_bridge, "fan_out": fanout,
-            "chat": chat, "relay_direct": direct, "relay_bridge": ours, "relay_websockify": theirs },
+            "chat": chat, "relay_direct": direct, "relay_bridge": ours, "relay_websockify": theirs,
+            "flood_blank": flood_blank, "flood_png": flood_png, "guess": guess, "slowloris": slowloris },
         "ratios": ratios,
     });
     std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?)
@@ -223,7 +257,13 @@ pub fn bench_all() -> Result {
     println!("| figure | measured | target | measured / target |\n|---|---|---|---|");
     for (name, value, unit, target, _) in &figures {
         let target_text = if target.is_nan() { "—".to_owned() } else { format!("{target} {unit}") };
-        let ratio = if target.is_nan() { "—".to_owned() } else { format!("{:.2}", value / target) };
+        let ratio = match *target {
+            t if t.is_nan() => "—".to_owned(),
+            // A target of zero has no ratio: it is met or not.
+            0.0 if *value == 0.0 => "met".to_owned(),
+            0.0 => "missed".to_owned(),
+            t => format!("{:.2}", value / t),
+        };
         println!("| {name} | {value:.1} {unit} | {target_text} | {ratio} |");
     }
     println!();
@@ -237,8 +277,11 @@ pub fn bench_all() -> Result {
 /// A bar per figure that has a target: measured / target, with the target line at 1.
 fn chart(figures: &[(&str, f64, &str, f64, bool)], path: &std::path::Path) -> Result {
     use plotters::prelude::*;
-    let bars: Vec<(&str, f64, bool)> =
-        figures.iter().filter(|f| !f.3.is_nan() && f.1.is_finite()).map(|f| (f.0, f.1 / f.3, f.4)).collect();
+    let bars: Vec<(&str, f64, bool)> = figures
+        .iter()
+        .filter(|f| !f.3.is_nan() && f.3 != 0.0 && f.1.is_finite())
+        .map(|f| (f.0, f.1 / f.3, f.4))
+        .collect();
     let height = 60 + 40 * bars.len() as u32;
     let root = SVGBackend::new(path, (900, height)).into_drawing_area();
     let draw = || -> std::result::Result<(), Box<dyn std::error::Error>> {
