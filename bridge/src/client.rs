@@ -30,32 +30,31 @@ pub fn address(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Sock
 /// The `for=` of each element of every `Forwarded` header, in order; `None` for a value that is not an
 /// address. `None` overall when there is no such header.
 fn forwarded(headers: &HeaderMap) -> Option<Vec<Option<SocketAddr>>> {
-    let mut hops = Vec::new();
-    let mut any = false;
-    for value in headers.get_all("forwarded") {
-        any = true;
-        let Ok(value) = value.to_str() else { return Some(vec![None]) };
-        for element in value.split(',') {
-            let node = element.split(';').find_map(|pair| {
-                let (name, value) = pair.trim().split_once('=')?;
-                name.eq_ignore_ascii_case("for").then(|| value.trim().trim_matches('"'))
-            });
-            hops.push(node.and_then(node_address));
-        }
-    }
-    any.then_some(hops)
+    hops(headers, "forwarded", |element| {
+        let node = element.split(';').find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            name.eq_ignore_ascii_case("for").then(|| value.trim().trim_matches('"'))
+        });
+        node.and_then(node_address)
+    })
 }
 
 /// The addresses of every `X-Forwarded-For` header, in order.
 fn x_forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<SocketAddr>>> {
+    hops(headers, "x-forwarded-for", |hop| node_address(hop.trim()))
+}
+
+/// The comma-separated elements of every `name` header, in order, each read by `read`; `None` when there
+/// is no such header.
+fn hops(headers: &HeaderMap, name: &str, read: impl Fn(&str) -> Option<SocketAddr>) -> Option<Vec<Option<SocketAddr>>> {
+    let mut values = headers.get_all(name).iter().peekable();
+    values.peek()?;
     let mut hops = Vec::new();
-    let mut any = false;
-    for value in headers.get_all("x-forwarded-for") {
-        any = true;
+    for value in values {
         let Ok(value) = value.to_str() else { return Some(vec![None]) };
-        hops.extend(value.split(',').map(|hop| node_address(hop.trim())));
+        hops.extend(value.split(',').map(&read));
     }
-    any.then_some(hops)
+    Some(hops)
 }
 
 /// A node as RFC 7239 writes it: `192.0.2.60`, `192.0.2.60:4711`, `[2001:db8::17]`, `[2001:db8::17]:4711`

@@ -560,22 +560,15 @@ pub fn app() -> Html {
 
 #[cfg(test)]
 mod tests {
-    use msnp::{Frame, State};
+    use msnp::Frame;
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+    use crate::session::tests::config;
 
     /// A page signed in as jd, in a chat (without sockets: the page's state only).
     fn signed_in() -> Live {
-        let config = NsConfig {
-            handle: "jd@hotmail.com".into(),
-            password: "hunter2".into(),
-            initial_state: State::Online,
-            client: None,
-            first_trid: 1,
-            cache: None,
-        };
-        let mut session = Session::new(config, 0.0);
+        let mut session = Session::new(config("hunter2"), 0.0);
         session.opened(0.0);
         for line in
             ["VER 1 MSNP2", "INF 2 MD5", "USR 3 MD5 S 1.2", "USR 4 OK jd@hotmail.com JD", "SYN 5 0", "CHG 6 NLN"]
@@ -613,15 +606,7 @@ mod tests {
 
     #[test]
     fn a_failed_sign_in_keeps_its_log_and_address_for_the_retry() {
-        let config = NsConfig {
-            handle: "jd@hotmail.com".into(),
-            password: "wrong".into(),
-            initial_state: State::Online,
-            client: None,
-            first_trid: 1,
-            cache: None,
-        };
-        let mut live = Live { session: Some(Session::new(config, 0.0)), ..Live::default() };
+        let mut live = Live { session: Some(Session::new(config("wrong"), 0.0)), ..Live::default() };
         let session = live.session.as_mut().unwrap();
         session.opened(0.0);
         for line in ["VER 1 MSNP2", "INF 2 MD5", "USR 3 MD5 S 1.2", "911 4"] {

@@ -373,21 +373,25 @@ fn capitalize(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
 
-    fn session() -> Session {
-        let config = NsConfig {
+    /// jd@hotmail.com signing in with `password`, going online, no cache.
+    pub(crate) fn config(password: &str) -> NsConfig {
+        NsConfig {
             handle: "jd@hotmail.com".into(),
-            password: "hunter2".into(),
+            password: password.into(),
             initial_state: State::Online,
             client: None,
             first_trid: 1,
             cache: None,
-        };
-        Session::new(config, 1000.0)
+        }
+    }
+
+    fn session() -> Session {
+        Session::new(config("hunter2"), 1000.0)
     }
 
     fn feed(s: &mut Session, lines: &[&str], at: f64) {
