@@ -87,12 +87,31 @@ impl Default for NetLimits {
     }
 }
 
-/// A connection's outgoing queue: frames for its writer task, how many bytes wait in it, and how to wake
-/// its reader when the logic has finished waiting for the store.
+/// A connection's outgoing queue: frames for its writer task, what it shares with its tasks, and its
+/// writer (aborted when it has made no progress for the send timeout).
 struct Queue {
     tx: mpsc::UnboundedSender<Frame>,
-    pending: Arc<AtomicUsize>,
-    wake: Arc<Notify>,
+    shared: Arc<Shared>,
+    writer: tokio::task::AbortHandle,
+}
+
+/// What a connection's reader and writer share with the hub.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Bytes queued and not yet written.
+    pending: AtomicUsize,
+    /// When the write in progress began (milliseconds since the server started, plus one), or 0.
+    writing_since: AtomicU64,
+    /// Wakes the reader when the logic has finished waiting for the store.
+    wake: Notify,
+}
+
+impl Shared {
+    /// Whether the writer has been stuck in one write for longer than `timeout`.
+    fn stalled(&self, now: Duration, timeout: Duration) -> bool {
+        let since = self.writing_since.load(Ordering::Relaxed);
+        since != 0 && now.as_millis() as u64 + 1 > since + timeout.as_millis() as u64
+    }
 }
 
 /// The server logic plus the write queue of every connection, behind one lock. Nothing under it blocks:
@@ -124,7 +143,7 @@ impl Hub {
                 }
                 Output::Resume(conn) => {
                     if let Some(queue) = self.writers.get(&conn) {
-                        queue.wake.notify_one();
+                        queue.shared.wake.notify_one();
                     }
                 }
             }
@@ -134,12 +153,30 @@ impl Hub {
     fn send(&mut self, conn: ConnId, frame: Frame) {
         let Some(queue) = self.writers.get(&conn) else { return };
         let len = frame.as_bytes().len();
-        let pending = queue.pending.fetch_add(len, Ordering::Relaxed) + len;
+        let pending = queue.shared.pending.fetch_add(len, Ordering::Relaxed) + len;
         if pending > self.send_queue_bytes || queue.tx.send(frame).is_err() {
             tracing::warn!(conn, pending, "send queue full: dropping a client that does not read");
             self.metrics.refused("send_queue_full");
-            self.writers.remove(&conn);
-            self.logic.disconnect(conn);
+            self.drop_connection(conn);
+        }
+    }
+
+    /// Gives up on a connection: its writer stops, its reader sees that and ends, the logic forgets it.
+    fn drop_connection(&mut self, conn: ConnId) {
+        if let Some(queue) = self.writers.remove(&conn) {
+            queue.writer.abort();
+        }
+        self.logic.disconnect(conn);
+    }
+
+    /// Drops the clients whose socket has taken nothing for `timeout`.
+    fn drop_stalled(&mut self, now: Duration, timeout: Duration) {
+        let stalled: Vec<ConnId> =
+            self.writers.iter().filter(|(_, q)| q.shared.stalled(now, timeout)).map(|(c, _)| *c).collect();
+        for conn in stalled {
+            tracing::info!(conn, ?timeout, "closing: the client has taken nothing for the send timeout");
+            self.metrics.refused("send_timeout");
+            self.drop_connection(conn);
         }
     }
 }
@@ -241,13 +278,17 @@ impl Server {
         }
     }
 
-    /// Closes connections that do not sign in in time, expires cookies; runs until the task is dropped.
+    /// Closes connections that do not sign in in time or whose writes make no progress, expires cookies;
+    /// runs until the task is dropped.
     pub async fn deadlines(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
             let now = self.now();
-            self.with_hub(|hub| hub.logic.handle_timeout(now));
+            self.with_hub(|hub| {
+                hub.logic.handle_timeout(now);
+                hub.drop_stalled(now, self.limits.send_timeout);
+            });
             self.caps.lock().unwrap_or_else(|e| e.into_inner()).sweep(now);
         }
     }
@@ -348,6 +389,8 @@ impl Server {
         client
     }
 
+    /// Serves one connection until either side ends it: decodes what it sends, hands the frames to the
+    /// logic a turn at a time, and waits (reading nothing) while the logic waits for the store.
     async fn serve(
         self: Arc<Self>,
         kind: Kind,
@@ -357,23 +400,7 @@ impl Server {
         leftover: Vec<u8>,
     ) {
         let (reader, writer) = stream.into_split();
-        let (tx, rx) = mpsc::unbounded_channel();
-        let pending = Arc::new(AtomicUsize::new(0));
-        let wake = Arc::new(Notify::new());
-        let (done_tx, mut done_rx) = oneshot::channel();
-        let metrics = Arc::clone(&self.metrics);
-        let send_timeout = self.limits.send_timeout;
-        tokio::spawn(write_frames(writer, rx, Arc::clone(&pending), send_timeout, metrics, done_tx).in_current_span());
-        let now = self.now();
-        self.with_hub(|hub| {
-            hub.writers.insert(conn, Queue { tx, pending, wake: Arc::clone(&wake) });
-            match kind {
-                Kind::Notification => hub.logic.connect(conn, client, now),
-                Kind::Switchboard => hub.logic.sb_connect(conn, now),
-            }
-        });
-        tracing::debug!(client = ?client, "connected");
-
+        let (shared, mut done) = self.register(kind, conn, client, writer);
         let mut decoder =
             Decoder::new(msnp::Limits { max_line: self.limits.max_line, max_payload: MAX_CLIENT_PAYLOAD });
         decoder.extend(&leftover);
@@ -388,34 +415,24 @@ impl Server {
             }
             if waiting {
                 tokio::select! {
-                    _ = wake.notified() => continue,
-                    _ = &mut done_rx => break,
+                    _ = shared.wake.notified() => continue,
+                    _ = &mut done => break,
                 }
             }
             if let Some(e) = bad_framing {
                 tracing::info!(error = %e, "closing: bad framing");
                 break;
             }
+            if frames.capacity() > 0 {
+                // Everything is delivered: an idle connection keeps no queue.
+                frames = VecDeque::new();
+            }
             tokio::select! {
                 ready = reader.readable() => if ready.is_err() { break },
                 // The writer finished: the server closed this connection.
-                _ = &mut done_rx => break,
+                _ = &mut done => break,
             }
-            // Read through one buffer per thread rather than one per connection: an idle session then
-            // holds no read buffer at all (the decoder keeps only what is not yet a whole command).
-            let read = SCRATCH.with(|scratch| {
-                let mut scratch = scratch.borrow_mut();
-                match reader.try_read(&mut scratch[..]) {
-                    Ok(0) => Err(()),
-                    Ok(n) => {
-                        decoder.extend(&scratch[..n]);
-                        Ok(n)
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
-                    Err(_) => Err(()),
-                }
-            });
-            let Ok(n) = read else { break };
+            let Ok(n) = read_into(&reader, &mut decoder) else { break };
             bad_framing = decode(&mut decoder, &mut frames).err();
             if n == SCRATCH_SIZE {
                 // A client sending as fast as it can: let every other connection have its turn first.
@@ -427,6 +444,32 @@ impl Server {
             hub.logic.disconnect(conn);
         });
         tracing::debug!("disconnected");
+    }
+
+    /// Starts the connection's writer and tells the logic of it: what the connection's tasks share, and a
+    /// signal that the writer has finished (the connection is closed).
+    fn register(
+        &self,
+        kind: Kind,
+        conn: ConnId,
+        client: Option<IpAddr>,
+        writer: tokio::net::tcp::OwnedWriteHalf,
+    ) -> (Arc<Shared>, oneshot::Receiver<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared::default());
+        let (done_tx, done) = oneshot::channel();
+        let writing = write_frames(writer, rx, Arc::clone(&shared), self.epoch, done_tx);
+        let writer = tokio::spawn(writing.in_current_span()).abort_handle();
+        let now = self.now();
+        self.with_hub(|hub| {
+            hub.writers.insert(conn, Queue { tx, shared: Arc::clone(&shared), writer });
+            match kind {
+                Kind::Notification => hub.logic.connect(conn, client, now),
+                Kind::Switchboard => hub.logic.sb_connect(conn, now),
+            }
+        });
+        tracing::debug!(client = ?client, "connected");
+        (shared, done)
     }
 
     /// Hands up to a turn's worth of decoded frames to the logic, under one hold of the lock; returns
@@ -466,6 +509,24 @@ fn set_keepalive(stream: &TcpStream, idle: Duration) {
     }
 }
 
+/// Reads what the socket has into the decoder, through one buffer per thread rather than one per
+/// connection (an idle session then holds no read buffer at all): how many bytes, 0 if none were ready,
+/// `Err` when the connection has ended.
+fn read_into(reader: &tokio::net::tcp::OwnedReadHalf, decoder: &mut Decoder) -> Result<usize, ()> {
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        match reader.try_read(&mut scratch[..]) {
+            Ok(0) => Err(()),
+            Ok(n) => {
+                decoder.extend(&scratch[..n]);
+                Ok(n)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
+            Err(_) => Err(()),
+        }
+    })
+}
+
 /// Moves every whole frame from the decoder to `frames`; the error, if the stream broke (the frames
 /// before it are kept, and answered before the connection closes).
 fn decode(decoder: &mut Decoder, frames: &mut VecDeque<Frame>) -> Result<(), FrameError> {
@@ -476,17 +537,17 @@ fn decode(decoder: &mut Decoder, frames: &mut VecDeque<Frame>) -> Result<(), Fra
 }
 
 /// Writes queued frames until the queue closes, then shuts the socket down. Frames waiting together
-/// go out in one write. A client whose socket accepts nothing for `send_timeout` is given up on.
+/// go out in one write. Each write's start is noted in `shared`, so the hub can give up on a client whose
+/// socket takes nothing (it aborts this task); an idle connection's writer holds no timer.
 async fn write_frames(
     mut writer: tokio::net::tcp::OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<Frame>,
-    pending: Arc<AtomicUsize>,
-    send_timeout: Duration,
-    metrics: Arc<Metrics>,
+    shared: Arc<Shared>,
+    epoch: Instant,
     done: oneshot::Sender<()>,
 ) {
     let mut batch = Vec::new();
-    'frames: while let Some(frame) = rx.recv().await {
+    while let Some(frame) = rx.recv().await {
         batch.extend_from_slice(frame.as_bytes());
         while batch.len() < 64 * 1024 {
             match rx.try_recv() {
@@ -496,17 +557,14 @@ async fn write_frames(
         }
         let mut written = 0;
         while written < batch.len() {
-            match tokio::time::timeout(send_timeout, writer.write(&batch[written..])).await {
-                Ok(Ok(0) | Err(_)) => break 'frames,
-                Ok(Ok(n)) => written += n,
-                Err(_) => {
-                    tracing::info!(?send_timeout, "closing: the client has taken nothing for the send timeout");
-                    metrics.refused("send_timeout");
-                    break 'frames;
-                }
+            shared.writing_since.store(epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+            match writer.write(&batch[written..]).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => written += n,
             }
         }
-        pending.fetch_sub(batch.len(), Ordering::Relaxed);
+        shared.writing_since.store(0, Ordering::Relaxed);
+        shared.pending.fetch_sub(batch.len(), Ordering::Relaxed);
         // Keep a small buffer for the next burst; give a big one (a long list dump) back.
         if batch.capacity() > 4096 {
             batch = Vec::new();
@@ -514,8 +572,7 @@ async fn write_frames(
             batch.clear();
         }
     }
-    // A socket that takes nothing would take no FIN either; don't wait on it.
-    let _ = tokio::time::timeout(send_timeout, writer.shutdown()).await;
+    let _ = writer.shutdown().await;
     let _ = done.send(());
 }
 

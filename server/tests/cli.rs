@@ -21,13 +21,36 @@ fn cli(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// A running `msnp-server serve`, killed when dropped (a failing test leaves no server behind).
+struct Served(Child);
+
+impl std::ops::Deref for Served {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Served {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `msnp-server serve` on free ports and reads its ready line.
-fn serve(db: &Path, extra: &[&str]) -> (Child, SocketAddr, SocketAddr) {
+fn serve(db: &Path, extra: &[&str]) -> (Served, SocketAddr, SocketAddr) {
     serve_logging(db, extra, Stdio::null())
 }
 
 /// Starts `msnp-server serve` with its log going to `log`.
-fn serve_logging(db: &Path, extra: &[&str], log: impl Into<Stdio>) -> (Child, SocketAddr, SocketAddr) {
+fn serve_logging(db: &Path, extra: &[&str], log: impl Into<Stdio>) -> (Served, SocketAddr, SocketAddr) {
     let mut child = Command::new(BIN)
         .args(["serve", "--db", db.to_str().unwrap(), "--listen", "127.0.0.1:0", "--sb-listen", "127.0.0.1:0"])
         .args(extra)
@@ -39,7 +62,7 @@ fn serve_logging(db: &Path, extra: &[&str], log: impl Into<Stdio>) -> (Child, So
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let rest = line.trim_end().strip_prefix("ready ns=").unwrap_or_else(|| panic!("bad ready line {line:?}"));
     let (ns, sb) = rest.split_once(" sb=").unwrap();
-    (child, ns.parse().unwrap(), sb.parse().unwrap())
+    (Served(child), ns.parse().unwrap(), sb.parse().unwrap())
 }
 
 #[test]
