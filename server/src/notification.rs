@@ -123,6 +123,20 @@ pub(crate) fn key(handle: &str) -> String {
     handle.to_ascii_lowercase()
 }
 
+/// A sign-in being checked by the store (no `Debug`: it holds the MD5 response).
+struct SignIn {
+    trid: TrId,
+    handle: String,
+    challenge: String,
+    response: String,
+    client: Option<IpAddr>,
+    /// How many times the account has been read for it.
+    reads: u32,
+}
+
+/// Reads of an account for one sign-in, when writes to it keep finishing meanwhile.
+const MAX_SIGN_IN_READS: u32 = 3;
+
 /// What to do with a job's result.
 type Then = Box<dyn FnOnce(&mut Logic, Done, Duration) + Send>;
 
@@ -384,39 +398,39 @@ impl Logic {
                 if !self.domain_allowed(&handle) {
                     return self.sign_in_failed(conn, trid, &handle, client, now);
                 }
-                self.check_sign_in(conn, trid, handle, challenge, value, client);
+                let attempt = SignIn { trid, handle, challenge, response: value, client, reads: 1 };
+                self.check_sign_in(conn, attempt);
             }
         }
     }
 
-    /// Asks the store whether `response` answers `challenge`; signs in or fails with its answer.
-    fn check_sign_in(
-        &mut self,
-        conn: ConnId,
-        trid: TrId,
-        handle: String,
-        challenge: String,
-        response: String,
-        client: Option<IpAddr>,
-    ) {
-        let user = key(&handle);
+    /// Asks the store whether the response answers the challenge; signs in or fails with its answer.
+    fn check_sign_in(&mut self, conn: ConnId, attempt: SignIn) {
+        let user = key(&attempt.handle);
         let loading = self.loading.entry(user.clone()).or_default();
         loading.0 += 1;
         let generation = loading.1;
-        let job = Job::SignIn { handle: handle.clone(), challenge: challenge.clone(), response: response.clone() };
+        let job = Job::SignIn {
+            handle: attempt.handle.clone(),
+            challenge: attempt.challenge.clone(),
+            response: attempt.response.clone(),
+        };
         self.job(conn, job, move |logic, done, now| {
             let stale = logic.loaded(&user) != generation;
             let still_waiting = matches!(logic.conns.get(&conn).map(|c| &c.phase), Some(Phase::AwaitAuth(_)));
+            let SignIn { trid, ref handle, client, .. } = attempt;
             match done {
                 _ if !still_waiting => {}
-                Done::SignIn(Ok(Some(_))) if stale => {
-                    logic.check_sign_in(conn, trid, handle, challenge, response, client)
+                // A write to the account finished while it was read: read it again (a few times at most, so
+                // a busy account cannot keep its owner from signing in).
+                Done::SignIn(Ok(Some(_))) if stale && attempt.reads < MAX_SIGN_IN_READS => {
+                    logic.check_sign_in(conn, SignIn { reads: attempt.reads + 1, ..attempt })
                 }
                 Done::SignIn(Ok(Some(account))) => {
-                    logic.throttle.succeeded(&handle, client);
+                    logic.throttle.succeeded(handle, client);
                     logic.signed_in(conn, trid, account);
                 }
-                Done::SignIn(Ok(None)) => logic.sign_in_failed(conn, trid, &handle, client, now),
+                Done::SignIn(Ok(None)) => logic.sign_in_failed(conn, trid, handle, client, now),
                 Done::SignIn(Err(err)) => logic.internal_error(conn, trid, &err),
                 other => unexpected(&other),
             }
