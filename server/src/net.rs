@@ -3,8 +3,9 @@
 //! Each connection has a reader task and a writer task. The reader decodes on its own task, outside any
 //! lock, so a client's bytes (however many, however split) cost that client's task; only whole frames
 //! reach the shared [`Logic`], a few at a time, and none while the logic waits for the store on that
-//! connection's behalf. The writer is fed by a queue bounded in bytes, and gives up on a client whose
-//! socket takes nothing for `send_timeout`. Store jobs run on the store's own threads ([`Worker`]); their
+//! connection's behalf. The writer is fed by a queue bounded in bytes; a writer whose socket takes nothing
+//! for `send_timeout` is stopped (while the connection is open, and while it is closing), and the
+//! connection counts until then. Store jobs run on the store's own threads ([`Worker`]); their
 //! results come back through one task, in the order the store finished them.
 
 use std::collections::{HashMap, VecDeque};
@@ -87,10 +88,11 @@ impl Default for NetLimits {
     }
 }
 
-/// A connection's outgoing queue: frames for its writer task, what it shares with its tasks, and its
-/// writer (aborted when it has made no progress for the send timeout).
+/// A connection's outgoing queue: frames for its writer task (none once the connection is closing: the
+/// writer sends what is queued, then shuts the socket), what it shares with its tasks, and its writer
+/// (aborted when it has made no progress for the send timeout, closing or not).
 struct Queue {
-    tx: mpsc::UnboundedSender<Frame>,
+    tx: Option<mpsc::UnboundedSender<Frame>>,
     shared: Arc<Shared>,
     writer: tokio::task::AbortHandle,
 }
@@ -131,9 +133,12 @@ impl Hub {
         while let Some(output) = self.logic.poll_output() {
             match output {
                 Output::Send(conn, frame) => self.send(conn, frame),
-                // Dropping the sender lets the writer send what is queued, then close.
+                // Dropping the sender lets the writer send what is queued, then close; the queue stays until
+                // the connection's task ends, so a writer stuck on a socket that takes nothing is still swept.
                 Output::Close(conn) => {
-                    self.writers.remove(&conn);
+                    if let Some(queue) = self.writers.get_mut(&conn) {
+                        queue.tx = None;
+                    }
                 }
                 Output::Job(id, job) => {
                     let results = self.results.clone();
@@ -152,9 +157,10 @@ impl Hub {
 
     fn send(&mut self, conn: ConnId, frame: Frame) {
         let Some(queue) = self.writers.get(&conn) else { return };
+        let Some(tx) = &queue.tx else { return };
         let len = frame.as_bytes().len();
         let pending = queue.shared.pending.fetch_add(len, Ordering::Relaxed) + len;
-        if pending > self.send_queue_bytes || queue.tx.send(frame).is_err() {
+        if pending > self.send_queue_bytes || tx.send(frame).is_err() {
             tracing::warn!(conn, pending, "send queue full: dropping a client that does not read");
             self.metrics.refused("send_queue_full");
             self.drop_connection(conn);
@@ -406,6 +412,8 @@ impl Server {
         decoder.extend(&leftover);
         let mut frames = VecDeque::new();
         let mut bad_framing = decode(&mut decoder, &mut frames).err();
+        // Whether the writer has finished (the socket is shut).
+        let mut written = false;
         loop {
             let waiting = self.deliver(kind, conn, &mut frames);
             if !waiting && !frames.is_empty() {
@@ -416,7 +424,10 @@ impl Server {
             if waiting {
                 tokio::select! {
                     _ = shared.wake.notified() => continue,
-                    _ = &mut done => break,
+                    _ = &mut done => {
+                        written = true;
+                        break;
+                    }
                 }
             }
             if let Some(e) = bad_framing {
@@ -430,7 +441,10 @@ impl Server {
             tokio::select! {
                 ready = reader.readable() => if ready.is_err() { break },
                 // The writer finished: the server closed this connection.
-                _ = &mut done => break,
+                _ = &mut done => {
+                    written = true;
+                    break;
+                }
             }
             let Ok(n) = read_into(&reader, &mut decoder) else { break };
             bad_framing = decode(&mut decoder, &mut frames).err();
@@ -439,10 +453,18 @@ impl Server {
                 tokio::task::yield_now().await;
             }
         }
-        self.with_hub(|hub| {
-            hub.writers.remove(&conn);
+        let writer = self.with_hub(|hub| {
             hub.logic.disconnect(conn);
+            hub.writers.remove(&conn).map(|queue| queue.writer)
         });
+        // The writer sends what is queued, then shuts the socket; one that cannot within the send timeout
+        // is stopped, so the connection is counted until its socket is really gone.
+        if !written
+            && tokio::time::timeout(self.limits.send_timeout, done).await.is_err()
+            && let Some(writer) = writer
+        {
+            writer.abort();
+        }
         tracing::debug!("disconnected");
     }
 
@@ -462,7 +484,7 @@ impl Server {
         let writer = tokio::spawn(writing.in_current_span()).abort_handle();
         let now = self.now();
         self.with_hub(|hub| {
-            hub.writers.insert(conn, Queue { tx, shared: Arc::clone(&shared), writer });
+            hub.writers.insert(conn, Queue { tx: Some(tx), shared: Arc::clone(&shared), writer });
             match kind {
                 Kind::Notification => hub.logic.connect(conn, client, now),
                 Kind::Switchboard => hub.logic.sb_connect(conn, now),

@@ -192,8 +192,9 @@ impl ConnectionCaps {
         }
         let burst = self.limits.per_second.max(1.0);
         let a = self.addresses.entry(network(client)).or_insert(Address { open: 0, tokens: burst, filled: now });
-        a.tokens = (a.tokens + (now - a.filled).as_secs_f64() * self.limits.per_second).min(burst);
-        a.filled = now;
+        // `now` may be a little older than a time another thread stored: never less than nothing.
+        a.tokens = (a.tokens + now.saturating_sub(a.filled).as_secs_f64() * self.limits.per_second).min(burst);
+        a.filled = a.filled.max(now);
         if a.open >= self.limits.per_address {
             return Err(Refusal::TooMany);
         }
@@ -218,7 +219,8 @@ impl ConnectionCaps {
     /// Forgets addresses with nothing open whose bucket is full again.
     pub fn sweep(&mut self, now: Duration) {
         let (rate, burst) = (self.limits.per_second, self.limits.per_second.max(1.0));
-        self.addresses.retain(|_, a| a.open > 0 || a.tokens + (now - a.filled).as_secs_f64() * rate < burst);
+        self.addresses
+            .retain(|_, a| a.open > 0 || a.tokens + now.saturating_sub(a.filled).as_secs_f64() * rate < burst);
     }
 
     /// Addresses tracked (for tests: every counter goes back to zero).

@@ -45,16 +45,41 @@ async fn the_line_limit_is_configurable() {
     c.expect_closed().await;
 }
 
-#[tokio::test]
-async fn a_client_that_stops_reading_is_dropped() {
-    // An account with long lists: each SYN dump is about 20 KB.
+/// An account with long lists: each SYN dump is about 20 KB.
+fn big_account() -> String {
     let mut accounts = String::from("[[account]]\nemail = \"big@hotmail.com\"\npassword = \"pw\"\nversion = 1\n");
     for list in ["FL", "AL", "RL"] {
         let entries: Vec<String> =
             (0..150).map(|i| format!("{{ email = \"contact{i}@hotmail.com\", name = \"Contact%20{i}\" }}")).collect();
         accounts.push_str(&format!("{list} = [{}]\n", entries.join(", ")));
     }
-    let server = TestServer::start_with(&accounts, |c| c.limits.send_queue_bytes = 64 * 1024).await;
+    accounts
+}
+
+#[tokio::test]
+async fn a_closed_connection_whose_writes_are_stuck_counts_until_its_writer_gives_up() {
+    let server = TestServer::start_with(&big_account(), |c| {
+        c.limits.send_timeout = Duration::from_secs(1);
+        c.limits.send_queue_bytes = 64 << 20;
+    })
+    .await;
+    let mut big = Client::connect_with(server.ns(), "127.0.0.1", Some(2048)).await;
+    big.authenticate("big@hotmail.com", "pw").await;
+    big.expect("USR 4 OK big@hotmail.com big@hotmail.com").await;
+    // Megabytes of dumps it will not read, then a line that is not UTF-8: the server hangs up.
+    let requests: String = (10..210).map(|t| format!("SYN {t} 0\r\n")).collect();
+    big.send_raw(requests.as_bytes()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    big.send_raw(b"\xff\r\n").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Its socket cannot take what is queued: it is still counted, until the send timeout stops its writer.
+    assert_eq!(server.open_connections(), 1);
+    server.wait_idle().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped() {
+    let server = TestServer::start_with(&big_account(), |c| c.limits.send_queue_bytes = 64 * 1024).await;
     let mut big = Client::sign_in(server.ns(), "big@hotmail.com", "pw", "big@hotmail.com").await;
     // Ask for 50 MB of list dumps and never read them.
     let requests: String = (10..2510).map(|t| format!("SYN {t} 0\r\n")).collect();
