@@ -14,8 +14,9 @@ use crate::store::{Account, AdminEvent, Change, Result, Store, StoreError, Versi
 
 /// Work for the store.
 pub enum Job {
-    /// Checks a sign-in: the account, if `response` answers `challenge` with its password.
-    SignIn { handle: String, challenge: String, response: String },
+    /// Checks a sign-in: the account, if `response` answers `challenge` with its password. `ordered`: in
+    /// line with the writes (after every write asked for before it), so no write can race it.
+    SignIn { handle: String, challenge: String, response: String, ordered: bool },
     /// An account's current state.
     Account { handle: String },
     /// Changes, applied in one transaction.
@@ -49,7 +50,9 @@ impl Job {
     /// Does the job on `store` (what a store thread does; tests call it directly).
     pub fn run(self, store: &mut dyn Store) -> Done {
         match self {
-            Job::SignIn { handle, challenge, response } => Done::SignIn(store.sign_in(&handle, &challenge, &response)),
+            Job::SignIn { handle, challenge, response, .. } => {
+                Done::SignIn(store.sign_in(&handle, &challenge, &response))
+            }
             Job::Account { handle } => Done::Account(store.account(&handle)),
             Job::Write { changes } => Done::Written(store.apply(&changes)),
             Job::AdminEvents { after } => Done::AdminEvents(store.admin_events(after)),
@@ -83,7 +86,8 @@ impl Worker {
 
     /// Runs `job` on a store thread, then `reply` with its result (on that thread).
     pub fn submit(&self, job: Job, reply: impl FnOnce(Done) + Send + 'static) {
-        let queue = if matches!(job, Job::Write { .. }) { &self.writes } else { &self.reads };
+        let ordered = matches!(job, Job::Write { .. } | Job::SignIn { ordered: true, .. });
+        let queue = if ordered { &self.writes } else { &self.reads };
         // The threads outlive every sender; if one has died, its panic was reported and the job is lost.
         let _ = queue.send((job, Box::new(reply)));
     }

@@ -134,7 +134,8 @@ struct SignIn {
     reads: u32,
 }
 
-/// Reads of an account for one sign-in, when writes to it keep finishing meanwhile.
+/// Reads of an account for one sign-in, when writes to it keep finishing meanwhile; the last is in line
+/// with the writes.
 const MAX_SIGN_IN_READS: u32 = 3;
 
 /// What to do with a job's result.
@@ -395,6 +396,8 @@ impl Logic {
                     tracing::debug!(user = %handle, client = ?client, "sign-in refused unchecked: too many failures");
                     return self.auth_failed(conn, trid);
                 }
+                // Counted from now on, so guesses sent all at once are limited like guesses in a row.
+                self.throttle.started(&handle, client);
                 if !self.domain_allowed(&handle) {
                     return self.sign_in_failed(conn, trid, &handle, client, now);
                 }
@@ -410,20 +413,23 @@ impl Logic {
         let loading = self.loading.entry(user.clone()).or_default();
         loading.0 += 1;
         let generation = loading.1;
+        // The last read goes in line with the writes, so it cannot be stale.
+        let ordered = attempt.reads >= MAX_SIGN_IN_READS;
         let job = Job::SignIn {
             handle: attempt.handle.clone(),
             challenge: attempt.challenge.clone(),
             response: attempt.response.clone(),
+            ordered,
         };
         self.job(conn, job, move |logic, done, now| {
             let stale = logic.loaded(&user) != generation;
             let still_waiting = matches!(logic.conns.get(&conn).map(|c| &c.phase), Some(Phase::AwaitAuth(_)));
             let SignIn { trid, ref handle, client, .. } = attempt;
             match done {
-                _ if !still_waiting => {}
-                // A write to the account finished while it was read: read it again (a few times at most, so
-                // a busy account cannot keep its owner from signing in).
-                Done::SignIn(Ok(Some(_))) if stale && attempt.reads < MAX_SIGN_IN_READS => {
+                _ if !still_waiting => logic.throttle.abandoned(handle, client),
+                // A write to the account (or an administrator's change) finished while it was read: read it
+                // again; the last time in line with the writes, so a busy account cannot keep its owner out.
+                Done::SignIn(Ok(Some(_))) if stale && !ordered => {
                     logic.check_sign_in(conn, SignIn { reads: attempt.reads + 1, ..attempt })
                 }
                 Done::SignIn(Ok(Some(account))) => {
@@ -431,8 +437,14 @@ impl Logic {
                     logic.signed_in(conn, trid, account);
                 }
                 Done::SignIn(Ok(None)) => logic.sign_in_failed(conn, trid, handle, client, now),
-                Done::SignIn(Err(err)) => logic.internal_error(conn, trid, &err),
-                other => unexpected(&other),
+                Done::SignIn(Err(err)) => {
+                    logic.throttle.abandoned(handle, client);
+                    logic.internal_error(conn, trid, &err);
+                }
+                other => {
+                    logic.throttle.abandoned(handle, client);
+                    unexpected(&other);
+                }
             }
         });
     }
@@ -541,6 +553,11 @@ impl Logic {
     /// Changes administrators made to the database (`msnp-server user …`, `import`) while running.
     pub fn admin_events(&mut self, events: Vec<AdminEvent>) {
         for event in events {
+            // A sign-in reading that account meanwhile reads it again (a new password included).
+            let (AdminEvent::SessionInvalid { handle } | AdminEvent::ReverseRemoved { handle, .. }) = &event;
+            if let Some(loading) = self.loading.get_mut(&key(handle)) {
+                loading.1 += 1;
+            }
             match event {
                 AdminEvent::SessionInvalid { handle } => {
                     if let Some(conn) = self.users.get(&key(&handle)).map(|u| u.conn) {
@@ -746,6 +763,24 @@ mod tests {
         assert_eq!(h.sign_in(10, "10.0.0.2", "jd@hotmail.com", "hunter2"), ["10: USR 3 OK jd@hotmail.com JD"]);
         h.now = Duration::from_secs(61);
         assert_eq!(h.sign_in(11, "10.0.0.1", "jd@hotmail.com", "hunter2")[0], "10: OUT OTH");
+    }
+
+    #[test]
+    fn guesses_sent_at_once_are_limited_like_guesses_in_a_row() {
+        let mut h = Harness::new(NsConfig::default());
+        for conn in 0..10 {
+            h.logic.connect(conn, Some("10.0.0.1".parse().unwrap()), h.now);
+            h.logic.receive(conn, &Frame::command("VER 1 MSNP2"), h.now);
+            h.logic.receive(conn, &Frame::command("USR 2 MD5 I jd@hotmail.com"), h.now);
+        }
+        h.outputs();
+        // All ten answers arrive before the store has checked any of them.
+        for conn in 0..10 {
+            h.logic.receive(conn, &Frame::command("USR 3 MD5 S 00000000000000000000000000000000"), h.now);
+        }
+        let refused = h.outputs().iter().filter(|l| l.ends_with(": 911 3")).count();
+        assert_eq!((h.jobs.len(), refused), (5, 5));
+        assert_eq!(h.run_jobs().iter().filter(|l| l.ends_with(": 911 3")).count(), 5);
     }
 
     #[test]

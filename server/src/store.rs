@@ -186,15 +186,18 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_by_handle ON entries (handle);
 CREATE TABLE IF NOT EXISTS admin_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL DEFAULT (unixepoch()),
     handle TEXT NOT NULL,
     kind TEXT NOT NULL,
     contact TEXT,
     version INTEGER
 );
+CREATE INDEX IF NOT EXISTS admin_events_by_time ON admin_events (at);
 ";
 
-/// How many administrators' events the database keeps (a running server reads them within a second).
-const ADMIN_EVENTS_KEPT: i64 = 10_000;
+/// How long the database keeps administrators' events, in seconds: a running server reads them within a
+/// second, however many there are; a starting one reads none of the old ones.
+const ADMIN_EVENTS_KEPT_SECONDS: i64 = 3600;
 
 /// The version after `version`: list versions are 32-bit and wrap.
 const NEXT_VERSION: &str = "(version + 1) % 4294967296";
@@ -342,7 +345,7 @@ fn record(tx: &rusqlite::Transaction<'_>, event: &AdminEvent) -> Result<()> {
         "INSERT INTO admin_events (handle, kind, contact, version) VALUES (?1, ?2, ?3, ?4)",
         params![handle, kind, contact, version],
     )?;
-    tx.execute("DELETE FROM admin_events WHERE id <= (SELECT max(id) FROM admin_events) - ?1", [ADMIN_EVENTS_KEPT])?;
+    tx.execute("DELETE FROM admin_events WHERE at < unixepoch() - ?1", [ADMIN_EVENTS_KEPT_SECONDS])?;
     Ok(())
 }
 
@@ -352,8 +355,12 @@ fn parse<T: std::str::FromStr>(column: &'static str, value: String) -> Result<T>
 
 impl Store for SqliteStore {
     fn sign_in(&mut self, handle: &str, challenge: &str, response: &str) -> Result<Option<Account>> {
-        let sealed: Option<Vec<u8>> =
-            self.db.query_row("SELECT password FROM accounts WHERE handle = ?1", [handle], |r| r.get(0)).optional()?;
+        // One read transaction: the password and the account come from the same moment.
+        let tx = self.db.transaction()?;
+        let sealed: Option<Vec<u8>> = tx
+            .prepare_cached("SELECT password FROM accounts WHERE handle = ?1")?
+            .query_row([handle], |r| r.get(0))
+            .optional()?;
         let Some(sealed) = sealed else { return Ok(None) };
         let password = self.secret.open(&sealed)?;
         let password = String::from_utf8(password)
@@ -361,44 +368,13 @@ impl Store for SqliteStore {
         if !msnp::auth::verify_md5_response(challenge, &password, response) {
             return Ok(None);
         }
-        self.account(handle)
+        read_account(&tx, handle)
     }
 
     fn account(&mut self, handle: &str) -> Result<Option<Account>> {
-        let row = self
-            .db
-            .prepare_cached("SELECT id, handle, name, version, gtc, blp FROM accounts WHERE handle = ?1")?
-            .query_row([handle], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, u32>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                ))
-            })
-            .optional()?;
-        let Some((id, handle, name, version, gtc, blp)) = row else {
-            return Ok(None);
-        };
-        let mut account = Account {
-            handle,
-            name,
-            version,
-            gtc: parse("gtc", gtc)?,
-            blp: parse("blp", blp)?,
-            lists: Default::default(),
-        };
-        let mut stmt =
-            self.db.prepare_cached("SELECT list, handle, name FROM entries WHERE account = ?1 ORDER BY rowid")?;
-        let rows = stmt.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
-        for row in rows {
-            let (list, handle, name) = row?;
-            let list: List = parse("list", list)?;
-            account.list_mut(list).push(Entry { handle, name });
-        }
-        Ok(Some(account))
+        // One read transaction: the row and its list entries come from the same moment.
+        let tx = self.db.transaction()?;
+        read_account(&tx, handle)
     }
 
     fn apply(&mut self, changes: &[Change]) -> Result<Versions> {
@@ -451,6 +427,36 @@ impl Store for SqliteStore {
     }
 }
 
+/// An account with its lists, as `db` (a transaction) sees it.
+fn read_account(db: &Connection, handle: &str) -> Result<Option<Account>> {
+    let row = db
+        .prepare_cached("SELECT id, handle, name, version, gtc, blp FROM accounts WHERE handle = ?1")?
+        .query_row([handle], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, u32>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })
+        .optional()?;
+    let Some((id, handle, name, version, gtc, blp)) = row else {
+        return Ok(None);
+    };
+    let mut account =
+        Account { handle, name, version, gtc: parse("gtc", gtc)?, blp: parse("blp", blp)?, lists: Default::default() };
+    let mut stmt = db.prepare_cached("SELECT list, handle, name FROM entries WHERE account = ?1 ORDER BY rowid")?;
+    let rows = stmt.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
+    for row in rows {
+        let (list, handle, name) = row?;
+        let list: List = parse("list", list)?;
+        account.list_mut(list).push(Entry { handle, name });
+    }
+    Ok(Some(account))
+}
+
 /// Applies one change: the id of the account it belongs to, and how many rows it changed.
 fn apply_one(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(i64, usize)> {
     let id = |account: &str| -> Result<i64> {
@@ -467,14 +473,18 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(i64, us
             )?;
             (id, n)
         }
-        Change::RemoveEntry { account, list, handle } => {
-            let id = id(account)?;
-            let n = tx.execute(
-                "DELETE FROM entries WHERE account = ?1 AND list = ?2 AND handle = ?3",
-                params![id, list.as_str(), handle],
-            )?;
-            (id, n)
-        }
+        Change::RemoveEntry { account, list, handle } => match id(account) {
+            // A contact whose account is gone (or never existed) has no RL to leave.
+            Err(StoreError::NoAccount(_)) => (0, 0),
+            Err(e) => return Err(e),
+            Ok(id) => {
+                let n = tx.execute(
+                    "DELETE FROM entries WHERE account = ?1 AND list = ?2 AND handle = ?3",
+                    params![id, list.as_str(), handle],
+                )?;
+                (id, n)
+            }
+        },
         Change::RenameEntry { account, handle, name } => {
             let id = id(account)?;
             let n = tx.execute(

@@ -35,22 +35,31 @@ impl Default for SignInLimits {
     }
 }
 
-/// The times of recent failures, oldest first.
+/// The times of recent failures, oldest first, and how many checks are under way (each may fail).
 #[derive(Debug, Default)]
-struct Failures(VecDeque<Duration>);
+struct Failures {
+    times: VecDeque<Duration>,
+    pending: usize,
+}
 
 impl Failures {
     fn forget_before(&mut self, start: Duration) {
-        while self.0.front().is_some_and(|t| *t <= start) {
-            self.0.pop_front();
+        while self.times.front().is_some_and(|t| *t <= start) {
+            self.times.pop_front();
         }
     }
 
+    /// Failures in the window, counting checks under way as failures: guesses sent all at once are
+    /// limited like guesses sent one after another.
     fn count(&mut self, now: Duration, window: Duration) -> usize {
         if let Some(start) = now.checked_sub(window) {
             self.forget_before(start);
         }
-        self.0.len()
+        self.times.len() + self.pending
+    }
+
+    fn is_empty(&self) -> bool {
+        self.times.is_empty() && self.pending == 0
     }
 }
 
@@ -89,17 +98,50 @@ impl SignInThrottle {
         per_account || per_address
     }
 
+    /// A sign-in is being checked; exactly one of [`SignInThrottle::failed`], [`SignInThrottle::succeeded`]
+    /// or [`SignInThrottle::abandoned`] follows.
+    pub fn started(&mut self, handle: &str, client: Option<IpAddr>) {
+        self.each(handle, client, |f| f.pending += 1);
+    }
+
     /// A checked sign-in failed.
     pub fn failed(&mut self, handle: &str, client: Option<IpAddr>, now: Duration) {
-        self.accounts.entry(Self::account_key(handle, client)).or_default().0.push_back(now);
-        if let Some(ip) = client {
-            self.addresses.entry(network(ip)).or_default().0.push_back(now);
-        }
+        self.each(handle, client, |f| {
+            f.pending = f.pending.saturating_sub(1);
+            f.times.push_back(now);
+        });
     }
 
     /// A sign-in succeeded: that address's failures for the account are forgotten.
     pub fn succeeded(&mut self, handle: &str, client: Option<IpAddr>) {
+        self.abandoned(handle, client);
         self.accounts.remove(&Self::account_key(handle, client));
+    }
+
+    /// A check ended without an answer (the client left, the store failed).
+    pub fn abandoned(&mut self, handle: &str, client: Option<IpAddr>) {
+        self.each(handle, client, |f| f.pending = f.pending.saturating_sub(1));
+        self.forget_empty(handle, client);
+    }
+
+    /// Applies `f` to the account's entry for `client`, and to `client`'s own.
+    fn each(&mut self, handle: &str, client: Option<IpAddr>, f: impl Fn(&mut Failures)) {
+        f(self.accounts.entry(Self::account_key(handle, client)).or_default());
+        if let Some(ip) = client {
+            f(self.addresses.entry(network(ip)).or_default());
+        }
+    }
+
+    fn forget_empty(&mut self, handle: &str, client: Option<IpAddr>) {
+        let key = Self::account_key(handle, client);
+        if self.accounts.get(&key).is_some_and(Failures::is_empty) {
+            self.accounts.remove(&key);
+        }
+        if let Some(ip) = client.map(network)
+            && self.addresses.get(&ip).is_some_and(Failures::is_empty)
+        {
+            self.addresses.remove(&ip);
+        }
     }
 
     /// Forgets failures older than the window (call now and then, so memory follows the traffic).
@@ -107,11 +149,11 @@ impl SignInThrottle {
         let Some(start) = now.checked_sub(self.limits.window) else { return };
         self.accounts.retain(|_, f| {
             f.forget_before(start);
-            !f.0.is_empty()
+            !f.is_empty()
         });
         self.addresses.retain(|_, f| {
             f.forget_before(start);
-            !f.0.is_empty()
+            !f.is_empty()
         });
     }
 
@@ -244,6 +286,7 @@ mod tests {
         let mut t = SignInThrottle::new(SignInLimits::default());
         for i in 0..5 {
             assert!(!t.refused("alice@hotmail.com", ip("10.0.0.1"), S * i));
+            t.started("alice@hotmail.com", ip("10.0.0.1"));
             t.failed("alice@hotmail.com", ip("10.0.0.1"), S * i);
         }
         assert!(t.refused("ALICE@hotmail.com", ip("10.0.0.1"), S * 10));
@@ -253,6 +296,26 @@ mod tests {
         // Refusals do not extend the window: the first failure (at 0 s) leaves it at 60 s.
         assert!(t.refused("alice@hotmail.com", ip("10.0.0.1"), S * 59));
         assert!(!t.refused("alice@hotmail.com", ip("10.0.0.1"), S * 60));
+        t.sweep(S * 200);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn checks_under_way_count_as_failures_until_they_end() {
+        let mut t = SignInThrottle::new(SignInLimits::default());
+        let alice = "alice@hotmail.com";
+        for _ in 0..5 {
+            assert!(!t.refused(alice, ip("10.0.0.1"), S));
+            t.started(alice, ip("10.0.0.1"));
+        }
+        // Five guesses sent at once: the sixth is refused before any has been answered.
+        assert!(t.refused(alice, ip("10.0.0.1"), S));
+        t.abandoned(alice, ip("10.0.0.1"));
+        t.succeeded(alice, ip("10.0.0.1"));
+        for _ in 0..3 {
+            t.failed(alice, ip("10.0.0.1"), S);
+        }
+        assert!(!t.refused(alice, ip("10.0.0.1"), S));
         t.sweep(S * 200);
         assert!(t.is_empty());
     }

@@ -291,7 +291,10 @@ impl Sim {
                         self.logic.disconnect(id);
                     }
                 }
-                Output::Job(id, job @ Job::Write { .. }) => self.writes.push_back((id, job)),
+                // Writes, and reads in line with them, run in order on the store's writer thread.
+                Output::Job(id, job @ (Job::Write { .. } | Job::SignIn { ordered: true, .. })) => {
+                    self.writes.push_back((id, job))
+                }
                 Output::Job(id, job) => self.reads.push((id, job)),
                 Output::Resume(_) => {}
             }

@@ -372,3 +372,14 @@ async fn shutdown_sends_out_ssd() {
     greeted.expect("OUT SSD").await;
     greeted.expect_closed().await;
 }
+
+#[tokio::test]
+async fn removing_a_contact_whose_account_is_gone() {
+    // An imported list may name someone without an account (or one since removed).
+    let accounts = "[[account]]\nemail = \"jd@hotmail.com\"\npassword = \"hunter2\"\nname = \"JD\"\nversion = 2\n\
+                    FL = [{ email = \"zed@hotmail.com\", name = \"Zed\" }]\n";
+    let server = TestServer::start_with(accounts, |_| {}).await;
+    let mut jd = Client::online(server.ns(), "jd@hotmail.com", "hunter2", "JD", 2).await;
+    jd.ask("REM 7 FL zed@hotmail.com", "REM 7 FL 3 zed@hotmail.com").await;
+    jd.ask("REM 8 FL zed@hotmail.com", "216 8").await;
+}
