@@ -1,20 +1,27 @@
-//! Who the client is. Behind a trusted proxy (`--trust-proxy`), the proxy's `Forwarded` (RFC 7239) or
-//! `X-Forwarded-For` header says; the rightmost address in it that is not itself a trusted proxy is the
-//! client (addresses further left were written by the client and prove nothing). Anyone else's headers
-//! are ignored.
+//! Who the client is. Behind a trusted proxy (`--trust-proxy`), the header that proxy writes says
+//! (`X-Forwarded-For`, or `Forwarded` of RFC 7239: `--forwarded-header`; the other one is the client's own
+//! and is never read); the rightmost address in it that is not itself a trusted proxy is the client
+//! (addresses further left were written by the client and prove nothing). Anyone else's headers are
+//! ignored.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
+use crate::config::ForwardedHeader;
+
 /// The client behind a connection from `peer`.
-pub fn address(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> SocketAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+pub fn address(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet], header: ForwardedHeader) -> SocketAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&ip.to_canonical()));
     if !is_trusted(&peer.ip()) {
         return peer;
     }
-    let hops = forwarded(headers).or_else(|| x_forwarded_for(headers)).unwrap_or_default();
+    let hops = match header {
+        ForwardedHeader::Forwarded => forwarded(headers),
+        ForwardedHeader::XForwardedFor => x_forwarded_for(headers),
+    };
+    let hops = hops.unwrap_or_default();
     // Rightmost first: the nearest hop our own proxy vouches for.
     for hop in hops.iter().rev() {
         match hop {
@@ -81,6 +88,9 @@ mod tests {
         h
     }
 
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
+    const FORWARDED: ForwardedHeader = ForwardedHeader::Forwarded;
+
     fn nets(list: &[&str]) -> Vec<IpNet> {
         list.iter().map(|n| n.parse().unwrap()).collect()
     }
@@ -89,7 +99,7 @@ mod tests {
     fn untrusted_peers_headers_are_ignored() {
         let peer: SocketAddr = "198.51.100.1:5000".parse().unwrap();
         let h = headers(&[("x-forwarded-for", "203.0.113.9")]);
-        assert_eq!(address(peer, &h, &nets(&["10.0.0.0/8"])), peer);
+        assert_eq!(address(peer, &h, &nets(&["10.0.0.0/8"]), XFF), peer);
     }
 
     #[test]
@@ -98,24 +108,31 @@ mod tests {
         let trusted = nets(&["10.0.0.0/8"]);
         // The client claims 1.2.3.4; our proxies (10.x) saw 203.0.113.9.
         let h = headers(&[("x-forwarded-for", "1.2.3.4, 203.0.113.9, 10.0.0.3")]);
-        assert_eq!(address(peer, &h, &trusted), "203.0.113.9:0".parse().unwrap());
+        assert_eq!(address(peer, &h, &trusted, XFF), "203.0.113.9:0".parse().unwrap());
         let h = headers(&[("forwarded", r#"for=1.2.3.4, for="[2001:db8:cafe::17]:4711";proto=https"#)]);
-        assert_eq!(address(peer, &h, &trusted), "[2001:db8:cafe::17]:4711".parse().unwrap());
-        // Forwarded wins over X-Forwarded-For; several headers read as one list.
+        assert_eq!(address(peer, &h, &trusted, FORWARDED), "[2001:db8:cafe::17]:4711".parse().unwrap());
+        // Only the header the proxy writes is read (the other is the client's); several read as one list.
         let h = headers(&[
             ("x-forwarded-for", "198.51.100.50"),
             ("forwarded", "for=1.2.3.4"),
             ("forwarded", "for=192.0.2.60;by=10.0.0.2"),
         ]);
-        assert_eq!(address(peer, &h, &trusted), "192.0.2.60:0".parse().unwrap());
+        assert_eq!(address(peer, &h, &trusted, FORWARDED), "192.0.2.60:0".parse().unwrap());
+        assert_eq!(address(peer, &h, &trusted, XFF), "198.51.100.50:0".parse().unwrap());
+        // A trusted proxy reached over IPv6 with an IPv4-mapped address is the same proxy.
+        let mapped: SocketAddr = "[::ffff:10.0.0.2]:5000".parse().unwrap();
+        assert_eq!(address(mapped, &h, &trusted, XFF), "198.51.100.50:0".parse().unwrap());
     }
 
     #[test]
     fn no_usable_header_means_the_proxy_itself() {
         let peer: SocketAddr = "10.0.0.2:5000".parse().unwrap();
         let trusted = nets(&["10.0.0.0/8"]);
-        assert_eq!(address(peer, &HeaderMap::new(), &trusted), peer);
-        assert_eq!(address(peer, &headers(&[("forwarded", "for=_hidden, for=10.0.0.3")]), &trusted), peer);
-        assert_eq!(address(peer, &headers(&[("forwarded", "for=unknown")]), &trusted), peer);
+        assert_eq!(address(peer, &HeaderMap::new(), &trusted, XFF), peer);
+        let hidden = headers(&[("forwarded", "for=_hidden, for=10.0.0.3")]);
+        assert_eq!(address(peer, &hidden, &trusted, FORWARDED), peer);
+        assert_eq!(address(peer, &headers(&[("forwarded", "for=unknown")]), &trusted, FORWARDED), peer);
+        // The client's own Forwarded header, passed through by a proxy that writes X-Forwarded-For.
+        assert_eq!(address(peer, &headers(&[("forwarded", "for=1.2.3.4")]), &trusted, XFF), peer);
     }
 }

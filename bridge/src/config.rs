@@ -41,6 +41,28 @@ impl FromStr for Upstream {
     }
 }
 
+/// Which header a trusted proxy writes the client's address in. Only that one is read: the proxy passes
+/// the other through as the client sent it (a client could name any address there).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For`, as nginx's `$proxy_add_x_forwarded_for` writes it.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+}
+
+impl FromStr for ForwardedHeader {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ForwardedHeader, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(ForwardedHeader::XForwardedFor),
+            "forwarded" => Ok(ForwardedHeader::Forwarded),
+            _ => Err(format!("{s:?}: expected x-forwarded-for or forwarded")),
+        }
+    }
+}
+
 /// Where announced switchboards may be, besides the announcing server's own address: a host name, or
 /// a network (CIDR).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,8 +144,10 @@ pub struct Config {
     pub public_origins: Vec<String>,
     /// Other origins allowed to open WebSockets (a development server, say).
     pub allow_origins: Vec<String>,
-    /// Proxies (load balancers, nginx) whose `Forwarded` / `X-Forwarded-For` headers name the client.
+    /// Proxies (load balancers, nginx) whose forwarding header names the client.
     pub trust_proxy: Vec<IpNet>,
+    /// Which forwarding header they write.
+    pub forwarded_header: ForwardedHeader,
     /// Where announced switchboards may be, besides the announcing server's own address.
     pub sb_allow: Vec<SbAllow>,
     /// The embedded server's ports.
@@ -145,6 +169,7 @@ impl Config {
             public_origins: Vec::new(),
             allow_origins: Vec::new(),
             trust_proxy: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
             sb_allow: Vec::new(),
             ns_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             sb_listen: SocketAddr::from(([127, 0, 0, 1], 0)),

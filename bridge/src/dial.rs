@@ -19,16 +19,9 @@ enum Range {
     LinkLocal,
 }
 
-/// IPv4-mapped IPv6 addresses as the IPv4 addresses they are.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
 fn local(ip: IpAddr) -> Option<Range> {
-    match canonical(ip) {
+    // IPv4-mapped IPv6 addresses are the IPv4 addresses they map.
+    match ip.to_canonical() {
         IpAddr::V4(v4) if v4.is_loopback() || v4.is_unspecified() => Some(Range::Loopback),
         IpAddr::V4(v4) if v4.is_private() || (v4.octets()[0] == 100 && v4.octets()[1] & 0xC0 == 64) => {
             Some(Range::Private)
@@ -45,7 +38,7 @@ fn local(ip: IpAddr) -> Option<Range> {
 /// `ns`: it must be the server's own address or one the operator allowed (`--sb-allow`); and loopback,
 /// private and link-local addresses only ever for a server that is itself on such an address.
 pub fn sb_allowed(host: &str, ip: IpAddr, ns: IpAddr, allow: &[SbAllow]) -> bool {
-    let (ip, ns) = (canonical(ip), canonical(ns));
+    let (ip, ns) = (ip.to_canonical(), ns.to_canonical());
     if let Some(kind) = local(ip)
         && local(ns) != Some(kind)
     {
@@ -64,11 +57,17 @@ fn host(address: &str) -> &str {
     host.trim_start_matches('[').trim_end_matches(']')
 }
 
-/// The addresses the switchboard `address` (announced by the server at `ns`) may be reached at.
-pub async fn sb_addresses(address: &str, ns: IpAddr, allow: &[SbAllow]) -> Result<Vec<SocketAddr>, Close> {
+/// The addresses the switchboard `address` (announced by the server at `ns`) may be reached at; the name is
+/// looked up within `timeout`.
+pub async fn sb_addresses(
+    address: &str,
+    ns: IpAddr,
+    allow: &[SbAllow],
+    timeout: Duration,
+) -> Result<Vec<SocketAddr>, Close> {
     let host = host(address);
-    let resolved = tokio::net::lookup_host(address).await.map_err(|_| Close::UNREACHABLE)?;
-    let allowed: Vec<SocketAddr> = resolved.filter(|a| sb_allowed(host, a.ip(), ns, allow)).collect();
+    let resolved = resolve(address, timeout).await?;
+    let allowed: Vec<SocketAddr> = resolved.into_iter().filter(|a| sb_allowed(host, a.ip(), ns, allow)).collect();
     if allowed.is_empty() {
         tracing::warn!(%address, "refused: announced switchboard host not allowed");
         return Err(Close::sb_not_allowed(host));

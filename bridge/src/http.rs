@@ -60,7 +60,7 @@ async fn websocket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let client = crate::client::address(conn.peer, &headers, &state.trusted_proxies);
+    let client = crate::client::address(conn.peer, &headers, &state.trusted_proxies, state.forwarded_header);
     if !origin_allowed(&headers, &state.origins) {
         state.metrics.refused("origin");
         tracing::warn!(%client, origin = ?headers.get(header::ORIGIN), "refused: origin not allowed");

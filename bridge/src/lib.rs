@@ -125,7 +125,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         config.public_origins.iter().map(|o| o.trim_end_matches('/').to_owned()).collect()
     };
     let origins = own.into_iter().chain(config.allow_origins.iter().cloned()).collect();
-    let mut state = State::new(config.limits, upstreams, origins, config.trust_proxy.clone(), config.sb_allow.clone());
+    let mut state = State::new(config.limits, upstreams, origins, &config);
     state.server_metrics = embedded.as_ref().map(|server| Arc::clone(&server.metrics));
     let state = Arc::new(state);
     let app = http::router(Arc::clone(&state), config.static_dir.as_deref());

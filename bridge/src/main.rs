@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bridge::config::{Config, Limits, SbAllow, Upstream};
+use bridge::config::{Config, ForwardedHeader, Limits, SbAllow, Upstream};
 use clap::Parser;
 use ipnet::IpNet;
 
@@ -35,10 +35,14 @@ struct Args {
     /// Another origin allowed to open WebSockets (repeatable; `http://127.0.0.1:*` allows any port).
     #[arg(long)]
     allow_origin: Vec<String>,
-    /// A reverse proxy (CIDR, repeatable) whose `Forwarded` / `X-Forwarded-For` headers name the client;
-    /// that address is then used for --max-per-ip, logs and PROXY headers. Other peers' headers are ignored.
+    /// A reverse proxy (CIDR, repeatable) whose forwarding header names the client; that address is then
+    /// used for --max-per-ip, logs and PROXY headers. Other peers' headers are ignored.
     #[arg(long)]
     trust_proxy: Vec<IpNet>,
+    /// The header the trusted proxies write the client's address in: x-forwarded-for (nginx's
+    /// $proxy_add_x_forwarded_for) or forwarded (RFC 7239). Only that one is read.
+    #[arg(long, default_value = "x-forwarded-for")]
+    forwarded_header: ForwardedHeader,
     /// A host name or CIDR where announced switchboards may be (repeatable), besides the announcing
     /// server's own address. Loopback, private and link-local addresses are allowed only for a server on
     /// such an address itself.
@@ -125,6 +129,7 @@ async fn run(args: Args) -> Result<(), bridge::Error> {
         public_origins: args.public_origin,
         allow_origins: args.allow_origin,
         trust_proxy: args.trust_proxy,
+        forwarded_header: args.forwarded_header,
         sb_allow: args.sb_allow,
         ns_listen: args.ns_listen,
         sb_listen: args.sb_listen,

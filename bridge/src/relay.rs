@@ -151,7 +151,7 @@ async fn open(
             let Some(from) = announcements.check(address, &cookie, entry, Instant::now()) else {
                 return Err(Some(Close::BAD_COOKIE));
             };
-            let addresses = dial::sb_addresses(address, from.ip, &state.sb_allow).await?;
+            let addresses = dial::sb_addresses(address, from.ip, &state.sb_allow, limits.connect_timeout).await?;
             let proxy_for = from.proxy_protocol.then_some(client);
             let tcp = dial::connect(&addresses, limits.connect_timeout, proxy_for).await?;
             // Another session may have used the cookie meanwhile: each works once.
@@ -244,8 +244,10 @@ async fn relay(ws: &mut WebSocket, target: Target, state: &State, client: Socket
                 if last_heard.elapsed() >= limits.idle_timeout {
                     return Some(Close::IDLE);
                 }
-                if ws.send(Message::Ping(Vec::new().into())).await.is_err() {
-                    return None;
+                match tokio::time::timeout(limits.handshake_timeout, ws.send(Message::Ping(Vec::new().into()))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return None,
+                    Err(_) => return Some(Close::SLOW_READER),
                 }
             }
             _ = shutdown.changed() => return Some(Close::SHUTDOWN),

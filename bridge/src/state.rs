@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use ipnet::IpNet;
 
 use crate::announce::Announcements;
-use crate::config::{Limits, SbAllow, Upstream};
+use crate::config::{Config, ForwardedHeader, Limits, SbAllow, Upstream};
 use crate::metrics::Metrics;
 
 /// Why a session was refused or ended: a WebSocket close code and a readable reason.
@@ -69,8 +69,9 @@ pub struct State {
     pub upstreams: Vec<Upstream>,
     /// Origins whose pages may open WebSockets: the bridge's own and those allowed.
     pub origins: Vec<String>,
-    /// Proxies whose forwarding headers name the client.
+    /// Proxies whose forwarding header names the client, and which header that is.
     pub trusted_proxies: Vec<IpNet>,
+    pub forwarded_header: ForwardedHeader,
     /// Where announced switchboards may be, besides the announcing server's own address.
     pub sb_allow: Vec<SbAllow>,
     pub announcements: Announcements,
@@ -88,20 +89,15 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(
-        limits: Limits,
-        upstreams: Vec<Upstream>,
-        origins: Vec<String>,
-        trusted_proxies: Vec<IpNet>,
-        sb_allow: Vec<SbAllow>,
-    ) -> State {
+    pub fn new(limits: Limits, upstreams: Vec<Upstream>, origins: Vec<String>, config: &Config) -> State {
         State {
             announcements: Announcements::new(limits.announce_ttl),
             limits,
             upstreams,
             origins,
-            trusted_proxies,
-            sb_allow,
+            trusted_proxies: config.trust_proxy.clone(),
+            forwarded_header: config.forwarded_header,
+            sb_allow: config.sb_allow.clone(),
             metrics: Metrics::default(),
             server_metrics: None,
             connections: AtomicUsize::new(0),
@@ -133,6 +129,7 @@ impl State {
 
     /// Whether `ip` is a proxy whose forwarding headers are believed.
     pub fn trusted(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
 

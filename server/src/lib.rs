@@ -38,8 +38,8 @@ use crate::switchboard::SbConfig;
 
 /// How long a write waits for another process's lock on the database before it fails (`500`).
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Store threads that read (sign-ins, contacts' accounts) beside the one that writes. One keeps up with the
-/// sign-in benchmark (a read costs far less than the rest of a sign-in), and each holds a database cache.
+/// Store threads that read (sign-ins, contacts' accounts) beside the one that writes; each holds its own
+/// database cache.
 const STORE_READERS: usize = 1;
 
 #[derive(Debug, Error)]

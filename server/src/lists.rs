@@ -103,7 +103,7 @@ impl Logic {
             Done::Account(Ok(Some(target))) => logic.add_existing(conn, &user, trid, list, target.handle, custom),
             Done::Account(Ok(None)) => logic.error(conn, ErrorCode::InvalidUser, trid),
             Done::Account(Err(err)) => logic.internal_error(conn, trid, &err),
-            other => tracing::error!(?other, "unexpected store result"),
+            other => crate::notification::unexpected(&other),
         });
     }
 

@@ -639,7 +639,7 @@ impl Logic {
 }
 
 /// A job answered with the wrong kind of result: a bug, reported rather than acted on.
-fn unexpected(done: &Done) {
+pub(crate) fn unexpected(done: &Done) {
     tracing::error!(?done, "a store job returned a result of another kind");
 }
 

@@ -23,10 +23,7 @@ pub struct Trusted(pub Vec<IpNet>);
 
 impl Trusted {
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = ip.to_canonical();
         self.0.iter().any(|net| net.contains(&ip))
     }
 }
