@@ -96,48 +96,37 @@ impl SignInThrottle {
     }
 
     /// A sign-in is being checked; exactly one of [`SignInThrottle::failed`], [`SignInThrottle::succeeded`]
-    /// or [`SignInThrottle::abandoned`] follows.
+    /// or [`SignInThrottle::abandoned`] follows. It counts against the account at once (one person has no
+    /// reason to sign in to one account many times at once); against the address only once it has failed,
+    /// since many people may share an address (at most as many checks as it has connections are then under
+    /// way beyond the limit).
     pub fn started(&mut self, handle: &str, client: Option<IpAddr>) {
-        self.each(handle, client, |f| f.pending += 1);
+        self.accounts.entry(Self::account_key(handle, client)).or_default().pending += 1;
     }
 
     /// A checked sign-in failed.
     pub fn failed(&mut self, handle: &str, client: Option<IpAddr>, now: Duration) {
-        self.each(handle, client, |f| {
-            f.pending = f.pending.saturating_sub(1);
-            f.times.push_back(now);
-        });
+        let account = self.accounts.entry(Self::account_key(handle, client)).or_default();
+        account.pending = account.pending.saturating_sub(1);
+        account.times.push_back(now);
+        if let Some(ip) = client {
+            self.addresses.entry(network(ip)).or_default().times.push_back(now);
+        }
     }
 
     /// A sign-in succeeded: that address's failures for the account are forgotten.
     pub fn succeeded(&mut self, handle: &str, client: Option<IpAddr>) {
-        self.abandoned(handle, client);
         self.accounts.remove(&Self::account_key(handle, client));
     }
 
     /// A check ended without an answer (the client left, the store failed).
     pub fn abandoned(&mut self, handle: &str, client: Option<IpAddr>) {
-        self.each(handle, client, |f| f.pending = f.pending.saturating_sub(1));
-        self.forget_empty(handle, client);
-    }
-
-    /// Applies `f` to the account's entry for `client`, and to `client`'s own.
-    fn each(&mut self, handle: &str, client: Option<IpAddr>, f: impl Fn(&mut Failures)) {
-        f(self.accounts.entry(Self::account_key(handle, client)).or_default());
-        if let Some(ip) = client {
-            f(self.addresses.entry(network(ip)).or_default());
-        }
-    }
-
-    fn forget_empty(&mut self, handle: &str, client: Option<IpAddr>) {
         let key = Self::account_key(handle, client);
-        if self.accounts.get(&key).is_some_and(Failures::is_empty) {
-            self.accounts.remove(&key);
-        }
-        if let Some(ip) = client.map(network)
-            && self.addresses.get(&ip).is_some_and(Failures::is_empty)
-        {
-            self.addresses.remove(&ip);
+        if let Some(account) = self.accounts.get_mut(&key) {
+            account.pending = account.pending.saturating_sub(1);
+            if account.is_empty() {
+                self.accounts.remove(&key);
+            }
         }
     }
 
@@ -307,6 +296,14 @@ mod tests {
         }
         // Five guesses sent at once: the sixth is refused before any has been answered.
         assert!(t.refused(alice, ip("10.0.0.1"), S));
+        // Many people behind one address signing in at once, each to their own account, are not.
+        for i in 0..100 {
+            t.started(&format!("user{i}@hotmail.com"), ip("10.0.0.1"));
+        }
+        assert!(!t.refused("user100@hotmail.com", ip("10.0.0.1"), S));
+        for i in 0..100 {
+            t.succeeded(&format!("user{i}@hotmail.com"), ip("10.0.0.1"));
+        }
         t.abandoned(alice, ip("10.0.0.1"));
         t.succeeded(alice, ip("10.0.0.1"));
         for _ in 0..3 {
