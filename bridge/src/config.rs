@@ -156,6 +156,8 @@ pub struct Config {
     pub limits: Limits,
     /// PEM certificate chain and private key: serve https and wss.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Sign the demo's robot accounts in to the embedded server (see `msnp_server::robots`).
+    pub robots: bool,
 }
 
 impl Config {
@@ -175,6 +177,7 @@ impl Config {
             sb_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             limits: Limits::default(),
             tls: None,
+            robots: false,
         }
     }
 }

@@ -107,6 +107,10 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let (embedded, upstreams) = if config.upstreams.is_empty() {
         let server = embedded_server(&config).await?;
         let address = server.ns_addr.to_string();
+        if config.robots {
+            let robots = msnp_server::accounts::robots(msnp_server::accounts::DEMO_ACCOUNTS)?;
+            tokio::spawn(msnp_server::robots::run(address.clone(), robots, Default::default()));
+        }
         (Some(server), vec![Upstream { name: "local".into(), address, proxy_protocol: true }])
     } else {
         (None, config.upstreams.clone())

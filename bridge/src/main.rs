@@ -54,6 +54,9 @@ struct Args {
     /// The embedded server's switchboard address.
     #[arg(long, default_value = "127.0.0.1:0")]
     sb_listen: SocketAddr,
+    /// Do not sign the demo's robot contacts in to the embedded server.
+    #[arg(long)]
+    no_robots: bool,
     /// PEM certificate chain: serve https and wss (with --tls-key).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -135,6 +138,7 @@ async fn run(args: Args) -> Result<(), bridge::Error> {
         sb_listen: args.sb_listen,
         limits,
         tls: args.tls_cert.zip(args.tls_key),
+        robots: !args.no_robots,
     };
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let running = bridge::start(config).await?;

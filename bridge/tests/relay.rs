@@ -13,16 +13,24 @@ async fn a_whole_session_from_ver_to_out() {
     // A dump: every line is its own message.
     alice.send("SYN 5 0").await;
     for line in [
-        "SYN 5 3",
-        "GTC 5 3 A",
-        "BLP 5 3 AL",
-        "LST 5 FL 3 1 2 bob@hotmail.com Bob",
-        "LST 5 FL 3 2 2 carol@hotmail.com Carol",
-        "LST 5 AL 3 1 2 bob@hotmail.com Bob",
-        "LST 5 AL 3 2 2 carol@hotmail.com Carol",
-        "LST 5 BL 3 0 0",
-        "LST 5 RL 3 1 2 bob@hotmail.com Bob",
-        "LST 5 RL 3 2 2 carol@hotmail.com Carol",
+        "SYN 5 5",
+        "GTC 5 5 A",
+        "BLP 5 5 AL",
+        "LST 5 FL 5 1 6 bob@hotmail.com Bob",
+        "LST 5 FL 5 2 6 carol@hotmail.com Carol",
+        "LST 5 FL 5 3 6 echo@hotmail.com Echo%20%F0%9F%A4%96",
+        "LST 5 FL 5 4 6 mood@hotmail.com Mood%20%F0%9F%8C%A6",
+        "LST 5 FL 5 5 6 host@hotmail.com Host%20%F0%9F%8E%89",
+        "LST 5 FL 5 6 6 chatty@hotmail.com Chatty%20%F0%9F%92%AC",
+        "LST 5 AL 5 1 6 bob@hotmail.com Bob",
+        "LST 5 AL 5 2 6 carol@hotmail.com Carol",
+        "LST 5 AL 5 3 6 echo@hotmail.com Echo%20%F0%9F%A4%96",
+        "LST 5 AL 5 4 6 mood@hotmail.com Mood%20%F0%9F%8C%A6",
+        "LST 5 AL 5 5 6 host@hotmail.com Host%20%F0%9F%8E%89",
+        "LST 5 AL 5 6 6 chatty@hotmail.com Chatty%20%F0%9F%92%AC",
+        "LST 5 BL 5 0 0",
+        "LST 5 RL 5 1 2 bob@hotmail.com Bob",
+        "LST 5 RL 5 2 2 carol@hotmail.com Carol",
     ] {
         alice.expect(line).await;
     }
@@ -42,8 +50,8 @@ async fn a_whole_session_from_ver_to_out() {
 async fn presence_and_a_chat_between_two_websocket_clients() {
     let bridge = TestBridge::start().await;
     let addr = bridge.http();
-    let mut alice = Ws::online(addr, "alice@hotmail.com", "alice", "Alice", 3).await;
-    let mut bob = Ws::online(addr, "bob@hotmail.com", "bob", "Bob", 3).await;
+    let mut alice = Ws::online(addr, "alice@hotmail.com", "alice", "Alice", 5).await;
+    let mut bob = Ws::online(addr, "bob@hotmail.com", "bob", "Bob", 5).await;
     bob.expect("ILN 6 NLN alice@hotmail.com Alice").await;
     alice.expect("NLN NLN bob@hotmail.com Bob").await;
 
@@ -90,7 +98,7 @@ async fn switchboards_need_an_announced_address_and_its_cookie() {
         assert!(reason.contains("not announced"), "{reason}");
     }
 
-    let mut alice = Ws::online(addr, "alice@hotmail.com", "alice", "Alice", 3).await;
+    let mut alice = Ws::online(addr, "alice@hotmail.com", "alice", "Alice", 5).await;
     alice.send("XFR 7 SB").await;
     let cookie = alice.expect_prefix(&format!("XFR 7 SB {sb} CKI ")).await;
     // Announced, but a wrong cookie, a wrong first command, or the right cookie presented as ANS.
@@ -196,7 +204,7 @@ async fn unreachable_and_unknown_servers() {
 #[tokio::test]
 async fn shutdown_closes_every_session_with_1001() {
     let mut bridge = TestBridge::start().await;
-    let mut alice = Ws::online(bridge.http(), "alice@hotmail.com", "alice", "Alice", 3).await;
+    let mut alice = Ws::online(bridge.http(), "alice@hotmail.com", "alice", "Alice", 5).await;
     let mut idle = ws(bridge.http(), "").await;
     bridge.running.take().unwrap().shutdown().await;
     assert_eq!(idle.expect_close(1001).await, "the bridge is shutting down");

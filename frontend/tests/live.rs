@@ -92,9 +92,11 @@ async fn signs_in_through_the_bridge_and_sees_a_contact() {
     until(&carol, |s| s.phase() == NsPhase::Online).await;
     assert_eq!(carol.borrow().session.name(), "Carol ☕");
     assert_eq!(carol.borrow().session.state(), Some(State::Busy));
-    // The demo account has Alice and Bob as contacts, offline for now.
+    // The demo account has Alice, Bob and the robots (not running here) as contacts, offline for now.
     let contacts: Vec<String> = carol.borrow().session.contacts().into_iter().map(|c| c.handle).collect();
-    assert_eq!(contacts, ["alice@hotmail.com", "bob@hotmail.com"]);
+    let robots = ["echo@hotmail.com", "mood@hotmail.com", "host@hotmail.com", "chatty@hotmail.com"];
+    assert_eq!(contacts[..2], ["alice@hotmail.com", "bob@hotmail.com"]);
+    assert_eq!(contacts[2..], robots);
 
     let dave = start("dave@hotmail.com", "dave");
     until(&dave, |s| s.phase() == NsPhase::Online).await;

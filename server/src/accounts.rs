@@ -9,6 +9,7 @@
 //! gtc = "A"                # default "A"
 //! blp = "AL"               # default "AL"
 //! FL = [{ email = "erin@hotmail.com", name = "Erin" }]   # likewise AL, BL, RL; each defaults to empty
+//! robot = "echo"           # an account the robots sign in as (`msnp-server robots`): echo, mood, host, chatty
 //! ```
 
 use msnp::ns::Entry;
@@ -16,6 +17,7 @@ use msnp::{Blp, Gtc, List, handle, name};
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::robots::{Kind, Robot};
 use crate::store::{Account, SqliteStore, StoreError};
 
 #[derive(Debug, Error)]
@@ -53,6 +55,7 @@ struct AccountSpec {
     bl: Vec<EntrySpec>,
     #[serde(rename = "RL", default)]
     rl: Vec<EntrySpec>,
+    robot: Option<Kind>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,16 +176,29 @@ mod demo {
     fn the_shipped_demo_accounts_import() {
         let mut store = SqliteStore::memory(Secret::random().unwrap()).unwrap();
         let n = import(&mut store, super::DEMO_ACCOUNTS).unwrap();
-        assert_eq!(n, 4);
+        assert_eq!(n, 8);
+        let kinds: Vec<Kind> = robots(super::DEMO_ACCOUNTS).unwrap().into_iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, [Kind::Echo, Kind::Mood, Kind::Host, Kind::Chatty]);
+        assert_eq!(demo_logins().len(), 4);
     }
 }
 
 /// The demo accounts shipped with the project (`server/demo-accounts.toml`).
 pub const DEMO_ACCOUNTS: &str = include_str!("../demo-accounts.toml");
 
-/// The demo accounts' e-mail addresses and passwords, to show people how to sign in.
+/// The demo accounts' e-mail addresses and passwords, to show people how to sign in (robots excepted).
 pub fn demo_logins() -> Vec<(String, String)> {
     toml::from_str::<AccountsFile>(DEMO_ACCOUNTS)
-        .map(|file| file.account.into_iter().map(|a| (a.email, a.password)).collect())
+        .map(|file| file.account.into_iter().filter(|a| a.robot.is_none()).map(|a| (a.email, a.password)).collect())
         .unwrap_or_default()
+}
+
+/// The robot accounts an accounts file describes.
+pub fn robots(text: &str) -> Result<Vec<Robot>, ImportError> {
+    let file: AccountsFile = toml::from_str(text)?;
+    let robots = file.account.into_iter().filter_map(|a| {
+        let kind = a.robot?;
+        Some(Robot { handle: a.email, password: a.password, kind })
+    });
+    Ok(robots.collect())
 }

@@ -14,6 +14,7 @@ pub mod net;
 pub mod notification;
 mod presence;
 pub mod proxy;
+pub mod robots;
 pub mod secret;
 pub mod store;
 pub mod switchboard;

@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use msnp_server::net::NetLimits;
 use msnp_server::notification::NsConfig;
 use msnp_server::proxy::Trusted;
+use msnp_server::robots::Manners;
 use msnp_server::store::Account;
 use msnp_server::switchboard::SbConfig;
 use msnp_server::throttle::{ConnectionLimits, SignInLimits};
@@ -45,6 +46,22 @@ enum Command {
         #[command(flatten)]
         db: Db,
         file: PathBuf,
+    },
+    /// Sign in the robot accounts of an accounts file (those with `robot = ...`) to a notification server,
+    /// as ordinary clients, and keep them there: echo, mood, host and chatty robots.
+    Robots {
+        /// The notification server, HOST:PORT.
+        #[arg(long, default_value = "127.0.0.1:1863")]
+        ns: String,
+        /// The accounts file (TOML) naming the robots and their passwords.
+        #[arg(long)]
+        accounts: PathBuf,
+        /// Messages a robot answers per second in one chat; more are not answered.
+        #[arg(long, default_value_t = Manners::default().replies_per_second)]
+        replies_per_second: f64,
+        /// Seconds between the mood robot's changes of state and name.
+        #[arg(long, default_value_t = Manners::default().mood_every.as_secs())]
+        mood_every: u64,
     },
 }
 
@@ -193,6 +210,17 @@ fn run(cli: Cli) -> Result {
             Ok(())
         }
         Command::User(user) => admin(user),
+        Command::Robots { ns, accounts, replies_per_second, mood_every } => {
+            let text = std::fs::read_to_string(&accounts).map_err(|e| format!("{}: {e}", accounts.display()))?;
+            let robots = msnp_server::accounts::robots(&text)?;
+            if robots.is_empty() {
+                return Err(format!("{}: no account has `robot = ...`", accounts.display()).into());
+            }
+            let manners = Manners { replies_per_second, mood_every: Duration::from_secs(mood_every) };
+            eprintln!("{} robots signing in to {ns}", robots.len());
+            tokio::runtime::Runtime::new()?.block_on(msnp_server::robots::run(ns, robots, manners));
+            Ok(())
+        }
     }
 }
 

@@ -188,12 +188,51 @@ impl Refusal {
     }
 }
 
+/// A token bucket: `rate` takes per second, at most `rate` (and at least one) at once.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    /// When it was last filled (time is passed in, since any start).
+    filled: Duration,
+}
+
+impl TokenBucket {
+    /// A full bucket at `now`.
+    pub fn new(rate: f64, now: Duration) -> TokenBucket {
+        TokenBucket { rate, tokens: rate.max(1.0), filled: now }
+    }
+
+    fn fill(&mut self, now: Duration) {
+        // `now` may be a little older than a time another thread stored: never less than nothing.
+        let elapsed = now.saturating_sub(self.filled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate.max(1.0));
+        self.filled = self.filled.max(now);
+    }
+
+    /// Takes one token if there is one.
+    pub fn take(&mut self, now: Duration) -> bool {
+        self.fill(now);
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+
+    /// Whether it would be full at `now` (nothing to remember).
+    fn full(&self, now: Duration) -> bool {
+        let mut at_now = *self;
+        at_now.fill(now);
+        at_now.tokens >= self.rate.max(1.0)
+    }
+}
+
 #[derive(Debug)]
 struct Address {
     open: usize,
-    /// Token bucket: new connections that may be made now, and when it was last filled.
-    tokens: f64,
-    filled: Duration,
+    /// New connections that may be made now.
+    bucket: TokenBucket,
 }
 
 /// Open connections and connection rate per address.
@@ -218,18 +257,15 @@ impl ConnectionCaps {
         if self.exempt(client) {
             return Ok(());
         }
-        let burst = self.limits.per_second.max(1.0);
-        let a = self.addresses.entry(network(client)).or_insert(Address { open: 0, tokens: burst, filled: now });
-        // `now` may be a little older than a time another thread stored: never less than nothing.
-        a.tokens = (a.tokens + now.saturating_sub(a.filled).as_secs_f64() * self.limits.per_second).min(burst);
-        a.filled = a.filled.max(now);
+        let rate = self.limits.per_second;
+        let a =
+            self.addresses.entry(network(client)).or_insert(Address { open: 0, bucket: TokenBucket::new(rate, now) });
         if a.open >= self.limits.per_address {
             return Err(Refusal::TooMany);
         }
-        if a.tokens < 1.0 {
+        if !a.bucket.take(now) {
             return Err(Refusal::TooFast);
         }
-        a.tokens -= 1.0;
         a.open += 1;
         Ok(())
     }
@@ -246,9 +282,7 @@ impl ConnectionCaps {
 
     /// Forgets addresses with nothing open whose bucket is full again.
     pub fn sweep(&mut self, now: Duration) {
-        let (rate, burst) = (self.limits.per_second, self.limits.per_second.max(1.0));
-        self.addresses
-            .retain(|_, a| a.open > 0 || a.tokens + now.saturating_sub(a.filled).as_secs_f64() * rate < burst);
+        self.addresses.retain(|_, a| a.open > 0 || !a.bucket.full(now));
     }
 
     /// Addresses tracked (for tests: every counter goes back to zero).

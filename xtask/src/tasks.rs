@@ -156,7 +156,7 @@ impl TestBridge {
         let data = root().join(format!("target/test-bridge-{}", browser.name()));
         let _ = std::fs::remove_dir_all(&data);
         let mut child = std::process::Command::new(root().join("target/debug/bridge"))
-            .args(["--listen", "127.0.0.1:0", "--allow-origin", "http://127.0.0.1:*", "--data-dir"])
+            .args(["--listen", "127.0.0.1:0", "--allow-origin", "http://127.0.0.1:*", "--no-robots", "--data-dir"])
             .arg(&data)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
