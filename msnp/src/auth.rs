@@ -6,6 +6,12 @@ use md5::{Digest, Md5};
 pub const PACKAGE: &str = "MD5";
 
 /// The response to a `USR … MD5 S <challenge>`: 32 lowercase hex digits.
+///
+/// ```
+/// // The worked example of MSNP2.md §5.3.
+/// let response = msnp::auth::md5_response("1013928519.693957190", "hunter2");
+/// assert_eq!(response, "8aca4d4721b726ba9cd5e3a5f601671a");
+/// ```
 pub fn md5_response(challenge: &str, password: &str) -> String {
     let mut md5 = Md5::new();
     md5.update(challenge.as_bytes());

@@ -7,6 +7,16 @@ macro_rules! codes {
     ($($variant:ident = $num:literal, $draft:literal, $meaning:literal;)+) => {
         /// An MSNP2 error code. Codes this list does not know (other servers, later dialects) are kept
         /// as [`ErrorCode::Other`].
+        ///
+        /// ```
+        /// use msnp::ErrorCode;
+        ///
+        /// let code = ErrorCode::from_code(911);
+        /// assert_eq!(code, ErrorCode::AuthenticationFailed);
+        /// assert_eq!(code.draft_name(), "ERR_AUTHENTICATION_FAILED");
+        /// assert_eq!(code.meaning(), "Wrong e-mail address or password.");
+        /// assert_eq!(ErrorCode::from_code(540), ErrorCode::Other(540));
+        /// ```
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum ErrorCode {
             $(#[doc = $meaning] $variant,)+
@@ -18,6 +28,7 @@ macro_rules! codes {
             /// Every code the reference lists, in numeric order.
             pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
 
+            /// The code with this number; [`ErrorCode::Other`] for one the list does not know.
             pub fn from_code(code: u16) -> ErrorCode {
                 match code {
                     $($num => ErrorCode::$variant,)+
@@ -25,6 +36,7 @@ macro_rules! codes {
                 }
             }
 
+            /// The number, e.g. `911`.
             pub fn code(self) -> u16 {
                 match self {
                     $(ErrorCode::$variant => $num,)+

@@ -40,17 +40,43 @@ impl Default for Limits {
 /// connection is closed (MSNP2.md §11 rules 2 and 8).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum FrameError {
+    /// A command line (terminator included) is longer than [`Limits::max_line`], or that many bytes
+    /// arrived without a line end.
     #[error("command line longer than {limit} bytes")]
-    LineTooLong { limit: usize },
+    LineTooLong {
+        /// The limit that was exceeded, in bytes.
+        limit: usize,
+    },
+    /// A command line is not valid UTF-8.
     #[error("command line is not valid UTF-8")]
     NotUtf8,
+    /// The last token of an `MSG` line is not a decimal length; holds (the start of) that token.
     #[error("MSG length {0:?} is not a decimal number")]
     BadLength(String),
+    /// An `MSG` announces a payload longer than [`Limits::max_payload`].
     #[error("MSG payload of {len} bytes exceeds the limit of {limit} bytes")]
-    PayloadTooLarge { len: usize, limit: usize },
+    PayloadTooLarge {
+        /// The announced length, in bytes (`usize::MAX` if it does not fit).
+        len: usize,
+        /// The limit, in bytes.
+        limit: usize,
+    },
 }
 
 /// One command as it travels on the wire: its line and, for `MSG`, its payload.
+///
+/// ```
+/// use msnp::Frame;
+///
+/// let png = Frame::command("PNG");
+/// assert_eq!(png.as_bytes(), b"PNG\r\n");
+///
+/// // The payload length is counted in bytes and appended to the line.
+/// let msg = Frame::with_payload("MSG 3 N", "Café".as_bytes());
+/// assert_eq!(msg.line(), "MSG 3 N 5");
+/// assert_eq!(msg.as_bytes(), "MSG 3 N 5\r\nCafé".as_bytes());
+/// assert_eq!(msg.tokens().collect::<Vec<_>>(), ["MSG", "3", "N", "5"]);
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Frame {
     /// The exact bytes: line, terminator, payload.
@@ -139,6 +165,31 @@ pub fn has_payload(name: &str) -> bool {
 /// LF once, a line is parsed once, and bytes are moved only when a partial frame is kept across
 /// [`Decoder::extend`] calls (once each). A peer flooding blank lines or one-byte writes therefore costs
 /// only what it sends.
+///
+/// ```
+/// use msnp::{Decoder, Limits};
+///
+/// let mut decoder = Decoder::new(Limits::CLIENT);
+/// // A line, then an `MSG` with a 9-byte payload that arrives in two reads.
+/// decoder.extend(b"JOI bob@hotmail.com Bob\r\nMSG bob@hotmail.com Bob 9\r\nHello");
+///
+/// let joi = decoder.next_frame().unwrap().unwrap();
+/// assert_eq!(joi.line(), "JOI bob@hotmail.com Bob");
+/// assert_eq!(joi.payload(), None);
+/// // The MSG is not whole yet: more bytes are needed, which is not an error.
+/// assert_eq!(decoder.next_frame(), Ok(None));
+///
+/// decoder.extend(b" Bob");
+/// let msg = decoder.next_frame().unwrap().unwrap();
+/// assert_eq!(msg.name(), "MSG");
+/// assert_eq!(msg.payload(), Some(&b"Hello Bob"[..]));
+/// assert_eq!(decoder.next_frame(), Ok(None));
+/// assert_eq!(decoder.buffered(), 0);
+///
+/// // A payload length that is not a number breaks the stream for good.
+/// decoder.extend(b"MSG bob@hotmail.com Bob many\r\n");
+/// assert!(decoder.next_frame().is_err());
+/// ```
 #[derive(Debug, Default)]
 pub struct Decoder {
     limits: Limits,
@@ -156,6 +207,8 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// A decoder enforcing `limits`: [`Limits::SERVER`] for bytes from clients, [`Limits::CLIENT`] for bytes
+    /// from servers. ([`Decoder::default`] uses [`Limits::SERVER`].)
     pub fn new(limits: Limits) -> Decoder {
         Decoder { limits, ..Decoder::default() }
     }

@@ -2,9 +2,19 @@
 //! line, then the body (not followed by CRLF).
 
 /// A parsed `MSG` payload.
+///
+/// ```
+/// use msnp::message::{Content, Message};
+///
+/// let bytes = Message::text("Hello Bob").to_bytes();
+/// assert_eq!(bytes, b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHello Bob");
+/// assert_eq!(Message::parse(&bytes).content(), Content::Text("Hello Bob".into()));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Message {
+    /// The header lines as `(name, value)` pairs, in order.
     pub headers: Vec<(String, String)>,
+    /// Everything after the blank line, as bytes (UTF-8 for `text/plain; charset=UTF-8`).
     pub body: Vec<u8>,
 }
 
@@ -89,6 +99,7 @@ impl Message {
         value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
     }
 
+    /// What the payload means, by content type: text, typing notification, or something else.
     pub fn content(&self) -> Content {
         match self.content_type().as_str() {
             "text/plain" => Content::Text(String::from_utf8_lossy(&self.body).into_owned()),

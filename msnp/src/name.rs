@@ -7,18 +7,27 @@ use thiserror::Error;
 /// Longest name in encoded form, in bytes.
 pub const MAX_ENCODED_NAME: usize = 387;
 
+/// Why a name cannot be sent or stored (§3.5); a server answers `209`.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum NameError {
+    /// The name is empty.
     #[error("the name is empty")]
     Empty,
+    /// The encoded name is longer than [`MAX_ENCODED_NAME`]; holds its encoded length in bytes.
     #[error("the name is {0} bytes once encoded; at most {MAX_ENCODED_NAME} are allowed")]
     TooLong(usize),
+    /// The token holds a space or a control byte (below 0x21, or 0x7F).
     #[error("the name contains control characters or spaces")]
     ForbiddenByte,
 }
 
 /// Encodes a name for the wire: space as `%20`, `%` as `%25`, every byte below 0x21, 0x7F and every
 /// byte from 0x80 up; everything else as is.
+///
+/// ```
+/// assert_eq!(msnp::name::encode("Café ☕"), "Caf%C3%A9%20%E2%98%95");
+/// assert_eq!(msnp::name::encode("100% + more"), "100%25%20+%20more");
+/// ```
 pub fn encode(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for &b in name.as_bytes() {
@@ -40,6 +49,11 @@ pub fn encode_checked(name: &str) -> Result<String, NameError> {
 
 /// Decodes a wire name for display: `%XX` (either case) becomes the byte; anything else, including
 /// `+` and a `%` not followed by two hex digits, stays as it is. Bytes that are not UTF-8 become U+FFFD.
+///
+/// ```
+/// assert_eq!(msnp::name::decode("Bobby%20B"), "Bobby B");
+/// assert_eq!(msnp::name::decode("a+b"), "a+b");
+/// ```
 pub fn decode(encoded: &str) -> String {
     let bytes = encoded.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -47,6 +47,7 @@ pub struct ClientVersion {
     pub locale: String,
     /// OS family, e.g. `win`.
     pub os_type: String,
+    /// OS version, e.g. `4.0`; it varies with the machine.
     pub os_version: String,
     /// CPU, e.g. `i386`.
     pub arch: String,
@@ -71,78 +72,150 @@ impl ClientVersion {
 }
 
 /// Commands a client sends to the notification server.
+///
+/// Build one and call [`to_frame`](ClientCommand::to_frame) to get the bytes to send:
+///
+/// ```
+/// use msnp::ns::{ClientCommand, UsrStage};
+/// use msnp::{State, TrId};
+///
+/// let usr = ClientCommand::Usr {
+///     trid: TrId(141),
+///     package: "MD5".into(),
+///     stage: UsrStage::Initial,
+///     value: "jd@hotmail.com".into(),
+/// };
+/// assert_eq!(usr.to_frame().as_bytes(), b"USR 141 MD5 I jd@hotmail.com\r\n");
+///
+/// let chg = ClientCommand::Chg { trid: TrId(144), state: State::Online };
+/// assert_eq!(chg.to_frame().line(), "CHG 144 NLN");
+/// assert_eq!(ClientCommand::parse(&chg.to_frame()), Ok(chg));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientCommand {
+    /// `VER <trid> <dialect> …`: offer protocol dialects (§5.1).
     Ver {
+        /// The transaction id the reply echoes.
         trid: TrId,
+        /// Dialects in order of preference; MSN Messenger 1.0 sends `MSNP2 CVR0`.
         dialects: Vec<String>,
     },
+    /// `INF <trid>`: ask which security packages the server offers (§5.2).
     Inf {
+        /// The transaction id the reply echoes.
         trid: TrId,
     },
+    /// `USR <trid> <package> I|S <value>`: one step of the MD5 login (§5.3).
     Usr {
+        /// The transaction id the reply echoes; stage `S` uses a new one.
         trid: TrId,
+        /// The security package, `MD5`.
         package: String,
+        /// `I` (initial) or `S` (subsequent).
         stage: UsrStage,
+        /// The handle at stage `I`; the 32-hex-digit response ([`crate::auth::md5_response`]) at stage `S`.
         value: String,
     },
+    /// `SYN <trid> <version>`: synchronise lists and settings (§6.3).
     Syn {
+        /// The transaction id the reply (and any list dump) echoes.
         trid: TrId,
+        /// The list version the client has cached; `0` for none.
         version: u32,
     },
+    /// `LST <trid> <list>`: ask for one list (§6.4).
     Lst {
+        /// The transaction id the `LST` replies echo.
         trid: TrId,
+        /// The list wanted.
         list: List,
     },
+    /// `GTC <trid> A|N`: set what happens when someone adds the user (§6.5).
     Gtc {
+        /// The transaction id the reply echoes.
         trid: TrId,
+        /// The new setting.
         mode: Gtc,
     },
+    /// `BLP <trid> AL|BL`: set who may see the user by default (§6.6).
     Blp {
+        /// The transaction id the reply echoes.
         trid: TrId,
+        /// The new privacy mode.
         mode: Blp,
     },
+    /// `ADD <trid> <list> <handle> <custom-name>`: put someone on a list (§6.7).
     Add {
+        /// The transaction id the reply echoes.
         trid: TrId,
+        /// `FL`, `AL` or `BL` (`RL` is the server's; sending it closes the connection).
         list: List,
+        /// Handle (e-mail address) of the person to add.
         handle: String,
+        /// Custom name to store with the entry, URL-encoded (§3.5).
         name: String,
     },
+    /// `REM <trid> <list> <handle>`: take someone off a list (§6.8).
     Rem {
+        /// The transaction id the reply echoes.
         trid: TrId,
+        /// `FL`, `AL` or `BL`.
         list: List,
+        /// Handle of the person to remove.
         handle: String,
     },
+    /// `REA <trid> <handle> <name>`: rename oneself, or change a contact's custom name (§6.9).
     Rea {
+        /// The transaction id the reply echoes.
         trid: TrId,
+        /// Own handle to change the friendly name; a contact's handle to change its custom name.
         handle: String,
+        /// The new name, URL-encoded (§3.5).
         name: String,
     },
+    /// `CHG <trid> <state>`: set own presence state (§7.1).
     Chg {
+        /// The transaction id the reply (and the first `CHG`'s `ILN`s) echoes.
         trid: TrId,
+        /// The new state; `FLN` is refused with `201`.
         state: State,
     },
+    /// `CVR <trid> <locale> <os-type> <os-ver> <arch> <library> <client-version>`: version check (§5.6).
     Cvr {
+        /// The transaction id the reply echoes.
         trid: TrId,
+        /// What the client says about itself.
         client: ClientVersion,
     },
-    /// `XFR <trid> SB`: ask for a switchboard.
+    /// `XFR <trid> SB`: ask for a switchboard (§8.1).
     Xfr {
+        /// The transaction id the reply echoes.
         trid: TrId,
     },
+    /// `FND <trid> fname=… lname=… city=… state=… country=…`: search the directory (§9.4).
     Fnd {
+        /// The transaction id the reply echoes.
         trid: TrId,
+        /// The search terms, each `field=value`, as sent.
         query: Vec<String>,
     },
+    /// `SND <trid> <e-mail>`: ask the server to send an invitation e-mail (§9.4).
     Snd {
+        /// The transaction id the reply echoes.
         trid: TrId,
+        /// The address to invite.
         email: String,
     },
+    /// `URL <trid> <service>`: ask for a web link, e.g. to the inbox (§9.4).
     Url {
+        /// The transaction id the reply echoes.
         trid: TrId,
+        /// The service wanted, e.g. `INBOX`.
         service: String,
     },
+    /// `PNG`: keep-alive; the server answers `QNG` (§9.2).
     Png,
+    /// `OUT`: sign out; the server closes the connection (§9.1).
     Out,
 }
 
@@ -319,150 +392,259 @@ impl ClientCommand {
 /// One entry of a list: a handle and the (encoded) custom name stored with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
+    /// Handle (e-mail address) of the person on the list.
     pub handle: String,
+    /// Custom name stored with the entry, URL-encoded (§3.5).
     pub name: String,
 }
 
 /// Commands the notification server sends to a client.
+///
+/// [`parse`](ServerCommand::parse) turns a received [`Frame`] into one:
+///
+/// ```
+/// use msnp::ns::ServerCommand;
+/// use msnp::{ErrorCode, Frame, State, TrId};
+///
+/// let nln = ServerCommand::parse(&Frame::command("NLN AWY bob@hotmail.com Bob")).unwrap();
+/// assert_eq!(nln, ServerCommand::Nln { state: State::Away, handle: "bob@hotmail.com".into(), name: "Bob".into() });
+///
+/// let error = ServerCommand::parse(&Frame::command("911 142")).unwrap();
+/// assert_eq!(error, ServerCommand::Error { code: ErrorCode::AuthenticationFailed, trid: Some(TrId(142)) });
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerCommand {
-    /// `VER <trid> MSNP2`, or `VER <trid> 0` when there is no common dialect.
+    /// `VER <trid> MSNP2`, or `VER <trid> 0` when there is no common dialect (§5.1).
     Ver {
+        /// The TrID of the client's `VER`.
         trid: TrId,
+        /// The chosen dialect, or `0` when none of the offered ones is spoken.
         dialect: String,
     },
+    /// `INF <trid> <package> …`: the security packages on offer (§5.2).
     Inf {
+        /// The TrID of the client's `INF`.
         trid: TrId,
+        /// Package names, e.g. `MD5`.
         packages: Vec<String>,
     },
-    /// `USR <trid> MD5 S <challenge>`.
+    /// `USR <trid> MD5 S <challenge>` (§5.3).
     UsrChallenge {
+        /// The TrID of the client's `USR … I`.
         trid: TrId,
+        /// The security package, `MD5`.
         package: String,
+        /// The challenge to hash with the password ([`crate::auth::md5_response`]), exactly as received.
         challenge: String,
     },
-    /// `USR <trid> OK <handle> <friendly-name>`.
+    /// `USR <trid> OK <handle> <friendly-name>`: signed in (§5.3).
     UsrOk {
+        /// The TrID of the client's `USR … S`.
         trid: TrId,
+        /// The account's canonical handle (e-mail address).
         handle: String,
+        /// The user's friendly name, URL-encoded (§3.5).
         name: String,
     },
+    /// `SYN <trid> <version>`: the server's list version. When it differs from the client's, `GTC`, `BLP`
+    /// and an `LST` per list follow with the same TrID (§6.3).
     Syn {
+        /// The TrID of the client's `SYN`.
         trid: TrId,
+        /// The server's list version.
         version: u32,
     },
+    /// `GTC <trid> <version> A|N`: the reply to `GTC`, or part of a `SYN` dump (§6.5).
     Gtc {
+        /// The TrID of the client's `GTC` or `SYN`.
         trid: TrId,
+        /// The list version (after the change, for a reply to `GTC`).
         version: u32,
+        /// The setting.
         mode: Gtc,
     },
+    /// `BLP <trid> <version> AL|BL`: the reply to `BLP`, or part of a `SYN` dump (§6.6).
     Blp {
+        /// The TrID of the client's `BLP` or `SYN`.
         trid: TrId,
+        /// The list version (after the change, for a reply to `BLP`).
         version: u32,
+        /// The privacy mode.
         mode: Blp,
     },
-    /// One line of a list: `item` of `total` (1-based), or `0 0` and no entry for an empty list.
+    /// One line of a list: `item` of `total` (1-based), or `0 0` and no entry for an empty list (§6.4).
     Lst {
+        /// The TrID of the client's `LST` or `SYN`.
         trid: TrId,
+        /// Which list this line belongs to.
         list: List,
+        /// The list version.
         version: u32,
+        /// Position of this entry, from 1; `0` for an empty list.
         item: u32,
+        /// Number of entries in the list; `0` when empty.
         total: u32,
+        /// The entry; `None` for an empty list.
         entry: Option<Entry>,
     },
-    /// Also `ADD 0 RL …` when someone adds the user.
+    /// `ADD <trid> <list> <version> <handle> <custom-name>`: an entry was added (§6.7). Also `ADD 0 RL …`
+    /// when someone adds the user.
     Add {
+        /// The TrID of the client's `ADD`; `0` when someone else added the user.
         trid: TrId,
+        /// The list the entry went on.
         list: List,
+        /// The new list version.
         version: u32,
+        /// Handle of the person added (on `RL`: who added the user).
         handle: String,
+        /// The custom name stored, URL-encoded; on `RL`, the adder's friendly name.
         name: String,
     },
-    /// Also `REM 0 RL …` when someone removes the user.
+    /// `REM <trid> <list> <version> <handle>`: an entry was removed (§6.8). Also `REM 0 RL …` when someone
+    /// removes the user.
     Rem {
+        /// The TrID of the client's `REM`; `0` when someone else removed the user.
         trid: TrId,
+        /// The list the entry left.
         list: List,
+        /// The new list version.
         version: u32,
+        /// Handle of the person removed.
         handle: String,
     },
+    /// `REA <trid> <version> <handle> <name>`: a rename took effect (§6.9).
     Rea {
+        /// The TrID of the client's `REA`.
         trid: TrId,
+        /// The new list version.
         version: u32,
+        /// Own handle (friendly name changed) or a contact's (custom name changed).
         handle: String,
+        /// The new name, URL-encoded.
         name: String,
     },
+    /// `CHG <trid> <state>`: own state is now `state` (§7.1).
     Chg {
+        /// The TrID of the client's `CHG`; `0` for a change the server made.
         trid: TrId,
+        /// The user's state.
         state: State,
     },
+    /// `ILN <trid> <state> <handle> <friendly-name>`: a contact's initial presence, after the first `CHG`
+    /// or an `ADD` to the forward list (§7.2).
     Iln {
+        /// The TrID of the `CHG` or `ADD` that caused it.
         trid: TrId,
+        /// The contact's state.
         state: State,
+        /// The contact's handle.
         handle: String,
+        /// The contact's friendly name, URL-encoded.
         name: String,
     },
+    /// `NLN <state> <handle> <friendly-name>`: a contact came online, changed state or renamed (§7.2).
     Nln {
+        /// The contact's new state.
         state: State,
+        /// The contact's handle.
         handle: String,
+        /// The contact's friendly name, URL-encoded.
         name: String,
     },
+    /// `FLN <handle>`: a contact is no longer visible (offline or hidden) (§7.2).
     Fln {
+        /// The contact's handle.
         handle: String,
     },
+    /// `CVR <trid> <recommended> <recommended-2> <minimum> <download-url> <info-url>` (§5.6).
     Cvr {
+        /// The TrID of the client's `CVR`.
         trid: TrId,
+        /// The recommended client version.
         recommended: String,
+        /// The second version field, in practice the recommended version again.
         recommended2: String,
+        /// The oldest client version allowed.
         minimum: String,
+        /// Where to download the client.
         download_url: String,
+        /// Where to read about it.
         info_url: String,
     },
-    /// `XFR <trid> NS <host:port>`: go to another notification server.
+    /// `XFR <trid> NS <host:port>`: go to another notification server (§5.4).
     XfrNs {
+        /// The TrID of the request it answers; `0` for an unsolicited move.
         trid: TrId,
+        /// `host[:port]` of the notification server to reconnect to.
         address: String,
     },
-    /// `XFR <trid> SB <host:port> CKI <cookie>`: a switchboard is ready.
+    /// `XFR <trid> SB <host:port> CKI <cookie>`: a switchboard is ready (§8.1).
     XfrSb {
+        /// The TrID of the client's `XFR … SB`.
         trid: TrId,
+        /// `host:port` of the switchboard.
         address: String,
+        /// The cookie to give in `USR` on the switchboard.
         cookie: String,
     },
-    /// `RNG <session-id> <host:port> CKI <cookie> <caller> <caller-name>`: an invitation to chat.
+    /// `RNG <session-id> <host:port> CKI <cookie> <caller> <caller-name>`: an invitation to chat (§8.4).
     Rng {
+        /// The switchboard session's id, to give in `ANS`.
         session_id: String,
+        /// `host:port` of the switchboard.
         address: String,
+        /// The cookie to give in `ANS`.
         cookie: String,
+        /// Handle of the person inviting.
         caller: String,
+        /// Their friendly name, URL-encoded.
         caller_name: String,
     },
-    /// `MSG <sender> <sender-name> <length>` and payload (from `Hotmail` on the NS).
+    /// `MSG <sender> <sender-name> <length>` and payload (from `Hotmail` on the NS, §9.3).
     Msg {
+        /// The sender's handle; `Hotmail` for the service's own messages.
         sender: String,
+        /// The sender's friendly name, URL-encoded.
         sender_name: String,
+        /// The payload bytes: MIME-style headers and body (see [`crate::message`]).
         payload: Vec<u8>,
     },
-    /// `OUT`, `OUT OTH`, `OUT SSD`.
+    /// `OUT`, `OUT OTH`, `OUT SSD`: the server signs the user out and closes (§9.1).
     Out {
+        /// `OTH` (signed in elsewhere), `SSD` (server shutting down), another token, or `None` for a bare `OUT`.
         reason: Option<String>,
     },
+    /// `QNG`: the answer to `PNG` (§9.2).
     Qng,
+    /// `FND <trid> …`: directory search results (§9.4).
     Fnd {
+        /// The TrID of the client's `FND`.
         trid: TrId,
+        /// The parameters after the TrID, as sent (`0 0` when nothing was found).
         results: Vec<String>,
     },
+    /// `SND <trid> <result>`: the answer to an invitation e-mail request (§9.4).
     Snd {
+        /// The TrID of the client's `SND`.
         trid: TrId,
+        /// The result, e.g. `OK`.
         result: String,
     },
+    /// `URL <trid> <url> <login-url>`: a web link (§9.4).
     Url {
+        /// The TrID of the client's `URL`.
         trid: TrId,
+        /// The service's URL, relative.
         url: String,
+        /// The login URL.
         login_url: String,
     },
-    /// `<code> <trid>`.
+    /// `<code> <trid>`: an error reply (§3.6, §10).
     Error {
+        /// The error code.
         code: ErrorCode,
+        /// The TrID of the failed request; `None` when the line has none.
         trid: Option<TrId>,
     },
 }

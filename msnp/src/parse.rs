@@ -12,19 +12,44 @@ use crate::{ErrorCode, Frame, TrId};
 pub enum ParseError {
     /// Not a command of this protocol and direction (wrong case included): `200` (§11 rule 4).
     #[error("unknown command {name:?}")]
-    Unknown { name: String, trid: Option<TrId> },
+    Unknown {
+        /// The first token of the line.
+        name: String,
+        /// The second token, if it is a valid TrID.
+        trid: Option<TrId>,
+    },
     /// A known command whose TrID is missing or not a number in range: close (§11 rule 5).
     #[error("{name} without a valid transaction id")]
-    BadTrId { name: String },
+    BadTrId {
+        /// The command name.
+        name: String,
+    },
     /// A known command with too few parameters: `200` (§11 rule 6).
     #[error("{name} is missing parameters")]
-    MissingParams { name: String, trid: Option<TrId> },
+    MissingParams {
+        /// The command name.
+        name: String,
+        /// The command's TrID, if it has one.
+        trid: Option<TrId>,
+    },
     /// A parameter with a bad value: the command's specific code (§11 rule 7).
     #[error("{name} has an invalid parameter ({code})")]
-    InvalidParam { name: String, trid: TrId, code: ErrorCode },
+    InvalidParam {
+        /// The command name.
+        name: String,
+        /// The command's TrID.
+        trid: TrId,
+        /// The code the reply carries, usually `201`.
+        code: ErrorCode,
+    },
     /// A violation after which the connection is closed without a reply (e.g. a bad MSG ack letter).
     #[error("{name}: {reason}")]
-    Violation { name: String, reason: &'static str },
+    Violation {
+        /// The command name.
+        name: String,
+        /// What was wrong, for logs.
+        reason: &'static str,
+    },
 }
 
 impl ParseError {

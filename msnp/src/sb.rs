@@ -6,30 +6,45 @@ use crate::{AckMode, ErrorCode, Frame, TrId};
 /// Commands a client sends to a switchboard.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientCommand {
-    /// `USR <trid> <handle> <cookie>`: the caller authenticates with the cookie from `XFR`.
+    /// `USR <trid> <handle> <cookie>`: the caller authenticates with the cookie from `XFR` (§8.2).
     Usr {
+        /// The transaction id the reply echoes.
         trid: TrId,
+        /// Own handle.
         handle: String,
+        /// The cookie from `XFR … SB`.
         cookie: String,
     },
-    /// `CAL <trid> <handle>`: invite someone.
+    /// `CAL <trid> <handle>`: invite someone (§8.3).
     Cal {
+        /// The transaction id the reply echoes.
         trid: TrId,
+        /// Handle of the person to invite.
         handle: String,
     },
-    /// `ANS <trid> <handle> <cookie> <session-id>`: the callee joins with the cookie from `RNG`.
+    /// `ANS <trid> <handle> <cookie> <session-id>`: the callee joins with the cookie from `RNG` (§8.5).
     Ans {
+        /// The transaction id the `IRO` lines and the reply echo.
         trid: TrId,
+        /// Own handle.
         handle: String,
+        /// The cookie from `RNG`.
         cookie: String,
+        /// The session id from `RNG`.
         session_id: String,
     },
-    /// `MSG <trid> U|N|A <length>` and payload.
+    /// `MSG <trid> U|N|A <length>` and payload (§8.7).
     Msg {
+        /// The transaction id an `ACK` or `NAK` echoes.
         trid: TrId,
+        /// Which acknowledgement the sender wants.
         ack: AckMode,
+        /// The payload bytes, relayed untouched: MIME-style headers and body (see
+        /// [`Message`](crate::message::Message)). At most [`MAX_CLIENT_PAYLOAD`](crate::frame::MAX_CLIENT_PAYLOAD)
+        /// bytes.
         payload: Vec<u8>,
     },
+    /// `OUT`: leave the session; the server closes the connection (§8.9).
     Out,
 }
 
@@ -63,6 +78,7 @@ impl ClientCommand {
         })
     }
 
+    /// The frame to send.
     pub fn to_frame(&self) -> Frame {
         Frame::command(match self {
             ClientCommand::Msg { trid, ack, payload } => {
@@ -77,6 +93,7 @@ impl ClientCommand {
         })
     }
 
+    /// The TrID, for commands that carry one.
     pub fn trid(&self) -> Option<TrId> {
         match self {
             ClientCommand::Usr { trid, .. }
@@ -91,53 +108,76 @@ impl ClientCommand {
 /// Commands a switchboard sends to a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerCommand {
-    /// `USR <trid> OK <handle> <friendly-name>`.
+    /// `USR <trid> OK <handle> <friendly-name>`: the caller is in a new session (§8.2).
     UsrOk {
+        /// The TrID of the client's `USR`.
         trid: TrId,
+        /// Own canonical handle.
         handle: String,
+        /// Own friendly name, URL-encoded.
         name: String,
     },
-    /// `CAL <trid> RINGING <session-id>`.
+    /// `CAL <trid> RINGING <session-id>`: the invitation went out (§8.3).
     CalRinging {
+        /// The TrID of the client's `CAL`.
         trid: TrId,
+        /// The session's id; the same for the whole life of the session.
         session_id: String,
     },
-    /// `IRO <trid> <n> <total> <handle> <friendly-name>`: one participant already present.
+    /// `IRO <trid> <n> <total> <handle> <friendly-name>`: one participant already present (§8.5).
     Iro {
+        /// The TrID of the client's `ANS`.
         trid: TrId,
+        /// Position of this participant, from 1.
         index: u32,
+        /// Number of participants listed.
         total: u32,
+        /// The participant's handle.
         handle: String,
+        /// The participant's friendly name, URL-encoded.
         name: String,
     },
-    /// `ANS <trid> OK`.
+    /// `ANS <trid> OK`: the callee is in the session (§8.5).
     AnsOk {
+        /// The TrID of the client's `ANS`.
         trid: TrId,
     },
-    /// `JOI <handle> <friendly-name>`: someone joined.
+    /// `JOI <handle> <friendly-name>`: someone joined (§8.6).
     Joi {
+        /// The newcomer's handle.
         handle: String,
+        /// The newcomer's friendly name, URL-encoded.
         name: String,
     },
-    /// `BYE <handle>`: someone left.
+    /// `BYE <handle>`: someone left (§8.6).
     Bye {
+        /// Handle of the participant who left.
         handle: String,
     },
-    /// `MSG <sender> <sender-name> <length>` and payload.
+    /// `MSG <sender> <sender-name> <length>` and payload: a message from another participant (§8.8).
     Msg {
+        /// The sender's handle.
         sender: String,
+        /// The sender's current friendly name, URL-encoded.
         sender_name: String,
+        /// The payload bytes as the sender wrote them (see [`Message::parse`](crate::message::Message::parse)).
         payload: Vec<u8>,
     },
+    /// `ACK <trid>`: the message sent with this TrID was delivered (§8.7).
     Ack {
+        /// The TrID of the client's `MSG`.
         trid: TrId,
     },
+    /// `NAK <trid>`: the message sent with this TrID was not delivered (§8.7).
     Nak {
+        /// The TrID of the client's `MSG`.
         trid: TrId,
     },
-    /// `<code> <trid>`.
+    /// `<code> <trid>`: an error reply (§3.6, §10).
     Error {
+        /// The error code.
         code: ErrorCode,
+        /// The TrID of the failed request; `None` when the line has none.
         trid: Option<TrId>,
     },
 }
@@ -202,6 +242,7 @@ impl ServerCommand {
         })
     }
 
+    /// The frame to send.
     pub fn to_frame(&self) -> Frame {
         Frame::command(match self {
             ServerCommand::Msg { sender, sender_name, payload } => {

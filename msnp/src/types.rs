@@ -79,16 +79,23 @@ keywords! {
 keywords! {
     /// Presence states (§7.1).
     State {
+        /// `NLN`: online.
         Online = "NLN",
+        /// `BSY`: busy.
         Busy = "BSY",
+        /// `IDL`: idle.
         Idle = "IDL",
+        /// `BRB`: be right back.
         BeRightBack = "BRB",
+        /// `AWY`: away.
         Away = "AWY",
+        /// `PHN`: on the phone.
         OnThePhone = "PHN",
+        /// `LUN`: out to lunch.
         OutToLunch = "LUN",
-        /// Signed in but appearing offline.
+        /// `HDN`: signed in but appearing offline.
         Hidden = "HDN",
-        /// Offline: only ever sent by the server.
+        /// `FLN`: offline; only ever sent by the server.
         Offline = "FLN",
     }
 }

@@ -85,6 +85,9 @@ pub fn test() -> Result {
         ],
     ))?;
 
+    step("docs of the msnp crate (no warnings: it is a library for others too)");
+    run(cmd("cargo", &["doc", "--locked", "--no-deps", "-p", "msnp"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+
     step("native tests");
     run(&mut cmd("cargo", &["test", "--locked", "--workspace", "--exclude", "msnp-web", "--exclude", "e2e"]))?;
 

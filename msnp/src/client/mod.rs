@@ -21,16 +21,27 @@ use crate::name::NameError;
 /// Why a user action could not be sent.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ActionError {
+    /// The notification-server session is not signed in (or has ended).
     #[error("not signed in")]
     NotSignedIn,
+    /// The switchboard session has not been joined (or has ended).
     #[error("not in a conversation")]
     NotJoined,
+    /// The handle fails the syntax rule of [`crate::handle::is_valid`]; holds the handle as given.
     #[error("{0:?} is not a valid e-mail address")]
     InvalidHandle(String),
+    /// The name is empty or too long once encoded.
     #[error(transparent)]
     InvalidName(#[from] NameError),
+    /// The message's payload is over the switchboard's limit.
     #[error("the message is {len} bytes; at most {limit} can be sent")]
-    MessageTooLong { len: usize, limit: usize },
+    MessageTooLong {
+        /// The payload's length, headers included, in bytes.
+        len: usize,
+        /// The most a switchboard accepts, in bytes ([`crate::frame::MAX_CLIENT_PAYLOAD`]).
+        limit: usize,
+    },
+    /// A typed command line cannot be sent; says why.
     #[error("{0}")]
     InvalidLine(&'static str),
 }

@@ -13,7 +13,10 @@ pub const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the session needs to sign in.
 #[derive(Clone)]
 pub struct NsConfig {
+    /// The account's handle (e-mail address), sent in `USR … I`.
     pub handle: String,
+    /// The account's password. It never leaves the machine: only the MD5 response is sent, and the session
+    /// forgets the password once it has computed it.
     pub password: String,
     /// The state to go online in (the first `CHG`); `HDN` signs in hidden.
     pub initial_state: State,
@@ -42,12 +45,19 @@ impl std::fmt::Debug for NsConfig {
 /// The four lists and the settings they are versioned with (§6).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lists {
+    /// The list version (serial number) these lists are at (§6.2).
     pub version: u32,
+    /// What to do when someone adds the user (§6.5).
     pub gtc: Gtc,
+    /// Who may see the user by default (§6.6).
     pub blp: Blp,
+    /// Forward list (`FL`): the user's contacts.
     pub forward: Vec<Entry>,
+    /// Allow list (`AL`): people allowed to see and message the user.
     pub allow: Vec<Entry>,
+    /// Block list (`BL`): people who may not.
     pub block: Vec<Entry>,
+    /// Reverse list (`RL`): people who have the user on their forward list.
     pub reverse: Vec<Entry>,
 }
 
@@ -67,6 +77,7 @@ impl Default for Lists {
 }
 
 impl Lists {
+    /// The entries of one list, in list order.
     pub fn list(&self, list: List) -> &[Entry] {
         match list {
             List::Forward => &self.forward,
@@ -85,6 +96,7 @@ impl Lists {
         }
     }
 
+    /// Whether `who` is on `list`; handles compare case-insensitively.
     pub fn contains(&self, list: List, who: &str) -> bool {
         self.list(list).iter().any(|e| handle::same(&e.handle, who))
     }
@@ -103,6 +115,7 @@ impl Lists {
 /// A contact's presence as last reported (`ILN`/`NLN`); absent means offline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Presence {
+    /// The contact's state.
     pub state: State,
     /// Friendly name, encoded as on the wire.
     pub name: String,
@@ -111,9 +124,11 @@ pub struct Presence {
 /// A forward-list entry with its presence, for showing the contact list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Contact {
+    /// The contact's handle (e-mail address).
     pub handle: String,
     /// The stored custom name (encoded).
     pub custom_name: String,
+    /// The contact's presence; `None` when offline.
     pub presence: Option<Presence>,
 }
 
@@ -162,61 +177,91 @@ pub enum SignOutReason {
 pub enum NsEvent {
     /// `USR … OK`: the password was accepted; lists and presence follow.
     Authenticated {
+        /// Own handle, as the server spells it.
         handle: String,
+        /// Own friendly name, URL-encoded.
         name: String,
     },
     /// The first `CHG` was echoed: the user is online in `state`.
     SignedIn {
+        /// The state the server echoed.
         state: State,
     },
     /// Lists, settings or list version changed (the whole [`Lists`] is in [`NsClient::lists`]).
     ListsChanged {
+        /// The list version now held.
         version: u32,
     },
-    /// A contact came online, changed state or name (`Some`), or went offline (`None`).
+    /// A contact came online, changed state or name (`Some`), or went offline (`None`): from `ILN`, `NLN`
+    /// and `FLN` (§7.2), and from removing a contact from the forward list. Repeats of the same presence are
+    /// not reported.
     PresenceChanged {
+        /// The contact's handle, as the server sent it.
         handle: String,
+        /// The contact's presence now; `None` when offline or out of sight.
         presence: Option<Presence>,
     },
+    /// A `CHG` was echoed: own state is now this one.
     OwnStateChanged(State),
     /// Own friendly name (encoded).
     OwnNameChanged(String),
     /// `ADD 0 RL`: someone added the user. `ask` is true when GTC is `A` and they are on neither AL
-    /// nor BL: the user should be asked to allow or block them.
+    /// nor BL: the user should be asked to allow or block them. (With GTC `N` the session sends
+    /// `ADD … AL` for them itself.)
     AddedBy {
+        /// Who added the user.
         handle: String,
+        /// Their friendly name, URL-encoded.
         name: String,
+        /// Whether the user should be asked to allow or block them.
         ask: bool,
     },
     /// `REM 0 RL`: someone removed the user from their list.
     RemovedBy {
+        /// Who removed the user.
         handle: String,
     },
-    /// `RNG`: an invitation to a switchboard session.
+    /// `RNG`: an invitation to a switchboard session; join it with an [`SbClient`](super::SbClient) and
+    /// [`SbJoin::Callee`](super::SbJoin::Callee).
     Invited {
+        /// The session's id, to give in `ANS`.
         session_id: String,
+        /// `host:port` of the switchboard.
         address: String,
+        /// The cookie to give in `ANS`.
         cookie: String,
+        /// Handle of the person inviting.
         caller: String,
+        /// Their friendly name, URL-encoded.
         caller_name: String,
     },
-    /// `XFR … SB`: the switchboard asked for with [`NsClient::request_switchboard`] is ready.
+    /// `XFR … SB`: the switchboard asked for with [`NsClient::request_switchboard`] is ready; join it with
+    /// an [`SbClient`](super::SbClient) and [`SbJoin::Caller`](super::SbJoin::Caller).
     SwitchboardReady {
+        /// The TrID of the `XFR` ([`NsClient::request_switchboard`] returns it).
         trid: TrId,
+        /// `host:port` of the switchboard.
         address: String,
+        /// The cookie to give in `USR` there.
         cookie: String,
     },
-    /// An error reply to one of our requests; `command` names it when known.
+    /// An error reply, usually to one of our requests; `command` names it when known.
     ServerError {
+        /// The TrID the error line carries, if any.
         trid: Option<TrId>,
+        /// The error code; [`ErrorCode::meaning`] explains it.
         code: ErrorCode,
+        /// The name of our request with that TrID (e.g. `"ADD"`), when it was one of ours.
         command: Option<&'static str>,
     },
     /// A line this client could not understand; the session carries on.
     Unrecognized {
+        /// The line, without its terminator.
         line: String,
+        /// Why it could not be parsed.
         error: String,
     },
+    /// The session ended, for this reason; close the connection.
     SignedOut(SignOutReason),
 }
 
@@ -228,6 +273,63 @@ struct Dump {
 }
 
 /// A notification-server session, from `VER` to `OUT`.
+///
+/// Call [`connect`](NsClient::connect) once the connection is open, give it every frame received with
+/// [`handle_frame`](NsClient::handle_frame), and after each call send what
+/// [`poll_transmit`](NsClient::poll_transmit) returns and show what [`poll_event`](NsClient::poll_event)
+/// returns. The sign-in of MSNP2.md §13.1, as MSN Messenger 1.0 does it:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use msnp::client::{NsClient, NsConfig, NsEvent, NsPhase, SignOutReason};
+/// use msnp::ns::ClientVersion;
+/// use msnp::{Frame, State};
+///
+/// let mut session = NsClient::new(NsConfig {
+///     handle: "jd@hotmail.com".into(),
+///     password: "hunter2".into(),
+///     initial_state: State::Busy,
+///     client: Some(ClientVersion::msn_messenger_1_0()),
+///     first_trid: 139,
+///     cache: None,
+/// });
+/// let now = Duration::ZERO;
+/// session.connect(now);
+///
+/// // Each line the client sends, and the server's answer to it.
+/// let exchange = [
+///     ("VER 139 MSNP2 CVR0", "VER 139 MSNP2"),
+///     ("INF 140", "INF 140 MD5"),
+///     ("USR 141 MD5 I jd@hotmail.com", "USR 141 MD5 S 1013928519.693957190"),
+///     ("USR 142 MD5 S 8aca4d4721b726ba9cd5e3a5f601671a", "USR 142 OK jd@hotmail.com JD"),
+///     ("SYN 143 0", "SYN 143 0"),
+///     ("CHG 144 BSY", "CHG 144 BSY"),
+///     (
+///         "CVR 145 0x0409 win 4.0 i386 MSMSGS 1.0.0863",
+///         "CVR 145 1.0.0863 1.0.0863 1.0.0863 http://messenger.example/setup.exe http://messenger.example/",
+///     ),
+/// ];
+/// for (client_line, server_line) in exchange {
+///     assert_eq!(session.poll_transmit().unwrap().line(), client_line);
+///     session.handle_frame(&Frame::command(server_line), now);
+/// }
+/// assert_eq!(session.phase(), NsPhase::Online);
+/// assert_eq!(
+///     std::iter::from_fn(|| session.poll_event()).collect::<Vec<_>>(),
+///     [
+///         NsEvent::Authenticated { handle: "jd@hotmail.com".into(), name: "JD".into() },
+///         NsEvent::ListsChanged { version: 0 },
+///         NsEvent::OwnStateChanged(State::Busy),
+///         NsEvent::SignedIn { state: State::Busy },
+///     ]
+/// );
+///
+/// // Signing out queues `OUT`; send it, then close the connection.
+/// session.sign_out();
+/// assert_eq!(session.poll_transmit().unwrap().line(), "OUT");
+/// assert_eq!(session.poll_event(), Some(NsEvent::SignedOut(SignOutReason::Requested)));
+/// ```
 #[derive(Debug)]
 pub struct NsClient {
     config: NsConfig,
@@ -247,6 +349,7 @@ pub struct NsClient {
 }
 
 impl NsClient {
+    /// A session that will sign in with `config`. Nothing is sent until [`NsClient::connect`].
     pub fn new(mut config: NsConfig) -> NsClient {
         let lists = config.cache.take().unwrap_or_default();
         NsClient {
@@ -301,6 +404,8 @@ impl NsClient {
         self.deadline
     }
 
+    /// Time has passed: sign-in gives up ([`SignOutReason::Timeout`]) once [`SIGN_IN_TIMEOUT`] has passed
+    /// since [`NsClient::connect`] without the first `CHG` echo.
     pub fn handle_timeout(&mut self, now: Duration) {
         if self.deadline.is_some_and(|d| now >= d) {
             self.deadline = None;
@@ -320,6 +425,7 @@ impl NsClient {
         self.events.pop_front()
     }
 
+    /// Where the session is.
     pub fn phase(&self) -> NsPhase {
         self.phase
     }
@@ -339,6 +445,7 @@ impl NsClient {
         self.state
     }
 
+    /// The lists and settings, as last synchronised and changed.
     pub fn lists(&self) -> &Lists {
         &self.lists
     }

@@ -12,34 +12,53 @@ use crate::{AckMode, ErrorCode, Frame, TrId, handle};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SbJoin {
     /// With the cookie from our own `XFR … SB` (sends `USR`).
-    Caller { cookie: String },
+    Caller {
+        /// The cookie from [`NsEvent::SwitchboardReady`](super::NsEvent::SwitchboardReady).
+        cookie: String,
+    },
     /// With the cookie and session id from an `RNG` (sends `ANS`).
-    Callee { cookie: String, session_id: String },
+    Callee {
+        /// The cookie from [`NsEvent::Invited`](super::NsEvent::Invited).
+        cookie: String,
+        /// The session id from [`NsEvent::Invited`](super::NsEvent::Invited).
+        session_id: String,
+    },
 }
 
+/// What a switchboard session needs to join.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SbConfig {
+    /// Own handle, as the notification server spells it ([`NsClient::handle`](super::NsClient::handle)).
     pub handle: String,
+    /// How to enter the session.
     pub join: SbJoin,
+    /// The first TrID to use; switchboard TrIDs are independent of the notification server's (§3.2).
     pub first_trid: u32,
 }
 
 /// Someone in the session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Participant {
+    /// The participant's handle.
     pub handle: String,
     /// Friendly name, encoded.
     pub name: String,
 }
 
+/// Where the switchboard session is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SbPhase {
+    /// Created; `connect` not called yet.
     Idle,
+    /// `USR` or `ANS` sent, awaiting `USR … OK` or `ANS … OK`.
     Joining,
+    /// In the session: messages and invitations may be sent.
     Joined,
+    /// Left or failed; the connection should be closed.
     Closed,
 }
 
+/// Why the switchboard session ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SbCloseReason {
     /// We sent `OUT`.
@@ -50,48 +69,114 @@ pub enum SbCloseReason {
     ConnectionLost,
 }
 
+/// What changed in a switchboard session, for the UI.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SbEvent {
     /// In the session; `participants` are those already there (from `IRO`; empty for a caller).
     Joined {
+        /// The other participants, in the order the server listed them.
         participants: Vec<Participant>,
     },
     /// `CAL … RINGING`: the invitation for `handle` went out.
     Ringing {
+        /// The TrID of the `CAL` ([`SbClient::invite`] returns it).
         trid: TrId,
+        /// The person invited (empty if the `CAL` was not one of ours).
         handle: String,
+        /// The session's id.
         session_id: String,
     },
+    /// `JOI`: someone joined.
     ParticipantJoined(Participant),
+    /// `BYE`: someone left.
     ParticipantLeft {
+        /// Handle of the participant who left.
         handle: String,
     },
+    /// `MSG`: a message from another participant.
     Message {
+        /// The sender's handle.
         sender: String,
+        /// The sender's friendly name, URL-encoded.
         sender_name: String,
+        /// The parsed payload; [`Message::content`] says whether it is text, typing or something else.
         message: Message,
     },
     /// `ACK`: the message with this TrID reached the others.
     Delivered {
+        /// The TrID of the `MSG` ([`SbClient::send`] returns it).
         trid: TrId,
     },
     /// `NAK`: nobody received the message with this TrID.
     NotDelivered {
+        /// The TrID of the `MSG` ([`SbClient::send`] returns it).
         trid: TrId,
     },
+    /// An error reply, usually to one of our requests; `command` names it when known.
     ServerError {
+        /// The TrID the error line carries, if any.
         trid: Option<TrId>,
+        /// The error code; [`ErrorCode::meaning`] explains it.
         code: ErrorCode,
+        /// The name of our request with that TrID (e.g. `"CAL"`), when it was one of ours.
         command: Option<&'static str>,
     },
+    /// A line this client could not understand; the session carries on.
     Unrecognized {
+        /// The line, without its terminator.
         line: String,
+        /// Why it could not be parsed.
         error: String,
     },
+    /// The session ended, for this reason; close the connection.
     Closed(SbCloseReason),
 }
 
 /// One switchboard connection.
+///
+/// Driven like [`NsClient`](super::NsClient): [`connect`](SbClient::connect), then
+/// [`handle_frame`](SbClient::handle_frame) for each frame received, draining
+/// [`poll_transmit`](SbClient::poll_transmit) and [`poll_event`](SbClient::poll_event) after each call.
+/// Alice's side of the chat in MSNP2.md §13.3:
+///
+/// ```
+/// use msnp::client::{Participant, SbClient, SbConfig, SbEvent, SbJoin};
+/// use msnp::message::Message;
+/// use msnp::{AckMode, Frame, TrId};
+///
+/// // The cookie comes from `NsEvent::SwitchboardReady`; the connection goes to its address.
+/// let mut sb = SbClient::new(SbConfig {
+///     handle: "alice@hotmail.com".into(),
+///     join: SbJoin::Caller { cookie: "1056411141.26158.2718".into() },
+///     first_trid: 1,
+/// });
+/// sb.connect();
+/// assert_eq!(sb.poll_transmit().unwrap().line(), "USR 1 alice@hotmail.com 1056411141.26158.2718");
+/// sb.handle_frame(&Frame::command("USR 1 OK alice@hotmail.com Alice"));
+///
+/// let trid = sb.invite("bob@hotmail.com").unwrap();
+/// assert_eq!(sb.poll_transmit().unwrap().line(), "CAL 2 bob@hotmail.com");
+/// sb.handle_frame(&Frame::command("CAL 2 RINGING 17342299"));
+/// sb.handle_frame(&Frame::command("JOI bob@hotmail.com Bob"));
+///
+/// sb.send(&Message::text("Hello Bob"), AckMode::NegativeOnly).unwrap();
+/// let msg = sb.poll_transmit().unwrap();
+/// assert_eq!(msg.line(), "MSG 3 N 71");
+/// let payload = b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHello Bob";
+/// assert_eq!(msg.payload(), Some(&payload[..]));
+///
+/// let bob = Participant { handle: "bob@hotmail.com".into(), name: "Bob".into() };
+/// assert_eq!(
+///     std::iter::from_fn(|| sb.poll_event()).collect::<Vec<_>>(),
+///     [
+///         SbEvent::Joined { participants: vec![] },
+///         SbEvent::Ringing { trid, handle: "bob@hotmail.com".into(), session_id: "17342299".into() },
+///         SbEvent::ParticipantJoined(bob.clone()),
+///     ]
+/// );
+/// assert_eq!(sb.participants(), [bob]);
+/// assert_eq!(trid, TrId(2));
+/// ```
 #[derive(Debug)]
 pub struct SbClient {
     config: SbConfig,
@@ -106,6 +191,7 @@ pub struct SbClient {
 }
 
 impl SbClient {
+    /// A session that will join with `config`. Nothing is sent until [`SbClient::connect`].
     pub fn new(config: SbConfig) -> SbClient {
         let session_id = match &config.join {
             SbJoin::Callee { session_id, .. } => Some(session_id.clone()),
@@ -139,6 +225,7 @@ impl SbClient {
         self.push(command);
     }
 
+    /// A frame arrived from the switchboard.
     pub fn handle_frame(&mut self, frame: &Frame) {
         if self.phase == SbPhase::Closed {
             return;
@@ -151,20 +238,24 @@ impl SbClient {
         }
     }
 
+    /// The connection closed (or broke).
     pub fn handle_close(&mut self) {
         if self.phase != SbPhase::Closed {
             self.close(SbCloseReason::ConnectionLost);
         }
     }
 
+    /// The next frame to send.
     pub fn poll_transmit(&mut self) -> Option<Frame> {
         self.transmit.pop_front()
     }
 
+    /// The next event.
     pub fn poll_event(&mut self) -> Option<SbEvent> {
         self.events.pop_front()
     }
 
+    /// Where the session is.
     pub fn phase(&self) -> SbPhase {
         self.phase
     }
