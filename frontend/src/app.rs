@@ -111,6 +111,8 @@ struct Live {
     clock_base_ms: f64,
     /// Why the last session ended, once it has been wiped.
     ended_notice: Option<String>,
+    /// The challenge hash stored for this session (so it is written once).
+    remembered_challenge: Option<String>,
 }
 
 impl Live {
@@ -124,6 +126,12 @@ impl Live {
             }
         }
         let phase = session.phase();
+        if let Some(hash) = session.challenge_hash()
+            && self.remembered_challenge.as_deref() != Some(hash)
+        {
+            storage::remember_challenge(&self.server, session.handle(), hash);
+            self.remembered_challenge = Some(hash.to_owned());
+        }
         if matches!(phase, NsPhase::Syncing | NsPhase::Online) && self.cached_version != Some(session.lists().version) {
             self.cached_version = Some(session.lists().version);
             storage::cache_lists(&self.server, session.handle(), session.lists());
@@ -225,8 +233,10 @@ fn connect(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest)
     );
     let mut live = live.borrow_mut();
     live.ended_notice = None;
+    live.remembered_challenge = None;
     live.chats.clear();
     let mut session = Session::new(config, now_ms());
+    session.remember_previous_challenge(storage::last_challenge(&request.server, session.handle()));
     match socket {
         Ok(socket) => live.socket = Some(socket),
         Err(e) => session.closed(1011, &e, now_ms()),

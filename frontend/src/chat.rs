@@ -5,7 +5,8 @@ use msnp::client::{ActionError, SbClient, SbCloseReason, SbConfig, SbEvent, SbJo
 use msnp::message::{Content, Message};
 use msnp::{AckMode, Frame, TrId, name};
 
-use crate::log::{Direction, Log, LogLine};
+use crate::explain::Conn;
+use crate::log::{Direction, Log};
 
 /// The font of a message, from its `X-MMS-IM-Format` header (`FN=Arial; EF=BI; CO=ff0000`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -159,7 +160,7 @@ impl Chat {
     }
 
     pub fn received(&mut self, frame: &Frame, now_ms: f64) {
-        self.log.push(LogLine::new(Direction::Received, frame, self.at(now_ms)));
+        self.log.record(Conn::Switchboard, Direction::Received, frame, self.at(now_ms));
         self.sb.handle_frame(frame);
         self.pump(now_ms);
     }
@@ -259,7 +260,7 @@ impl Chat {
         loop {
             let mut moved = false;
             while let Some(frame) = self.sb.poll_transmit() {
-                self.log.push(LogLine::new(Direction::Sent, &frame, self.at(now_ms)));
+                self.log.record(Conn::Switchboard, Direction::Sent, &frame, self.at(now_ms));
                 self.outbox.push(frame);
                 moved = true;
             }

@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use msnp::Frame;
 
-use crate::explain;
+use crate::explain::{self, Conn, Context};
 
 /// Which way a line went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,21 +28,13 @@ pub struct LogLine {
 }
 
 impl LogLine {
-    pub fn new(direction: Direction, frame: &Frame, at_ms: u32) -> LogLine {
+    /// The line for `frame`, explained with what the log knows around it.
+    pub fn new(conn: Conn, direction: Direction, frame: &Frame, at_ms: u32, context: Context<'_>) -> LogLine {
         let text = match frame.payload() {
             Some(payload) => format!("{}  [{} byte payload]", frame.line(), payload.len()),
             None => frame.line().to_owned(),
         };
-        let note = match (direction, frame.name(), frame.tokens().nth(2), frame.tokens().nth(3)) {
-            (Direction::Sent, "USR", Some("MD5"), Some("S")) => {
-                "USR: the MD5 of the server's challenge followed by your password (the password never leaves this page)."
-                    .to_owned()
-            }
-            (Direction::Received, "USR", Some("MD5"), Some("S")) => {
-                "USR: the server's challenge, fresh for this sign-in; the answer is MD5(challenge + password).".to_owned()
-            }
-            _ => explain::line(frame.line()),
-        };
+        let note = explain::explain(conn, direction, frame, context);
         LogLine { at_ms, direction, text, note }
     }
 }
@@ -76,6 +68,35 @@ pub const MAX_LOG_LINES: usize = 5000;
 pub struct Log(Rc<Vec<LogLine>>);
 
 impl Log {
+    /// Logs `frame`, explained in the light of the lines before it: a reply names the request it answers,
+    /// the MD5 answer the challenge it answers.
+    pub fn record(&mut self, conn: Conn, direction: Direction, frame: &Frame, at_ms: u32) {
+        let trid = frame.tokens().nth(1).filter(|_| direction == Direction::Received);
+        let recent = || self.iter().rev().take(200);
+        let request = trid.and_then(|t| {
+            recent().find(|l| l.direction == Direction::Sent && l.text.split_whitespace().nth(1) == Some(t))
+        });
+        let challenge = recent().find_map(|l| {
+            let mut tokens = l.text.split_whitespace();
+            let usr_s = l.direction == Direction::Received
+                && tokens.next() == Some("USR")
+                && tokens.nth(1) == Some("MD5")
+                && tokens.next() == Some("S");
+            usr_s.then(|| tokens.next()).flatten()
+        });
+        let context = Context { request: request.map(|l| l.text.as_str()), challenge };
+        let line = LogLine::new(conn, direction, frame, at_ms, context);
+        self.push(line);
+    }
+
+    /// Adds `words` to the explanation of the last line.
+    pub fn annotate_last(&mut self, words: &str) {
+        if let Some(last) = Rc::make_mut(&mut self.0).last_mut() {
+            last.note.push(' ');
+            last.note.push_str(words);
+        }
+    }
+
     pub fn push(&mut self, line: LogLine) {
         let lines = Rc::make_mut(&mut self.0);
         if lines.len() >= MAX_LOG_LINES {
@@ -106,11 +127,14 @@ mod tests {
 
     #[test]
     fn exported_lines_hide_the_md5_response_only() {
-        let sent = |text: &str| LogLine::new(Direction::Sent, &Frame::command(text), 0);
+        let sent = |text: &str| {
+            LogLine::new(Conn::Notification, Direction::Sent, &Frame::command(text), 0, Context::default())
+        };
         let response = "USR 4 MD5 S 8aca4d4721b726ba9cd5e3a5f601671a";
         assert_eq!(sent(response).exported_text(), "USR 4 MD5 S <md5 response hidden>");
         // What the server sends, the first step, and a switchboard's USR are shown as they are.
-        let challenge = LogLine::new(Direction::Received, &Frame::command("USR 3 MD5 S 1013928519.693957190"), 0);
+        let frame = Frame::command("USR 3 MD5 S 1013928519.693957190");
+        let challenge = LogLine::new(Conn::Notification, Direction::Received, &frame, 0, Context::default());
         assert_eq!(challenge.exported_text(), "USR 3 MD5 S 1013928519.693957190");
         assert_eq!(sent("USR 3 MD5 I jd@hotmail.com").exported_text(), "USR 3 MD5 I jd@hotmail.com");
         assert_eq!(

@@ -7,6 +7,7 @@ use msnp::client::{Contact, NsClient, NsConfig, NsEvent, NsPhase, SignOutReason}
 use msnp::{Blp, Frame, List, State, name};
 
 use crate::components::contacts::{Row, View};
+use crate::explain::Conn;
 pub use crate::log::{Direction, Log, LogLine};
 
 /// Someone who added the user and is waiting for an answer (GTC `A`).
@@ -45,7 +46,14 @@ pub struct Session {
     chat_requests: std::collections::HashMap<msnp::TrId, String>,
     calls: Vec<Call>,
     outbox: Vec<Frame>,
+    /// The hash of the challenge this server sent this account last time, and of the one it sent now.
+    previous_challenge: Option<String>,
+    challenge: Option<String>,
 }
+
+/// What the page says when a server sends an account the same challenge as last time.
+pub const REUSED_CHALLENGE: &str = "This server reused its challenge: anyone who recorded an earlier sign-in \
+                                    can replay it (a fresh random challenge per sign-in prevents that).";
 
 impl Session {
     pub fn new(config: NsConfig, now_ms: f64) -> Session {
@@ -61,7 +69,19 @@ impl Session {
             chat_requests: std::collections::HashMap::new(),
             calls: Vec::new(),
             outbox: Vec::new(),
+            previous_challenge: None,
+            challenge: None,
         }
+    }
+
+    /// The hash of the challenge the server sent this account at its previous sign-in, if known.
+    pub fn remember_previous_challenge(&mut self, hash: Option<String>) {
+        self.previous_challenge = hash;
+    }
+
+    /// The hash of this sign-in's challenge (MD5 of the challenge alone), to remember for the next one.
+    pub fn challenge_hash(&self) -> Option<&str> {
+        self.challenge.as_deref()
     }
 
     fn elapsed(&self, now_ms: f64) -> u32 {
@@ -81,6 +101,9 @@ impl Session {
     /// A command arrived from the server.
     pub fn received(&mut self, frame: &Frame, now_ms: f64) {
         self.log(Direction::Received, frame, now_ms);
+        if let Ok(msnp::ns::ServerCommand::UsrChallenge { challenge, .. }) = msnp::ns::ServerCommand::parse(frame) {
+            self.check_challenge(&challenge);
+        }
         self.ns.handle_frame(frame, self.time(now_ms));
         self.pump(now_ms);
     }
@@ -94,6 +117,16 @@ impl Session {
         if code != 1000 && !reason.is_empty() && !was_online && self.notice.as_deref().is_none_or(is_connection_lost) {
             self.notice = Some(format!("Could not sign in: {reason}."));
         }
+    }
+
+    /// Says so when the server sends the challenge it sent this account last time.
+    fn check_challenge(&mut self, challenge: &str) {
+        let hash = msnp::auth::md5_response(challenge, "");
+        if self.previous_challenge.as_deref() == Some(hash.as_str()) {
+            self.log.annotate_last(REUSED_CHALLENGE);
+            self.notice = Some(REUSED_CHALLENGE.into());
+        }
+        self.challenge = Some(hash);
     }
 
     /// The server's byte stream broke (`error`): nothing more can be read from it, so the session ends,
@@ -273,7 +306,7 @@ impl Session {
     }
 
     fn log(&mut self, direction: Direction, frame: &Frame, now_ms: f64) {
-        self.log.push(LogLine::new(direction, frame, self.elapsed(now_ms)));
+        self.log.record(Conn::Notification, direction, frame, self.elapsed(now_ms));
     }
 
     /// Moves frames and events out of the machine.
@@ -433,7 +466,26 @@ pub(crate) mod tests {
             ]
         );
         assert!(s.log.iter().all(|l| !l.text.contains("hunter2") && !l.note.contains("hunter2")));
-        assert!(s.log[7].note.contains("MD5 of the server's challenge"));
+        assert!(s.log[6].note.contains("MD5 of challenge '1013928519.693957190' followed by the password"));
+        assert!(s.log[6].note.contains("never leaves this page"));
+    }
+
+    #[test]
+    fn a_reused_challenge_is_pointed_out_and_a_fresh_one_is_not() {
+        let hash = |c: &str| msnp::auth::md5_response(c, "");
+        for (previous, reused) in
+            [(Some(hash("1013928519.693957190")), true), (Some(hash("other")), false), (None, false)]
+        {
+            let mut s = session();
+            s.remember_previous_challenge(previous);
+            s.opened(0.0);
+            feed(&mut s, &["VER 1 MSNP2", "INF 2 MD5", "USR 3 MD5 S 1013928519.693957190"], 5.0);
+            assert_eq!(s.challenge_hash(), Some(hash("1013928519.693957190").as_str()));
+            assert_eq!(s.notice.as_deref() == Some(REUSED_CHALLENGE), reused);
+            assert_eq!(s.log.iter().any(|l| l.note.contains("reused its challenge")), reused);
+            // The hash is of the challenge alone: nothing of the password.
+            assert!(!s.challenge_hash().unwrap().contains("hunter2"));
+        }
     }
 
     #[test]

@@ -39,6 +39,22 @@ pub fn cache_lists(server: &str, handle: &str, lists: &Lists) {
     }
 }
 
+/// The last challenge a server sent an account is remembered as a hash (MD5 of the challenge alone:
+/// nothing of the password), to notice a server that sends the same one again.
+fn challenge_key(server: &str, handle: &str) -> String {
+    format!("msnp.challenge.{server}.{}", handle.to_ascii_lowercase())
+}
+
+pub fn last_challenge(server: &str, handle: &str) -> Option<String> {
+    storage()?.get_item(&challenge_key(server, handle)).ok()?
+}
+
+pub fn remember_challenge(server: &str, handle: &str, hash: &str) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(&challenge_key(server, handle), hash);
+    }
+}
+
 /// One line per fact: `version N`, `gtc A`, `blp AL`, then `FL handle name` per entry (names stay encoded,
 /// so they hold no spaces).
 pub fn format_lists(lists: &Lists) -> String {
