@@ -6,6 +6,7 @@
 
 mod attacks;
 mod conn;
+mod foreign;
 mod measure;
 mod scenarios;
 
@@ -127,6 +128,13 @@ enum Command {
         #[arg(long, default_value_t = 11)]
         seconds: u64,
     },
+    /// A scripted notification server that behaves like the best-known revival server where it differs
+    /// from this project's (shared/protocol/INTEROP.md), for tests; every account's password is `password`.
+    /// Prints `ready ns=ADDR`.
+    ForeignServer {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+    },
     /// PNG/QNG through a path (direct, or a relay whose process is --pid): latency, throughput, CPU, memory.
     Relay {
         #[command(flatten)]
@@ -184,6 +192,15 @@ async fn main() -> ExitCode {
         }
         Command::Guess { ns, metrics, account, seconds } => {
             attacks::guess(ns, metrics, account, Duration::from_secs(seconds)).await
+        }
+        Command::ForeignServer { listen } => {
+            return match foreign::run(listen).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("msnp-bench: {e}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         Command::Slowloris { http, connections, seconds } => {
             attacks::slowloris(http, connections, Duration::from_secs(seconds)).await

@@ -248,8 +248,12 @@ fn connect(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest)
     live.clock_base_ms = js_sys::Date::now();
     live.ticker = Some(Interval::new(1000, move || {
         with_live(&w4, &r4, |live| {
+            let now = now_ms();
             if let Some(s) = live.session.as_mut() {
-                s.tick(now_ms());
+                s.tick(now);
+            }
+            for c in &mut live.chats {
+                c.chat.tick(now);
             }
         })
     }));

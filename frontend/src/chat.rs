@@ -119,6 +119,8 @@ pub struct Chat {
     names: std::collections::HashMap<String, String>,
     last_typing_sent: f64,
     outbox: Vec<Frame>,
+    /// Raw-console commands waiting for their reply.
+    raw: crate::watch::Waiting,
 }
 
 impl Chat {
@@ -147,6 +149,7 @@ impl Chat {
             names: std::collections::HashMap::new(),
             last_typing_sent: f64::NEG_INFINITY,
             outbox: Vec::new(),
+            raw: crate::watch::Waiting::default(),
         }
     }
 
@@ -161,6 +164,7 @@ impl Chat {
 
     pub fn received(&mut self, frame: &Frame, now_ms: f64) {
         self.log.record(Conn::Switchboard, Direction::Received, frame, self.at(now_ms));
+        self.raw.received(frame);
         self.sb.handle_frame(frame);
         self.pump(now_ms);
     }
@@ -240,9 +244,19 @@ impl Chat {
     }
 
     pub fn send_raw(&mut self, line: &str, now_ms: f64) -> Result<(), ActionError> {
-        self.sb.send_raw(line)?;
+        let trid = self.sb.send_raw(line)?;
         self.pump(now_ms);
+        if let Some(sent) = self.log.last().filter(|l| l.direction == Direction::Sent) {
+            self.raw.sent(trid, &sent.text.clone(), now_ms);
+        }
         Ok(())
+    }
+
+    /// Time passed: the raw console stops waiting for replies that do not come, and says so here.
+    pub fn tick(&mut self, now_ms: f64) {
+        for late in self.raw.overdue(now_ms) {
+            self.event(late, now_ms);
+        }
     }
 
     pub fn leave(&mut self, now_ms: f64) {

@@ -11,6 +11,7 @@ pub mod log;
 pub mod session;
 pub mod socket;
 pub mod storage;
+pub mod watch;
 
 #[cfg(test)]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -49,6 +49,8 @@ pub struct Session {
     /// The hash of the challenge this server sent this account last time, and of the one it sent now.
     previous_challenge: Option<String>,
     challenge: Option<String>,
+    /// Raw-console commands waiting for their reply.
+    raw: crate::watch::Waiting,
 }
 
 /// What the page says when a server sends an account the same challenge as last time.
@@ -71,6 +73,7 @@ impl Session {
             outbox: Vec::new(),
             previous_challenge: None,
             challenge: None,
+            raw: crate::watch::Waiting::default(),
         }
     }
 
@@ -101,6 +104,7 @@ impl Session {
     /// A command arrived from the server.
     pub fn received(&mut self, frame: &Frame, now_ms: f64) {
         self.log(Direction::Received, frame, now_ms);
+        self.raw.received(frame);
         if let Ok(msnp::ns::ServerCommand::UsrChallenge { challenge, .. }) = msnp::ns::ServerCommand::parse(frame) {
             self.check_challenge(&challenge);
         }
@@ -142,8 +146,11 @@ impl Session {
         self.sign_in_ms.is_some()
     }
 
-    /// Time passed: sign-in gives up if the server does not answer.
+    /// Time passed: sign-in gives up if the server does not answer, and so does the raw console.
     pub fn tick(&mut self, now_ms: f64) {
+        if let Some(late) = self.raw.overdue(now_ms).pop() {
+            self.notice = Some(late);
+        }
         self.ns.handle_timeout(self.time(now_ms));
         self.pump(now_ms);
     }
@@ -168,8 +175,11 @@ impl Session {
 
     /// A command typed in the raw console.
     pub fn send_raw(&mut self, line: &str, now_ms: f64) -> Result<(), msnp::client::ActionError> {
-        self.ns.send_raw(line)?;
+        let trid = self.ns.send_raw(line)?;
         self.pump(now_ms);
+        if let Some(sent) = self.log.last().filter(|l| l.direction == Direction::Sent) {
+            self.raw.sent(trid, &sent.text.clone(), now_ms);
+        }
         Ok(())
     }
 

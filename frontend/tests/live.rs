@@ -1,5 +1,6 @@
 //! The page's socket and session against a real bridge and server, in a real browser.
-//! `cargo xtask test` starts the bridge and passes its address at compile time (MSNP_TEST_BRIDGE).
+//! `cargo xtask test` starts the bridge and passes its address at compile time (MSNP_TEST_BRIDGE), and a
+//! second bridge in front of a scripted server that behaves as INTEROP.md says (MSNP_TEST_FOREIGN_BRIDGE).
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::RefCell;
@@ -36,7 +37,20 @@ fn flush(live: &mut Live) {
     }
 }
 
+/// The second bridge, whose only upstream is `msnp-bench foreign-server`.
+fn foreign_bridge() -> &'static str {
+    match option_env!("MSNP_TEST_FOREIGN_BRIDGE") {
+        Some(url) => url,
+        None => panic!("run through `cargo xtask test`, which starts a foreign server and a bridge to it"),
+    }
+}
+
 fn start(handle: &str, password: &str) -> Rc<RefCell<Live>> {
+    start_at(bridge(), handle, password, None)
+}
+
+/// Signs in at the bridge `url`; `previous_challenge` is what the page remembered of the last sign-in.
+fn start_at(url: &str, handle: &str, password: &str, previous_challenge: Option<String>) -> Rc<RefCell<Live>> {
     let config = NsConfig {
         handle: handle.into(),
         password: password.into(),
@@ -45,14 +59,12 @@ fn start(handle: &str, password: &str) -> Rc<RefCell<Live>> {
         first_trid: 1,
         cache: None,
     };
-    let live = Rc::new(RefCell::new(Live {
-        session: Session::new(config, 0.0),
-        socket: None,
-        decoder: Decoder::new(Limits::CLIENT),
-    }));
+    let mut session = Session::new(config, 0.0);
+    session.remember_previous_challenge(previous_challenge);
+    let live = Rc::new(RefCell::new(Live { session, socket: None, decoder: Decoder::new(Limits::CLIENT) }));
     let (a, b, c) = (Rc::clone(&live), Rc::clone(&live), Rc::clone(&live));
     let socket = Socket::open(
-        &format!("{}/ws", bridge()),
+        &format!("{url}/ws"),
         move || {
             let mut live = a.borrow_mut();
             live.session.opened(1.0);
@@ -120,4 +132,35 @@ async fn a_wrong_password_is_reported() {
     let bob = start("bob@hotmail.com", "not-bob");
     until(&bob, |s| s.phase() == NsPhase::Closed).await;
     assert_eq!(bob.borrow().session.notice.as_deref(), Some("Wrong e-mail address or password."));
+}
+
+#[wasm_bindgen_test]
+async fn a_server_that_behaves_otherwise_is_understood_and_its_silence_is_reported() {
+    let alice = start_at(foreign_bridge(), "alice@hotmail.com", "password", None);
+    until(&alice, |s| s.phase() == NsPhase::Online).await;
+    // That server's friendly name is the e-mail address; its profile message is logged, not in the way.
+    assert_eq!(alice.borrow().session.name(), "alice@hotmail.com");
+    assert!(alice.borrow().session.log.iter().any(|l| l.note.contains("profile")), "no profile line explained");
+    let hash = alice.borrow().session.challenge_hash().map(str::to_owned);
+
+    // An unknown command gets no reply at all there; the raw console gives up after a while and says so.
+    {
+        let mut a = alice.borrow_mut();
+        a.session.send_raw("ZZZ hello", 10.0).unwrap();
+        flush(&mut a);
+    }
+    gloo_timers::future::sleep(Duration::from_millis(300)).await;
+    let timeout = msnp_web::watch::TIMEOUT_MS;
+    alice.borrow_mut().session.tick(10.0 + timeout - 1.0);
+    assert!(!alice.borrow().session.notice.as_deref().unwrap_or("").contains("No reply"));
+    alice.borrow_mut().session.tick(10.0 + timeout);
+    let notice = alice.borrow().session.notice.clone().unwrap_or_default();
+    assert!(notice.starts_with("No reply to `ZZZ"), "{notice}");
+
+    // Signing in again: the same challenge as last time, and the page says what that means.
+    alice.borrow_mut().session.sign_out(20.0);
+    flush(&mut alice.borrow_mut());
+    let again = start_at(foreign_bridge(), "alice@hotmail.com", "password", hash);
+    until(&again, |s| s.phase() == NsPhase::Online).await;
+    assert!(again.borrow().session.log.iter().any(|l| l.note.contains("reused its challenge")));
 }

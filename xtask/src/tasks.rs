@@ -91,12 +91,15 @@ pub fn test() -> Result {
     step("native tests");
     run(&mut cmd("cargo", &["test", "--locked", "--workspace", "--exclude", "msnp-web", "--exclude", "e2e"]))?;
 
-    run(&mut cmd("cargo", &["build", "--locked", "-p", "bridge"]))?;
+    run(&mut cmd("cargo", &["build", "--locked", "-p", "bridge", "-p", "msnp-bench"]))?;
     for browser in [Browser::Chromium, Browser::Firefox] {
         step(&format!("wasm tests in headless {}", browser.name()));
-        let bridge = TestBridge::start(browser)?;
-        let result = wasm_tests(&tools, browser, &bridge.url);
-        drop(bridge);
+        let bridge = TestBridge::embedded(browser)?;
+        let foreign = ForeignServer::start()?;
+        let foreign_bridge =
+            TestBridge::start(browser, "foreign", &["--upstream", &format!("foreign={}", foreign.addr)])?;
+        let result = wasm_tests(&tools, browser, &bridge.url, &foreign_bridge.url);
+        drop((bridge, foreign_bridge, foreign));
         result?;
     }
 
@@ -146,42 +149,77 @@ fn size_budget() -> Result {
     Ok(())
 }
 
-/// A bridge with its embedded server and fresh demo accounts, for the wasm tests that talk to a real
-/// server. The test page is served by wasm-bindgen-test-runner on a loopback port, hence the origin rule.
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `command` and reads the address from its first line of output, `ready KEY=ADDR`.
+fn start_ready(mut command: std::process::Command, key: &str) -> Result<(Child, String)> {
+    use std::io::BufRead;
+    let what = format!("{command:?}");
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {what}: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let child = Child(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
+    let prefix = format!("ready {key}=");
+    let addr = line.trim().strip_prefix(&prefix).ok_or_else(|| format!("{what} said {line:?}"))?.to_owned();
+    Ok((child, addr))
+}
+
+/// A bridge for the wasm tests that talk to a real server. The test page is served by
+/// wasm-bindgen-test-runner on a loopback port, hence the origin rule.
 struct TestBridge {
-    child: std::process::Child,
+    _child: Child,
     url: String,
 }
 
 impl TestBridge {
-    fn start(browser: Browser) -> Result<TestBridge> {
-        use std::io::BufRead;
-        let data = root().join(format!("target/test-bridge-{}", browser.name()));
+    /// With its embedded server and fresh demo accounts.
+    fn embedded(browser: Browser) -> Result<TestBridge> {
+        TestBridge::start(browser, "embedded", &[])
+    }
+
+    fn start(browser: Browser, name: &str, args: &[&str]) -> Result<TestBridge> {
+        let data = root().join(format!("target/test-bridge-{}-{name}", browser.name()));
         let _ = std::fs::remove_dir_all(&data);
-        let mut child = std::process::Command::new(root().join("target/debug/bridge"))
+        let mut command = std::process::Command::new(root().join("target/debug/bridge"));
+        command
             .args(["--listen", "127.0.0.1:0", "--allow-origin", "http://127.0.0.1:*", "--no-robots", "--data-dir"])
             .arg(&data)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start the bridge: {e}"))?;
-        let mut line = String::new();
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        std::io::BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
-        let addr = line.trim().strip_prefix("ready http=").ok_or_else(|| format!("bridge said {line:?}"))?;
-        Ok(TestBridge { url: format!("ws://{addr}"), child })
+            .args(args);
+        let (child, addr) = start_ready(command, "http")?;
+        Ok(TestBridge { _child: child, url: format!("ws://{addr}") })
     }
 }
 
-impl Drop for TestBridge {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// `msnp-bench foreign-server`: a scripted server that behaves as shared/protocol/INTEROP.md says.
+struct ForeignServer {
+    _child: Child,
+    addr: String,
+}
+
+impl ForeignServer {
+    fn start() -> Result<ForeignServer> {
+        let mut command = std::process::Command::new(root().join("target/debug/msnp-bench"));
+        command.arg("foreign-server");
+        let (child, addr) = start_ready(command, "ns")?;
+        Ok(ForeignServer { _child: child, addr })
     }
 }
 
-/// Runs the crates' tests compiled to wasm32 in one headless browser; `bridge` is the bridge's ws:// URL.
-fn wasm_tests(tools: &Tools, browser: Browser, bridge: &str) -> Result {
+/// Runs the crates' tests compiled to wasm32 in one headless browser, given the two bridges' ws:// URLs.
+fn wasm_tests(tools: &Tools, browser: Browser, bridge: &str, foreign_bridge: &str) -> Result {
     let caps = browser.capabilities_file()?;
 
     let mut c = cmd("cargo", &["test", "--locked", "--target", WASM, "-p", "msnp", "-p", "msnp-web"]);
@@ -189,6 +227,7 @@ fn wasm_tests(tools: &Tools, browser: Browser, bridge: &str) -> Result {
         .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &caps)
         .env("WASM_BINDGEN_TEST_TIMEOUT", "300")
         .env("MSNP_TEST_BRIDGE", bridge)
+        .env("MSNP_TEST_FOREIGN_BRIDGE", foreign_bridge)
         .env_remove("CHROMEDRIVER")
         .env_remove("GECKODRIVER");
     match browser {
