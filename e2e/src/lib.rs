@@ -67,12 +67,35 @@ impl Drop for Driver {
     }
 }
 
-/// Saves a screenshot under target/e2e-screenshots/.
+/// Saves a screenshot under target/e2e-screenshots/, and requires the state it shows to be accessible
+/// ([`assert_accessible`]): every state worth a picture is checked.
 pub async fn shot(browser: &Client, name: &str) {
+    assert_accessible(browser, name).await;
     let dir = workspace().join("target/e2e-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let png = browser.screenshot().await.unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// The axe-core rules the page must pass: WCAG 2.0 and 2.1, A and AA, and axe's best practices.
+const AXE_TAGS: &str = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']";
+
+/// Injects axe-core (npm, installed into tools/ by `cargo xtask setup`) and fails, listing them, on any
+/// violation of [`AXE_TAGS`] in the page as it is now; `state` names it in the failure.
+pub async fn assert_accessible(browser: &Client, state: &str) {
+    let path = workspace().join("tools/node_modules/axe-core/axe.min.js");
+    let axe = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (cargo xtask setup)", path.display()));
+    browser.execute(&format!("if (!window.axe) {{ {axe} }}"), vec![]).await.unwrap();
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         axe.run(document, {{ runOnly: {{ type: 'tag', values: {AXE_TAGS} }} }})
+            .then(r => done(r.violations.map(v => `${{v.id}} (${{v.impact}}): ${{v.help}} at ${{
+                v.nodes.map(n => n.target.join(' ')).join(', ')}}`)))
+            .catch(e => done([`axe failed: ${{e}}`]));"
+    );
+    let result = browser.execute_async(&script, vec![]).await.unwrap();
+    let violations: Vec<String> = serde_json::from_value(result).unwrap();
+    assert!(violations.is_empty(), "accessibility violations in state {state:?}:\n{}", violations.join("\n"));
 }
 
 /// Waits up to 10 s for an element matching `css` whose text contains `text`.

@@ -50,6 +50,7 @@ async fn two_and_three_way_chats_typing_leaving_and_the_console() {
     // Bob leaves too: Alice's next message reaches nobody and is marked.
     click(&bob, ".chat button.leave").await;
     wait_text(&alice, MESSAGES, "Bob left the conversation.").await;
+    wait_text(&alice, ".chat .participants", "Everyone else has left").await;
     type_into(&alice, "#chat-input-1", "Anyone there?\n").await;
     wait_text(&alice, ".chat .undelivered", "not delivered").await;
     shot(&alice, "14-undelivered").await;

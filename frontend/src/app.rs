@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::Interval;
+use gloo_timers::callback::{Interval, Timeout};
 use msnp::client::{NsConfig, NsPhase};
 use msnp::ns::ClientVersion;
 use msnp::{Decoder, Limits};
@@ -15,17 +15,26 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use yew::prelude::*;
 
-use crate::chat::Chat;
+use crate::alerts;
+use crate::chat::{Chat, ChatLine};
 use crate::components::chat::{ChatAction, ChatView, Chats, Tab};
 use crate::components::console::Console;
 use crate::components::contacts::{ContactList, UserAction};
 use crate::components::inspector::Inspector;
+use crate::components::replay::{ReplayAction, ReplayChooser, ReplayControls};
 use crate::components::signin::{SignIn, SignInRequest};
+use crate::components::theme::ThemeSwitch;
+use crate::reconnect::{self, Next, Reconnect};
+use crate::replay::Replay;
 use crate::session::{Call, Session};
 use crate::socket::Socket;
 use crate::storage;
+use crate::transcript::{Connection, THIS_PAGE};
 
 const TITLE: &str = "MSN Messenger 1.0 in the browser";
+
+/// Shown when the browser refuses notifications.
+const NOTIFICATIONS_REFUSED: &str = "This browser does not allow this page's notifications (see its site settings).";
 
 /// What this client says about itself in `CVR`: honestly, a web client.
 pub fn client_version() -> ClientVersion {
@@ -70,20 +79,6 @@ fn sb_url(address: &str) -> String {
     bridge_url(&format!("?sb={}", js_sys::encode_uri_component(address)))
 }
 
-/// A short beep through Web Audio, for new messages while the page is hidden; one audio context for the
-/// page's life (browsers allow only a few).
-fn beep(audio: &mut Option<web_sys::AudioContext>) {
-    if audio.is_none() {
-        *audio = web_sys::AudioContext::new().ok();
-    }
-    let Some(ctx) = audio.as_ref() else { return };
-    let (Ok(osc), Ok(gain)) = (ctx.create_oscillator(), ctx.create_gain()) else { return };
-    osc.frequency().set_value(880.0);
-    gain.gain().set_value(0.1);
-    let _ = osc.connect_with_audio_node(&gain).and_then(|_| gain.connect_with_audio_node(&ctx.destination()));
-    let _ = osc.start().and_then(|()| osc.stop_with_when(ctx.current_time() + 0.15));
-}
-
 /// A conversation with its socket.
 struct LiveChat {
     chat: Chat,
@@ -106,6 +101,9 @@ struct Live {
     active_chat: Option<u32>,
     console_error: Option<String>,
     sound: bool,
+    /// Desktop notifications on (and permitted), or refused by the browser when asked.
+    notify: bool,
+    notify_refused: bool,
     audio: Option<web_sys::AudioContext>,
     /// Wall-clock time of the sign-in's start, for message times.
     clock_base_ms: f64,
@@ -113,6 +111,14 @@ struct Live {
     ended_notice: Option<String>,
     /// The challenge hash stored for this session (so it is written once).
     remembered_challenge: Option<String>,
+    /// This session's sign-in, kept in memory to sign in again after a lost connection.
+    credentials: Option<SignInRequest>,
+    /// Signing in again after a lost connection: the attempts, the next one's timer, and what to say.
+    reconnect: Option<Reconnect>,
+    retry_timer: Option<Timeout>,
+    retry_notice: Option<String>,
+    /// A reconnection attempt is to be scheduled (by [`with_live`], which can start timers).
+    retry_due: bool,
 }
 
 impl Live {
@@ -136,14 +142,39 @@ impl Live {
             self.cached_version = Some(session.lists().version);
             storage::cache_lists(&self.server, session.handle(), session.lists());
         }
+        if phase == NsPhase::Online && self.reconnect.take().is_some() {
+            session.notice = Some(reconnect::RECONNECTED.into());
+        }
         if phase == NsPhase::Closed {
             if let Some(socket) = self.socket.take() {
                 socket.close();
             }
             self.ticker = None;
-            if session.signed_in() {
-                self.end_session();
+            self.after_close();
+        }
+    }
+
+    /// The notification server's connection ended: a lost connection is retried (with the state the
+    /// person was in), anything else forgets the password.
+    fn after_close(&mut self) {
+        let Some(session) = self.session.as_ref() else { return };
+        let retry = session.may_retry() && self.credentials.is_some();
+        let state = session.state();
+        if retry {
+            if self.reconnect.is_none()
+                && let Some(mut request) = self.credentials.clone()
+            {
+                request.state = state.unwrap_or(request.state);
+                self.reconnect = Some(Reconnect::new(request));
             }
+            self.retry_due = true;
+        } else {
+            self.credentials = None;
+            self.reconnect = None;
+            self.retry_notice = None;
+        }
+        if session.signed_in() {
+            self.end_session();
         }
     }
 
@@ -183,19 +214,61 @@ impl Live {
 type Shared = Rc<RefCell<Live>>;
 
 /// Runs `f` on the live state from a callback (if the page still exists), then opens any switchboard
-/// connections the session asked for, and redraws.
+/// connections the session asked for, schedules a reconnection if one is due, and redraws.
 fn with_live(weak: &Weak<RefCell<Live>>, redraw: &UseForceUpdateHandle, f: impl FnOnce(&mut Live)) {
     let Some(live) = weak.upgrade() else { return };
     let calls = {
         let mut l = live.borrow_mut();
         f(&mut l);
         l.flush();
+        if std::mem::take(&mut l.retry_due) {
+            schedule_retry(&mut l, weak, redraw);
+        }
         l.session.as_mut().map(Session::take_calls).unwrap_or_default()
     };
     for call in calls {
+        if let Call::Answer { caller_name, .. } = &call
+            && live.borrow().notify
+            && document().is_some_and(|d| d.hidden())
+        {
+            alerts::notify(&format!("{caller_name} started a conversation with you"), "", "msnp-invitation");
+        }
         open_chat(&live, redraw, call);
     }
     redraw.force_update();
+}
+
+/// Starts the timer for the next attempt to sign in again, or gives up, saying so.
+fn schedule_retry(live: &mut Live, weak: &Weak<RefCell<Live>>, redraw: &UseForceUpdateHandle) {
+    let Some(reconnect) = live.reconnect.as_mut() else { return };
+    match reconnect.next(js_sys::Math::random()) {
+        Next::Wait { ms, notice } => {
+            let request = reconnect.request.clone();
+            let (weak, redraw) = (weak.clone(), redraw.clone());
+            live.retry_notice = Some(notice);
+            live.retry_timer = Some(Timeout::new(ms as u32, move || {
+                if let Some(live) = weak.upgrade() {
+                    connect(&live, &redraw, request);
+                    redraw.force_update();
+                }
+            }));
+        }
+        Next::GiveUp(notice) => {
+            live.retry_notice = Some(notice);
+            live.reconnect = None;
+            live.credentials = None;
+        }
+    }
+}
+
+/// The person signs in from the form: any reconnection under way stops.
+fn sign_in(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest) {
+    {
+        let mut l = live.borrow_mut();
+        l.reconnect = None;
+        l.retry_timer = None;
+    }
+    connect(live, redraw, request);
 }
 
 /// Opens the notification-server socket and wires its events into a new session.
@@ -203,8 +276,8 @@ fn connect(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest)
     storage::remember_email(request.remember.then_some(request.email.as_str()));
     let config = NsConfig {
         cache: storage::cached_lists(&request.server, &request.email),
-        handle: request.email,
-        password: request.password,
+        handle: request.email.clone(),
+        password: request.password.clone(),
         initial_state: request.state,
         client: Some(client_version()),
         first_trid: 1,
@@ -233,6 +306,8 @@ fn connect(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest)
     );
     let mut live = live.borrow_mut();
     live.ended_notice = None;
+    live.retry_notice = None;
+    live.retry_timer = None;
     live.remembered_challenge = None;
     live.chats.clear();
     let mut session = Session::new(config, now_ms());
@@ -244,7 +319,8 @@ fn connect(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest)
     live.session = Some(session);
     live.decoder = Decoder::new(Limits::CLIENT);
     live.cached_version = None;
-    live.server = request.server;
+    live.server = request.server.clone();
+    live.credentials = Some(request);
     live.clock_base_ms = js_sys::Date::now();
     live.ticker = Some(Interval::new(1000, move || {
         with_live(&w4, &r4, |live| {
@@ -276,7 +352,7 @@ fn ns_received(live: &mut Live, bytes: &[u8]) {
 /// Runs `f` on chat `id` from a callback, sends what it queued, and redraws.
 fn with_chat(weak: &Weak<RefCell<Live>>, redraw: &UseForceUpdateHandle, id: u32, f: impl FnOnce(&mut LiveChat)) {
     with_live(weak, redraw, |live| {
-        let sound = live.sound;
+        let (sound, notify) = (live.sound, live.notify);
         let mut audio = live.audio.take();
         let Some(c) = live.chat(id) else { return };
         let unread = c.chat.unread;
@@ -291,8 +367,13 @@ fn with_chat(weak: &Weak<RefCell<Live>>, redraw: &UseForceUpdateHandle, id: u32,
         {
             socket.close();
         }
-        if c.chat.unread > unread && sound && document().is_some_and(|d| d.hidden()) {
-            beep(&mut audio);
+        if c.chat.unread > unread && document().is_some_and(|d| d.hidden()) {
+            if sound {
+                alerts::beep(&mut audio);
+            }
+            if notify && let Some(ChatLine::Message { who, text, .. }) = c.chat.lines.last() {
+                alerts::notify(&format!("{who} says:"), text, &format!("msnp-chat-{id}"));
+            }
         }
         live.audio = audio;
         live.update_title();
@@ -447,6 +528,7 @@ async fn fetch_servers() -> Option<Vec<String>> {
 pub fn app() -> Html {
     let live = use_mut_ref(Live::default);
     let redraw = use_force_update();
+    let replay = use_state(|| None::<Replay>);
     let servers = use_state(Vec::<String>::new);
     {
         let servers = servers.clone();
@@ -477,7 +559,7 @@ pub fn app() -> Html {
     let on_sign_in = {
         let (live, redraw) = (Rc::clone(&live), redraw.clone());
         Callback::from(move |request: SignInRequest| {
-            connect(&live, &redraw, request);
+            sign_in(&live, &redraw, request);
             redraw.force_update();
         })
     };
@@ -497,21 +579,99 @@ pub fn app() -> Html {
         })
     };
     let on_sound = {
-        let (weak, redraw) = (weak, redraw.clone());
+        let (weak, redraw) = (weak.clone(), redraw.clone());
         Callback::from(move |e: Event| {
             let on = e.target_unchecked_into::<web_sys::HtmlInputElement>().checked();
             with_live(&weak, &redraw, |l| l.sound = on);
+        })
+    };
+    let on_notify = {
+        let (weak, redraw) = (weak, redraw.clone());
+        Callback::from(move |e: Event| {
+            let on = e.target_unchecked_into::<web_sys::HtmlInputElement>().checked();
+            let (weak, redraw) = (weak.clone(), redraw.clone());
+            // Permission is asked for here, on the person's click, and only when turning them on.
+            wasm_bindgen_futures::spawn_local(async move {
+                let allowed = on && alerts::ask_to_notify().await;
+                with_live(&weak, &redraw, |l| {
+                    l.notify = allowed;
+                    l.notify_refused = on && !allowed;
+                });
+            });
+        })
+    };
+
+    let on_replay = {
+        let replay = replay.clone();
+        Callback::from(move |r: Replay| replay.set(Some(r)))
+    };
+    let on_replay_action = {
+        let replay = replay.clone();
+        Callback::from(move |action: ReplayAction| {
+            let mut next = (*replay).clone();
+            match (action, next.as_mut()) {
+                (ReplayAction::Close, _) => next = None,
+                (ReplayAction::Step(by), Some(r)) => r.step(by),
+                (ReplayAction::End(last), Some(r)) => r.go_to_end(last),
+                _ => {}
+            }
+            replay.set(next);
         })
     };
 
     let state = live.borrow();
     let session = state.session.as_ref();
     let phase = session.map(Session::phase);
-    let now = now_ms();
-    let mut logs = vec![("Notification server".to_owned(), session.map(|s| s.log.clone()).unwrap_or_default())];
-    logs.extend(state.chats.iter().map(|c| (format!("Chat {}: {}", c.chat.id, c.chat.title()), c.chat.log.clone())));
+    let mut connections = vec![Connection::new(THIS_PAGE, "Notification server")];
+    connections[0].log = session.map(|s| s.log.clone()).unwrap_or_default();
+    connections.extend(state.chats.iter().map(|c| {
+        let mut sb = Connection::new(THIS_PAGE, &format!("Switchboard (chat {}: {})", c.chat.id, c.chat.title()));
+        sb.log = c.chat.log.clone();
+        sb.closed = c.chat.is_closed();
+        sb
+    }));
     let signed_in = matches!(phase, Some(NsPhase::Online | NsPhase::Syncing));
-    let main = match (signed_in, session) {
+    let replaying = replay.as_ref().filter(|_| !signed_in);
+    let main = if let Some(r) = replaying {
+        connections = r.connections();
+        html! {
+            <ReplayControls title={r.title.clone()} position={r.position()} current={r.current(&connections)}
+                on_action={on_replay_action} />
+        }
+    } else {
+        let callbacks = Callbacks { on_sign_in, on_replay, on_action, on_chat, on_console, on_sound, on_notify };
+        live_view(&state, &servers, signed_in, callbacks)
+    };
+    html! {
+        <div class="page">
+            <main class="messenger">
+                <h1>{ "MSN Messenger 1.0, in the browser" }</h1>
+                <ThemeSwitch />
+                { main }
+            </main>
+            <Inspector {connections} />
+        </div>
+    }
+}
+
+/// The page's callbacks into the live session.
+struct Callbacks {
+    on_sign_in: Callback<SignInRequest>,
+    on_replay: Callback<Replay>,
+    on_action: Callback<UserAction>,
+    on_chat: Callback<ChatAction>,
+    on_console: Callback<(String, String)>,
+    on_sound: Callback<Event>,
+    on_notify: Callback<Event>,
+}
+
+/// The sign-in form (with the replay chooser), or the signed-in messenger.
+fn live_view(state: &Live, servers: &[String], signed_in: bool, callbacks: Callbacks) -> Html {
+    let Callbacks { on_sign_in, on_replay, on_action, on_chat, on_console, on_sound, on_notify } = callbacks;
+    let session = state.session.as_ref();
+    let phase = session.map(Session::phase);
+    let now = now_ms();
+    match (signed_in, session) {
         (true, Some(s)) => {
             let tabs: Vec<Tab> = state
                 .chats
@@ -528,7 +688,7 @@ pub fn app() -> Html {
                     id: c.chat.id,
                     title: c.chat.title(),
                     lines: c.chat.lines.clone(),
-                    participants: c.chat.participants(),
+                    presence: c.chat.presence(),
                     typing: c.chat.typing(now),
                     joined: c.chat.joined(),
                     closed: c.chat.is_closed(),
@@ -549,32 +709,39 @@ pub fn app() -> Html {
                         <input type="checkbox" checked={state.sound} onchange={on_sound} />
                         { "Play a sound for new messages while this page is hidden" }
                     </label>
+                    if alerts::notifications_supported() {
+                        <label class="check sound">
+                            <input id="notify" type="checkbox" checked={state.notify} onchange={on_notify} />
+                            { "Show desktop notifications for messages and invitations while this page is hidden" }
+                        </label>
+                        if state.notify_refused { <p class="notice sound" role="status">{ NOTIFICATIONS_REFUSED }</p> }
+                    }
                     <Console {targets} error={state.console_error.clone()} on_send={on_console} />
                 </>
             }
         }
         _ => {
             let busy = phase == Some(NsPhase::SigningIn) || (phase == Some(NsPhase::Idle) && state.socket.is_some());
-            let notice = session.and_then(|s| s.notice.clone()).or_else(|| state.ended_notice.clone());
+            let notice = state
+                .retry_notice
+                .clone()
+                .or_else(|| session.and_then(|s| s.notice.clone()))
+                .or_else(|| state.ended_notice.clone());
             // A failed attempt keeps its address for the retry; an ended session leaves only a remembered one.
             let email = session.map(|s| s.handle().to_owned()).or_else(storage::remembered_email).unwrap_or_default();
-            html! { <SignIn servers={(*servers).clone()} {email} {notice} {busy} {on_sign_in} /> }
+            html! {
+                <>
+                    <SignIn servers={servers.to_vec()} {email} {notice} {busy} {on_sign_in} />
+                    <ReplayChooser on_open={on_replay} />
+                </>
+            }
         }
-    };
-    html! {
-        <div class="page">
-            <main class="messenger">
-                <h1>{ "MSN Messenger 1.0, in the browser" }</h1>
-                { main }
-            </main>
-            <Inspector {logs} />
-        </div>
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use msnp::Frame;
+    use msnp::{Frame, State};
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
@@ -615,6 +782,35 @@ mod tests {
             assert!(live.session.is_none() && live.chats.is_empty() && live.active_chat.is_none());
             let ended = live.ended_notice.as_deref();
             assert_eq!(ended.map(|n| &n[..notice.map_or(0, str::len).min(n.len())]), notice, "{ended:?}");
+        }
+    }
+
+    #[test]
+    fn a_lost_connection_is_retried_in_the_same_state_other_endings_forget_the_password() {
+        let request = SignInRequest {
+            email: "jd@hotmail.com".into(),
+            password: "hunter2".into(),
+            server: String::new(),
+            state: State::Online,
+            remember: false,
+        };
+        let ends: [(End, bool); 4] = [
+            (&|s| s.closed(1006, "", 2.0), true),
+            (&|s| s.received(&Frame::command("OUT SSD"), 2.0), true),
+            (&|s| s.received(&Frame::command("OUT OTH"), 2.0), false),
+            (&|s| s.sign_out(2.0), false),
+        ];
+        for (end, retried) in ends {
+            let mut live = signed_in();
+            live.credentials = Some(request.clone());
+            live.session.as_mut().unwrap().set_state(State::Busy, 1.5);
+            live.session.as_mut().unwrap().received(&Frame::command("CHG 7 BSY"), 1.6);
+            end(live.session.as_mut().unwrap());
+            live.flush();
+            assert!(live.session.is_none());
+            assert_eq!(live.retry_due, retried);
+            assert_eq!(live.credentials.is_some(), retried);
+            assert_eq!(live.reconnect.as_ref().map(|r| r.request.state), retried.then_some(State::Busy));
         }
     }
 

@@ -46,7 +46,7 @@ impl Font {
         font
     }
 
-    /// Inline CSS for the message text.
+    /// Inline CSS for the message text (the colour as `--sender-color`).
     pub fn css(&self) -> String {
         let mut css = String::new();
         if let Some(family) = &self.family {
@@ -68,7 +68,8 @@ impl Font {
             css.push_str(&format!("text-decoration: {};", lines.join(" ")));
         }
         if let Some(color) = &self.color {
-            css.push_str(&format!("color: {color};"));
+            // The stylesheet applies it in light mode only: a sender's black would vanish on dark.
+            css.push_str(&format!("--sender-color: {color};"));
         }
         css
     }
@@ -193,6 +194,20 @@ impl Chat {
     /// The other people in the conversation: (handle, decoded name).
     pub fn participants(&self) -> Vec<(String, String)> {
         self.sb.participants().iter().map(|p| (p.handle.clone(), name::decode(&p.name))).collect()
+    }
+
+    /// Who is here, in a sentence: the others, or that they have all left, or that nobody came yet.
+    pub fn presence(&self) -> String {
+        let names: Vec<String> = self.participants().into_iter().map(|(_, n)| n).collect();
+        if !names.is_empty() {
+            format!("In this conversation: {}", names.join(", "))
+        } else if self.names.is_empty() {
+            "Nobody else is here yet.".into()
+        } else if self.joined() {
+            "Everyone else has left; invite someone to carry on.".into()
+        } else {
+            "Everyone else has left.".into()
+        }
     }
 
     /// A title for the chat's tab.
@@ -413,8 +428,10 @@ mod tests {
         feed(&mut chat, b"USR 1 OK jd@hotmail.com JD\r\n", 20.0);
         assert_eq!(sent(&mut chat), ["CAL 2 bob@hotmail.com"]);
         assert_eq!(chat.title(), "bob@hotmail.com");
+        assert_eq!(chat.presence(), "Nobody else is here yet.");
         feed(&mut chat, b"CAL 2 RINGING 42\r\nJOI bob@hotmail.com Bob%20B\r\n", 30.0);
         assert_eq!(chat.title(), "Bob B");
+        assert_eq!(chat.presence(), "In this conversation: Bob B");
         let typing = Message::typing("bob@hotmail.com").to_bytes();
         feed(
             &mut chat,
@@ -438,6 +455,7 @@ mod tests {
         assert!(
             matches!(&chat.lines.last(), Some(ChatLine::Event { text, .. }) if text == "Bob B left the conversation.")
         );
+        assert_eq!(chat.presence(), "Everyone else has left; invite someone to carry on.");
         chat.send_text("anyone?", 90.0).unwrap();
         assert_eq!(sent(&mut chat), ["MSG 4 N 69"]);
         feed(&mut chat, b"NAK 4\r\n", 95.0);

@@ -21,8 +21,10 @@ pub struct LogLine {
     /// Milliseconds since the sign-in started.
     pub at_ms: u32,
     pub direction: Direction,
-    /// The command line (a payload is summarised, not shown).
+    /// The command line, as on the wire.
     pub text: String,
+    /// The payload of `MSG`, as text.
+    pub payload: Option<String>,
     /// What it means, in plain words.
     pub note: String,
 }
@@ -30,12 +32,10 @@ pub struct LogLine {
 impl LogLine {
     /// The line for `frame`, explained with what the log knows around it.
     pub fn new(conn: Conn, direction: Direction, frame: &Frame, at_ms: u32, context: Context<'_>) -> LogLine {
-        let text = match frame.payload() {
-            Some(payload) => format!("{}  [{} byte payload]", frame.line(), payload.len()),
-            None => frame.line().to_owned(),
-        };
+        let text = frame.line().to_owned();
+        let payload = frame.payload().map(|p| String::from_utf8_lossy(p).into_owned());
         let note = explain::explain(conn, direction, frame, context);
-        LogLine { at_ms, direction, text, note }
+        LogLine { at_ms, direction, text, payload, note }
     }
 }
 
@@ -44,6 +44,14 @@ impl LogLine {
 pub const HIDDEN_RESPONSE: &str = "<md5 response hidden>";
 
 impl LogLine {
+    /// The line as the inspector shows it: a payload is summarised.
+    pub fn shown_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.payload {
+            Some(payload) => format!("{}  [{} byte payload]", self.text, payload.len()).into(),
+            None => self.text.as_str().into(),
+        }
+    }
+
     /// The line as a transcript shows it: as sent, but with the sign-in's MD5 response hidden.
     pub fn exported_text(&self) -> std::borrow::Cow<'_, str> {
         use msnp::ns::{ClientCommand, UsrStage};
@@ -148,7 +156,13 @@ mod tests {
     #[test]
     fn copies_compare_by_identity_and_the_log_is_bounded() {
         let mut log = Log::default();
-        let line = |i: u32| LogLine { at_ms: i, direction: Direction::Sent, text: "PNG".into(), note: String::new() };
+        let line = |i: u32| LogLine {
+            at_ms: i,
+            direction: Direction::Sent,
+            text: "PNG".into(),
+            payload: None,
+            note: String::new(),
+        };
         log.push(line(0));
         let shown = log.clone();
         assert_eq!(shown, log);

@@ -51,6 +51,8 @@ pub struct Session {
     challenge: Option<String>,
     /// Raw-console commands waiting for their reply.
     raw: crate::watch::Waiting,
+    /// How the session ended, once it has.
+    ended: Option<SignOutReason>,
 }
 
 /// What the page says when a server sends an account the same challenge as last time.
@@ -74,6 +76,7 @@ impl Session {
             previous_challenge: None,
             challenge: None,
             raw: crate::watch::Waiting::default(),
+            ended: None,
         }
     }
 
@@ -139,6 +142,17 @@ impl Session {
         self.ns.handle_close();
         self.pump(now_ms);
         self.notice = Some(format!("The server sent something that is not MSNP ({error}), so the session ended."));
+        // Signing in again would meet the same server: this ending is not retried.
+        self.ended = None;
+    }
+
+    /// Whether the page should sign in again by itself: the connection was lost, the server restarted
+    /// or did not answer; not after a sign-out, a sign-in elsewhere or a refusal.
+    pub fn may_retry(&self) -> bool {
+        matches!(
+            self.ended,
+            Some(SignOutReason::ConnectionLost | SignOutReason::ServerShutdown | SignOutReason::Timeout)
+        )
     }
 
     /// Whether the person got as far as signing in (then a session's end wipes what it showed).
@@ -371,7 +385,10 @@ impl Session {
                 let what = command.map(|c| format!("{c}: ")).unwrap_or_default();
                 self.notice = Some(format!("{what}{} (error {})", code.meaning(), code.code()));
             }
-            NsEvent::SignedOut(reason) => self.notice = sign_out_notice(&reason),
+            NsEvent::SignedOut(reason) => {
+                self.notice = sign_out_notice(&reason);
+                self.ended = Some(reason);
+            }
             NsEvent::SwitchboardReady { trid, address, cookie } => {
                 let invitee = self.chat_requests.remove(&trid);
                 self.calls.push(Call::Start { address, cookie, invitee });

@@ -1,11 +1,13 @@
-//! What the page keeps in localStorage: the remembered e-mail address (never the password), and each
-//! account's lists with their version, so that `SYN` with an unchanged version downloads nothing.
+//! What the page keeps in localStorage: the remembered e-mail address (never the password), each
+//! account's lists with their version, so that `SYN` with an unchanged version downloads nothing, a hash
+//! of each account's last challenge, and the colour choice.
 
 use msnp::client::Lists;
 use msnp::ns::Entry;
 use msnp::{Blp, Gtc, List};
 
 const EMAIL: &str = "msnp.email";
+const THEME: &str = "msnp.theme";
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
@@ -21,6 +23,17 @@ pub fn remember_email(email: Option<&str>) {
             Some(email) => s.set_item(EMAIL, email),
             None => s.remove_item(EMAIL),
         };
+    }
+}
+
+/// The colour choice: `system`, `light` or `dark`.
+pub fn theme() -> Option<String> {
+    storage()?.get_item(THEME).ok()?
+}
+
+pub fn remember_theme(theme: &str) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(THEME, theme);
     }
 }
 

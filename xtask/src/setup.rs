@@ -12,6 +12,8 @@ const TRUNK_VERSION: &str = "0.21.14";
 const GECKODRIVER_VERSION: &str = "0.37.1";
 /// npm's binaryen (wasm-opt); Trunk.toml pins the same version.
 const WASM_OPT_VERSION: &str = "version 132";
+/// npm's axe-core, which the e2e tests inject; tools/package.json pins the same version.
+const AXE_VERSION: &str = "\"version\": \"4.14.1\"";
 const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("/usr/bin/chromium", "chromium"),
     ("/usr/bin/chromedriver", "chromium-driver"),
@@ -70,8 +72,11 @@ pub fn ensure() -> Result<Tools> {
         run(&mut cmd("cargo", &["install", "wasm-bindgen-cli", "--version", &bindgen, "--force"]))?;
     }
 
-    if !version_output(&mut with_path("wasm-opt", &["--version"])).contains(WASM_OPT_VERSION) {
-        eprintln!("installing wasm-opt ({WASM_OPT_VERSION}) from npm's binaryen into tools/ (seconds)");
+    let axe = std::fs::read_to_string(root().join("tools/node_modules/axe-core/package.json")).unwrap_or_default();
+    if !version_output(&mut with_path("wasm-opt", &["--version"])).contains(WASM_OPT_VERSION)
+        || !axe.contains(AXE_VERSION)
+    {
+        eprintln!("installing wasm-opt ({WASM_OPT_VERSION}, npm's binaryen) and axe-core into tools/ (seconds)");
         run(&mut cmd("npm", &["ci", "--prefix", "tools", "--no-audit", "--no-fund"]))?;
     }
 

@@ -20,8 +20,8 @@ pub struct ChatView {
     pub id: u32,
     pub title: String,
     pub lines: Vec<ChatLine>,
-    /// (handle, name) of the others.
-    pub participants: Vec<(String, String)>,
+    /// Who is here, in a sentence ([`crate::chat::Chat::presence`]).
+    pub presence: String,
     pub typing: Vec<String>,
     pub joined: bool,
     pub closed: bool,
@@ -90,7 +90,6 @@ pub fn chats(props: &Props) -> Html {
     });
     let panel = props.active.as_ref().map(|c| {
         let id = c.id;
-        let names: Vec<&str> = c.participants.iter().map(|(_, n)| n.as_str()).collect();
         let leave_or_dismiss = if c.closed {
             html! { <button type="button" onclick={on_action.reform(move |_: MouseEvent| ChatAction::Dismiss(id))}>{ "Close" }</button> }
         } else {
@@ -99,9 +98,9 @@ pub fn chats(props: &Props) -> Html {
         html! {
             <div role="tabpanel" class="chat" id={format!("chat-{id}")} aria-labelledby={format!("chat-tab-{id}")}>
                 <p class="participants">
-                    { if names.is_empty() { "Nobody else is here yet.".to_owned() } else { format!("In this conversation: {}", names.join(", ")) } }
+                    { &c.presence }
                 </p>
-                <ol class="messages" aria-live="polite">{ for c.lines.iter().map(|l| line(l, props.clock_base_ms)) }</ol>
+                <ol class="messages" aria-live="polite" tabindex="0" aria-label="Messages">{ for c.lines.iter().map(|l| line(l, props.clock_base_ms)) }</ol>
                 <p class="typing" aria-live="polite">
                     { match c.typing.len() {
                         0 => String::new(),

@@ -1,43 +1,40 @@
-//! The protocol inspector: every line in and out, with time, direction and meaning; filter, copy, download.
+//! The protocol inspector: every line in and out, with time, direction and meaning, as text or as a
+//! sequence diagram; filter, copy, download.
 
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::log::{Direction, Log, LogLine};
+use crate::components::diagram::Diagram;
+use crate::files;
+use crate::log::{Direction, LogLine};
+use crate::transcript::{self, Connection};
 
 #[derive(Properties, PartialEq, Debug)]
 pub struct Props {
-    /// One log per connection: the notification server first, then each switchboard.
-    pub logs: Vec<(String, Log)>,
+    /// The notification server's connection first, then each switchboard's.
+    pub connections: Vec<Connection>,
 }
 
-/// The transcript as text, for Copy and Download: `+0.042s C: VER 1 MSNP2 CVR0`, with the MD5 response
-/// hidden (it stays on screen).
-pub fn transcript(lines: &[LogLine]) -> String {
-    lines
-        .iter()
-        .map(|l| {
-            let who = if l.direction == Direction::Sent { "C" } else { "S" };
-            format!("+{}.{:03}s {who}: {}\n", l.at_ms / 1000, l.at_ms % 1000, l.exported_text())
-        })
-        .collect()
+/// Which view of the lines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum View {
+    Lines,
+    Diagram,
 }
 
-fn download(text: &str) {
-    let parts = js_sys::Array::of1(&text.into());
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("text/plain");
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else { return };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
-    let document = web_sys::window().and_then(|w| w.document());
-    if let Some(a) = document.and_then(|d| d.create_element("a").ok()) {
-        let _ = a.set_attribute("href", &url);
-        let _ = a.set_attribute("download", "msnp-transcript.txt");
-        if let Ok(a) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(a) {
-            a.click();
-        }
+fn line_view(l: &LogLine) -> Html {
+    let (class, arrow, who) = match l.direction {
+        Direction::Sent => ("sent", "→", "to the server"),
+        Direction::Received => ("received", "←", "from the server"),
+    };
+    html! {
+        <li class={class}>
+            <span class="time">{ format!("{}.{:03}", l.at_ms / 1000, l.at_ms % 1000) }</span>
+            <span class="dir" aria-label={who}>{ arrow }</span>
+            <code>{ l.shown_text().into_owned() }</code>
+            <span class="note">{ &l.note }</span>
+        </li>
     }
-    let _ = web_sys::Url::revoke_object_url(&url);
 }
 
 #[function_component(Inspector)]
@@ -45,8 +42,9 @@ pub fn inspector(props: &Props) -> Html {
     let filter = use_state(String::new);
     let copied = use_state(|| false);
     let chosen = use_state(|| 0usize);
-    let index = (*chosen).min(props.logs.len().saturating_sub(1));
-    let lines = props.logs.get(index).map(|(_, l)| l.clone()).unwrap_or_default();
+    let view = use_state(|| View::Lines);
+    let index = (*chosen).min(props.connections.len().saturating_sub(1));
+    let lines = props.connections.get(index).map(|c| c.log.clone()).unwrap_or_default();
     let on_choose = {
         let chosen = chosen.clone();
         Callback::from(move |e: Event| {
@@ -59,56 +57,62 @@ pub fn inspector(props: &Props) -> Html {
         Callback::from(move |e: InputEvent| filter.set(e.target_unchecked_into::<HtmlInputElement>().value()))
     };
     let needle = filter.to_lowercase();
-    let shown: Vec<&LogLine> = lines
-        .iter()
-        .filter(|l| {
-            needle.is_empty() || l.text.to_lowercase().contains(&needle) || l.note.to_lowercase().contains(&needle)
-        })
-        .collect();
+    let shown = lines.iter().filter(|l| {
+        needle.is_empty() || l.text.to_lowercase().contains(&needle) || l.note.to_lowercase().contains(&needle)
+    });
     let on_copy = {
-        let (lines, copied) = (lines.clone(), copied.clone());
+        let (connections, copied) = (props.connections.clone(), copied.clone());
         Callback::from(move |_: MouseEvent| {
             if let Some(w) = web_sys::window() {
-                let _ = w.navigator().clipboard().write_text(&transcript(&lines));
+                let _ = w.navigator().clipboard().write_text(&transcript::export(&connections));
                 copied.set(true);
             }
         })
     };
     let on_download = {
-        let lines = lines.clone();
-        Callback::from(move |_: MouseEvent| download(&transcript(&lines)))
+        let connections = props.connections.clone();
+        Callback::from(move |_: MouseEvent| {
+            files::download("msnp-transcript.txt", "text/plain", &transcript::export(&connections))
+        })
+    };
+    let switch = |to: View, id: &'static str, label: &'static str| {
+        let view = view.clone();
+        html! {
+            <label class="check" for={id}>
+                <input type="radio" name="inspector-view" {id} checked={*view == to}
+                    onchange={Callback::from(move |_: Event| view.set(to))} />
+                { label }
+            </label>
+        }
     };
     html! {
         <aside class="inspector" aria-labelledby="inspector-title">
             <h2 id="inspector-title">{ "Protocol inspector" }</h2>
             <div class="tools">
-                <label for="inspector-connection">{ "Connection" }</label>
-                <select id="inspector-connection" onchange={on_choose}>
-                    { for props.logs.iter().enumerate().map(|(i, (label, _))| html! {
-                        <option value={i.to_string()} selected={i == index}>{ label }</option>
-                    }) }
-                </select>
-                <label for="inspector-filter">{ "Filter" }</label>
-                <input id="inspector-filter" type="search" value={(*filter).clone()} {oninput} />
+                <fieldset class="view">
+                    <legend>{ "Show" }</legend>
+                    { switch(View::Lines, "view-lines", "Lines") }
+                    { switch(View::Diagram, "view-diagram", "Sequence diagram") }
+                </fieldset>
                 <button type="button" onclick={on_copy}>{ if *copied { "Copied" } else { "Copy" } }</button>
                 <button type="button" onclick={on_download}>{ "Download" }</button>
             </div>
-            <ol class="log">
-                { for shown.iter().map(|l| {
-                    let (class, arrow, who) = match l.direction {
-                        Direction::Sent => ("sent", "→", "to the server"),
-                        Direction::Received => ("received", "←", "from the server"),
-                    };
-                    html! {
-                        <li class={class}>
-                            <span class="time">{ format!("{}.{:03}", l.at_ms / 1000, l.at_ms % 1000) }</span>
-                            <span class="dir" aria-label={who}>{ arrow }</span>
-                            <code>{ &l.text }</code>
-                            <span class="note">{ &l.note }</span>
-                        </li>
-                    }
-                }) }
-            </ol>
+            if *view == View::Diagram {
+                <Diagram connections={props.connections.clone()} />
+            } else {
+                <div class="tools">
+                    <label for="inspector-connection">{ "Connection" }</label>
+                    <select id="inspector-connection" onchange={on_choose}>
+                        { for props.connections.iter().enumerate().map(|(i, c)| html! {
+                            <option value={i.to_string()} selected={i == index}>{ c.label() }</option>
+                        }) }
+                    </select>
+                    <label for="inspector-filter">{ "Filter" }</label>
+                    <input id="inspector-filter" type="search" value={(*filter).clone()} {oninput} />
+                </div>
+                // Focusable, so that the scrollable log can be scrolled from the keyboard.
+                <ol class="log" tabindex="0" aria-label="Protocol log">{ for shown.map(line_view) }</ol>
+            }
         </aside>
     }
 }

@@ -1,8 +1,12 @@
-//! The page's parts: sign-in form, contact list, conversations, raw console, protocol inspector.
+//! The page's parts: sign-in form, contact list, conversations, raw console, protocol inspector with its
+//! sequence diagram, replay, colours.
 
 pub mod chat;
 pub mod console;
 pub mod contacts;
+pub mod diagram;
 pub mod field;
 pub mod inspector;
+pub mod replay;
 pub mod signin;
+pub mod theme;

@@ -5,7 +5,7 @@ use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 /// What the person asked for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SignInRequest {
     pub email: String,
     pub password: String,
@@ -13,6 +13,18 @@ pub struct SignInRequest {
     pub server: String,
     pub state: State,
     pub remember: bool,
+}
+
+/// Without the password: debug output must not show it.
+impl std::fmt::Debug for SignInRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInRequest")
+            .field("email", &self.email)
+            .field("server", &self.server)
+            .field("state", &self.state)
+            .field("remember", &self.remember)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Properties, PartialEq, Debug)]

@@ -1,0 +1,119 @@
+//! The sequence diagram, drawn as SVG by the page: click an arrow (or step with the buttons) to see its
+//! bytes and what they mean; save it as an SVG file.
+
+use yew::prelude::*;
+
+use crate::diagram::{self, Arrow, Layout};
+use crate::files;
+use crate::log::Direction;
+use crate::transcript::Connection;
+
+#[derive(Properties, PartialEq, Debug)]
+pub struct Props {
+    pub connections: Vec<Connection>,
+}
+
+/// The line an arrow stands for, shown in full.
+fn details(connections: &[Connection], arrow: &Arrow) -> Html {
+    let c = &connections[arrow.connection];
+    let line = &c.log[arrow.index];
+    let way = match line.direction {
+        Direction::Sent => format!("{} to {}", c.client, c.server),
+        Direction::Received => format!("{} to {}", c.server, c.client),
+    };
+    html! {
+        <>
+            <p class="where">{ format!("{} s, {way}:", arrow.time) }</p>
+            <pre><code>{ &line.text }{ for line.payload.as_ref().map(|p| format!("\n{p}")) }</code></pre>
+            <p>{ &line.note }</p>
+        </>
+    }
+}
+
+fn arrow_view(a: &Arrow, selected: bool, onclick: Callback<MouseEvent>) -> Html {
+    let class = classes!("arrow", if a.sent { "sent" } else { "received" }, selected.then_some("selected"));
+    html! {
+        <g {class} {onclick}>
+            <rect class="hit" x="0" y={(a.y - 13.0).to_string()} width="100%" height="26" />
+            <text class="time" x="4" y={a.y.to_string()}>{ &a.time }</text>
+            <line x1={a.from.to_string()} y1={a.y.to_string()} x2={a.to.to_string()} y2={a.y.to_string()}
+                marker-end="url(#diagram-head)" />
+            <circle cx={a.bridge.to_string()} cy={a.y.to_string()} r="2.5" />
+            <text class="label" x={((a.from + a.to) / 2.0).to_string()} y={(a.y - 4.0).to_string()}
+                text-anchor="middle">{ &a.label }</text>
+        </g>
+    }
+}
+
+fn lanes_view(layout: &Layout) -> Html {
+    html! {
+        { for layout.lanes.iter().map(|lane| html! {
+            <g class="lane">
+                <text x={lane.x.to_string()} y="24" text-anchor="middle">{ &lane.name }</text>
+                <line x1={lane.x.to_string()} y1={lane.top.to_string()} x2={lane.x.to_string()} y2={lane.bottom.to_string()} />
+                if lane.closed {
+                    <text class="closed" x={lane.x.to_string()} y={(lane.bottom + 12.0).to_string()} text-anchor="middle">{ "closed" }</text>
+                }
+            </g>
+        }) }
+    }
+}
+
+#[function_component(Diagram)]
+pub fn diagram_view(props: &Props) -> Html {
+    let layout = diagram::layout(&props.connections);
+    // The selection is the line (connection, index), so it stays put while the diagram grows.
+    let selected = use_state(|| None::<(usize, usize)>);
+    let position = selected.and_then(|s| layout.arrows.iter().position(|a| (a.connection, a.index) == s));
+    let select = |i: Option<usize>| {
+        let (selected, target) =
+            (selected.clone(), i.and_then(|i| layout.arrows.get(i)).map(|a| (a.connection, a.index)));
+        Callback::from(move |_: MouseEvent| {
+            if target.is_some() {
+                selected.set(target);
+            }
+        })
+    };
+    let on_previous = select(position.map_or(layout.arrows.len().checked_sub(1), |p| p.checked_sub(1)));
+    let on_next = select(position.map_or(Some(0), |p| Some(p + 1)));
+    let on_save = {
+        let connections = props.connections.clone();
+        Callback::from(move |_: MouseEvent| {
+            let connections = &connections;
+            files::download(
+                "msnp-diagram.svg",
+                "image/svg+xml",
+                &diagram::svg(&diagram::layout(connections), connections),
+            );
+        })
+    };
+    let (w, h) = (layout.width, layout.height);
+    html! {
+        <section class="diagram" aria-label="Sequence diagram">
+            <div class="tools">
+                <button type="button" onclick={on_previous}>{ "Previous line" }</button>
+                <button type="button" onclick={on_next}>{ "Next line" }</button>
+                <button type="button" onclick={on_save}>{ "Save as SVG" }</button>
+            </div>
+            if layout.skipped > 0 {
+                <p class="hint">{ format!("The first {} lines are left out; the text view has them.", layout.skipped) }</p>
+            }
+            <div class="scroll" tabindex="0" aria-label="Diagram: click an arrow to see its line">
+                <svg width={w.to_string()} height={h.to_string()} viewBox={format!("0 0 {w} {h}")} aria-hidden="true">
+                    <defs>
+                        <marker id="diagram-head" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="8" markerHeight="8"
+                            orient="auto-start-reverse"><path d="M0,0 L8,4 L0,8 z" /></marker>
+                    </defs>
+                    { lanes_view(&layout) }
+                    { for layout.arrows.iter().enumerate().map(|(i, a)| arrow_view(a, Some(i) == position, select(Some(i)))) }
+                </svg>
+            </div>
+            <div class="detail" aria-live="polite">
+                { match position.and_then(|p| layout.arrows.get(p)) {
+                    Some(a) => details(&props.connections, a),
+                    None => html! { <p class="hint">{ "Click an arrow, or use Next line, to see its bytes and what they mean." }</p> },
+                } }
+            </div>
+        </section>
+    }
+}
