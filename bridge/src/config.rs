@@ -158,6 +158,25 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Sign the demo's robot accounts in to the embedded server (see `msnp_server::robots`).
     pub robots: bool,
+    /// Offer temporary accounts on the sign-in page (embedded server only).
+    pub guests: Option<GuestPolicy>,
+}
+
+/// Temporary guest accounts: how long they last and how many there may be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuestPolicy {
+    /// After this, the account is removed from the server and from every list.
+    pub ttl: Duration,
+    /// Accounts one client address may make per hour.
+    pub per_address_per_hour: u32,
+    /// Guest accounts at once.
+    pub max: usize,
+}
+
+impl Default for GuestPolicy {
+    fn default() -> GuestPolicy {
+        GuestPolicy { ttl: Duration::from_secs(24 * 3600), per_address_per_hour: 3, max: 1000 }
+    }
 }
 
 impl Config {
@@ -178,6 +197,7 @@ impl Config {
             limits: Limits::default(),
             tls: None,
             robots: false,
+            guests: None,
         }
     }
 }

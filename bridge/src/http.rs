@@ -1,4 +1,4 @@
-//! The HTTP side: `/ws` (sessions), `/servers`, `/healthz`, `/metrics`, and the built app at `/`.
+//! The HTTP side: `/ws` (sessions), `/servers`, `/guest`, `/healthz`, `/metrics`, and the built app at `/`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ pub fn router(state: Arc<State>, static_dir: Option<&Path>) -> Router {
     let router = Router::new()
         .route("/ws", get(websocket))
         .route("/servers", get(servers))
+        .route("/guest", get(crate::guests::offer).post(crate::guests::create))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .with_state(state);
@@ -109,7 +110,7 @@ async fn websocket(
 /// origins (`--public-origin`, or the address it listens on) or one explicitly allowed. The `Host` header
 /// proves nothing (a DNS-rebinding page sends a matching one). Clients that send no `Origin` are not
 /// browsers, and cannot be made to carry a user's cookies to the bridge, so they are let through.
-fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+pub(crate) fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else { return true };
     let Ok(origin) = origin.to_str() else { return false };
     allowed.iter().any(|a| origin_matches(a, origin))

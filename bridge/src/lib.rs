@@ -8,6 +8,7 @@ pub mod announce;
 pub mod client;
 pub mod config;
 pub mod dial;
+pub mod guests;
 pub mod http;
 pub mod metrics;
 pub mod relay;
@@ -131,6 +132,12 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let origins = own.into_iter().chain(config.allow_origins.iter().cloned()).collect();
     let mut state = State::new(config.limits, upstreams, origins, &config);
     state.server_metrics = embedded.as_ref().map(|server| Arc::clone(&server.metrics));
+    if let (Some(policy), Some(_)) = (config.guests, &embedded) {
+        // Guests are made in the embedded server's database; with an upstream server they are not offered.
+        let store = msnp_server::open_store(&config.data_dir.join("msnp.db"), None)?;
+        let robots = msnp_server::accounts::robot_contacts(msnp_server::accounts::DEMO_ACCOUNTS)?;
+        state.guests = Some(guests::Guests::start(policy, store, robots));
+    }
     let state = Arc::new(state);
     let app = http::router(Arc::clone(&state), config.static_dir.as_deref());
     let server = tokio::spawn(serve::serve(listener, app, Arc::clone(&state), tls));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bridge::config::{Config, ForwardedHeader, Limits, SbAllow, Upstream};
+use bridge::config::{Config, ForwardedHeader, GuestPolicy, Limits, SbAllow, Upstream};
 use clap::Parser;
 use ipnet::IpNet;
 
@@ -57,6 +57,19 @@ struct Args {
     /// Do not sign the demo's robot contacts in to the embedded server.
     #[arg(long)]
     no_robots: bool,
+    /// Offer "Make me a temporary account" on the sign-in page: guest-<random>@hotmail.com with a random
+    /// password and the robots as contacts (embedded server only).
+    #[arg(long)]
+    guests: bool,
+    /// Hours a guest account lasts before it is removed from the server and from every list.
+    #[arg(long, default_value_t = GuestPolicy::default().ttl.as_secs() / 3600)]
+    guest_ttl: u64,
+    /// Guest accounts one client address may make per hour.
+    #[arg(long, default_value_t = GuestPolicy::default().per_address_per_hour)]
+    guests_per_address_per_hour: u32,
+    /// Guest accounts at once.
+    #[arg(long, default_value_t = GuestPolicy::default().max)]
+    max_guests: usize,
     /// PEM certificate chain: serve https and wss (with --tls-key).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -139,6 +152,11 @@ async fn run(args: Args) -> Result<(), bridge::Error> {
         limits,
         tls: args.tls_cert.zip(args.tls_key),
         robots: !args.no_robots,
+        guests: args.guests.then(|| GuestPolicy {
+            ttl: Duration::from_secs(args.guest_ttl.saturating_mul(3600)),
+            per_address_per_hour: args.guests_per_address_per_hour,
+            max: args.max_guests,
+        }),
     };
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let running = bridge::start(config).await?;

@@ -78,6 +78,8 @@ pub struct State {
     pub metrics: Metrics,
     /// The embedded server's metrics, served at `/metrics` too.
     pub server_metrics: Option<Arc<msnp_server::metrics::Metrics>>,
+    /// Guest accounts, when offered.
+    pub guests: Option<Arc<crate::guests::Guests>>,
     /// TCP connections open (served, upgraded or being refused), and per client address.
     connections: AtomicUsize,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
@@ -100,6 +102,7 @@ impl State {
             sb_allow: config.sb_allow.clone(),
             metrics: Metrics::default(),
             server_metrics: None,
+            guests: None,
             connections: AtomicUsize::new(0),
             per_ip: Mutex::new(HashMap::new()),
             refusing: AtomicUsize::new(0),

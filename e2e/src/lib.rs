@@ -41,16 +41,34 @@ impl Driver {
     }
 
     pub async fn browser(&self) -> Client {
+        self.browser_with(|_| {}).await
+    }
+
+    /// A browser whose downloads go to `dir`.
+    pub async fn browser_downloading_to(&self, dir: &Path) -> Client {
+        let prefs = serde_json::json!({
+            "download.default_directory": dir,
+            "download.prompt_for_download": false,
+        });
+        self.browser_with(|options| {
+            options.insert("prefs".into(), prefs);
+        })
+        .await
+    }
+
+    /// A browser session; `tweak` may change its `goog:chromeOptions`.
+    async fn browser_with(&self, tweak: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> Client {
         // The same headless Chromium the wasm tests use: `cargo xtask test` writes its capabilities.
         let path = std::env::var("WEBDRIVER_CAPABILITIES")
             .expect("run through `cargo xtask test`, which sets WEBDRIVER_CAPABILITIES");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let mut caps: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
         caps.insert("browserName".into(), "chrome".into());
-        if let Some(args) =
-            caps.get_mut("goog:chromeOptions").and_then(|o| o.get_mut("args")).and_then(|a| a.as_array_mut())
-        {
-            args.push("--window-size=1100,760".into());
+        if let Some(options) = caps.get_mut("goog:chromeOptions").and_then(|o| o.as_object_mut()) {
+            if let Some(args) = options.get_mut("args").and_then(|a| a.as_array_mut()) {
+                args.push("--window-size=1100,760".into());
+            }
+            tweak(options);
         }
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
@@ -100,7 +118,12 @@ pub async fn assert_accessible(browser: &Client, state: &str) {
 
 /// Waits up to 10 s for an element matching `css` whose text contains `text`.
 pub async fn wait_text(browser: &Client, css: &str, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    wait_text_for(browser, css, text, Duration::from_secs(10)).await;
+}
+
+/// Waits up to `within` for an element matching `css` whose text contains `text`.
+pub async fn wait_text_for(browser: &Client, css: &str, text: &str, within: Duration) {
+    let deadline = Instant::now() + within;
     let mut last = String::new();
     while Instant::now() < deadline {
         if let Ok(elements) = browser.find_all(Locator::Css(css)).await {
@@ -152,11 +175,19 @@ pub fn offline(handle: &str) -> String {
 }
 
 pub async fn start_bridge() -> (bridge::Running, tempfile::TempDir) {
+    start_bridge_with(|_| {}).await
+}
+
+/// A bridge serving the built app with its embedded server; `tweak` may change its configuration.
+pub async fn start_bridge_with(
+    tweak: impl FnOnce(&mut bridge::config::Config),
+) -> (bridge::Running, tempfile::TempDir) {
     let dist = workspace().join("dist");
     assert!(dist.join("index.html").exists(), "build the app first: cargo xtask build");
     let data = tempfile::tempdir().unwrap();
     let mut config = bridge::config::Config::new("127.0.0.1:0".parse().unwrap(), data.path().to_path_buf());
     config.static_dir = Some(dist);
+    tweak(&mut config);
     (bridge::start(config).await.unwrap(), data)
 }
 

@@ -515,15 +515,6 @@ fn console_send(live: &mut Live, target: &str, line: &str) {
     }
 }
 
-/// The server names the bridge offers (`GET /servers`), first is the default.
-async fn fetch_servers() -> Option<Vec<String>> {
-    let window = web_sys::window()?;
-    let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str("servers")).await.ok()?;
-    let response: web_sys::Response = response.dyn_into().ok()?;
-    let json = wasm_bindgen_futures::JsFuture::from(response.json().ok()?).await.ok()?;
-    Some(js_sys::Array::from(&json).iter().filter_map(|v| v.as_string()).collect())
-}
-
 #[function_component(App)]
 pub fn app() -> Html {
     let live = use_mut_ref(Live::default);
@@ -534,7 +525,7 @@ pub fn app() -> Html {
         let servers = servers.clone();
         use_effect_with((), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
-                if let Some(names) = fetch_servers().await {
+                if let Some(names) = crate::api::servers().await {
                     servers.set(names);
                 }
             });

@@ -165,7 +165,7 @@ pub fn svg(layout: &Layout, connections: &[Connection]) -> String {
              <circle cx=\"{}\" cy=\"{y}\" r=\"2.5\" fill=\"{color}\"/>\
              <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{color}\">{}</text></g>\n",
             escape(&line.exported_text()),
-            escape(&line.note),
+            escape(&line.exported_note()),
             a.time,
             a.from,
             a.to,

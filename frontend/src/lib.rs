@@ -4,6 +4,7 @@
 //! [`app`] is the shell that owns the WebSocket and renders [`components`].
 
 pub mod alerts;
+pub mod api;
 pub mod app;
 pub mod chat;
 pub mod components;

@@ -65,6 +65,15 @@ impl LogLine {
         }
         self.text.as_str().into()
     }
+
+    /// The explanation as exports show it: without the MD5 response, which it quotes.
+    pub fn exported_note(&self) -> std::borrow::Cow<'_, str> {
+        let exported = self.exported_text();
+        match self.text.split(' ').next_back() {
+            Some(response) if exported != self.text => self.note.replace(response, HIDDEN_RESPONSE).into(),
+            _ => self.note.as_str().into(),
+        }
+    }
 }
 
 /// Lines kept per connection; the oldest tenth goes when the log is full, so a long session stays small.
@@ -140,6 +149,8 @@ mod tests {
         };
         let response = "USR 4 MD5 S 8aca4d4721b726ba9cd5e3a5f601671a";
         assert_eq!(sent(response).exported_text(), "USR 4 MD5 S <md5 response hidden>");
+        assert!(sent(response).note.contains("8aca4d4721b726ba9cd5e3a5f601671a"));
+        assert!(!sent(response).exported_note().contains("8aca4d") && sent(response).exported_note().contains("MD5"));
         // What the server sends, the first step, and a switchboard's USR are shown as they are.
         let frame = Frame::command("USR 3 MD5 S 1013928519.693957190");
         let challenge = LogLine::new(Conn::Notification, Direction::Received, &frame, 0, Context::default());

@@ -249,12 +249,12 @@ mod tests {
         sb.log.push(line(Direction::Sent, &Frame::command("OUT"), 2000));
         let text = export(&[ns, sb]);
         assert!(!text.contains("8aca4d"), "{text}");
-        assert!(text.contains("+1.250s S: MSG bob@hotmail.com Bob 71\n  | MIME-Version: 1.0\n"), "{text}");
+        assert!(text.contains("+1.250s S: MSG bob@hotmail.com Bob 69\n  | MIME-Version: 1.0\n"), "{text}");
 
         let t = parse(&text).unwrap();
         assert_eq!(t.connections[1], (THIS_PAGE.to_owned(), "Switchboard (chat 1)".to_owned()));
         let lines: Vec<&str> = t.steps.iter().map(|s| s.frame.line()).collect();
-        assert_eq!(lines, ["USR 4 MD5 S <md5 response hidden>", "MSG bob@hotmail.com Bob 71", "OUT"]);
+        assert_eq!(lines, ["USR 4 MD5 S <md5 response hidden>", "MSG bob@hotmail.com Bob 69", "OUT"]);
         assert_eq!(t.steps[1].frame.payload(), Some(&hello[..]));
         let replayed = t.replay(2);
         assert_eq!((replayed[0].log.len(), replayed[1].log.len()), (1, 1));

@@ -180,6 +180,8 @@ mod demo {
         let kinds: Vec<Kind> = robots(super::DEMO_ACCOUNTS).unwrap().into_iter().map(|r| r.kind).collect();
         assert_eq!(kinds, [Kind::Echo, Kind::Mood, Kind::Host, Kind::Chatty]);
         assert_eq!(demo_logins().len(), 4);
+        let contacts = robot_contacts(super::DEMO_ACCOUNTS).unwrap();
+        assert_eq!(contacts[0], Entry { handle: "echo@hotmail.com".into(), name: "Echo%20%F0%9F%A4%96".into() });
     }
 }
 
@@ -191,6 +193,14 @@ pub fn demo_logins() -> Vec<(String, String)> {
     toml::from_str::<AccountsFile>(DEMO_ACCOUNTS)
         .map(|file| file.account.into_iter().filter(|a| a.robot.is_none()).map(|a| (a.email, a.password)).collect())
         .unwrap_or_default()
+}
+
+/// The robot accounts of an accounts file as contact-list entries (e-mail address and friendly name), for
+/// new accounts that should have them as contacts.
+pub fn robot_contacts(text: &str) -> Result<Vec<Entry>, ImportError> {
+    let file: AccountsFile = toml::from_str(text)?;
+    let robots = file.account.into_iter().filter(|a| a.robot.is_some());
+    Ok(robots.map(|a| Entry { name: a.name.unwrap_or_else(|| a.email.clone()), handle: a.email }).collect())
 }
 
 /// The robot accounts an accounts file describes.

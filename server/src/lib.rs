@@ -7,6 +7,7 @@
 
 pub mod accounts;
 mod conn;
+pub mod guests;
 pub mod jobs;
 mod lists;
 pub mod metrics;

@@ -193,6 +193,10 @@ CREATE TABLE IF NOT EXISTS admin_events (
     version INTEGER
 );
 CREATE INDEX IF NOT EXISTS admin_events_by_time ON admin_events (at);
+CREATE TABLE IF NOT EXISTS guests (
+    account INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    expires INTEGER NOT NULL
+);
 ";
 
 /// How long the database keeps administrators' events, in seconds: a running server reads them within a
@@ -239,28 +243,35 @@ impl SqliteStore {
     pub fn put_account(&mut self, account: &Account, password: &str) -> Result<()> {
         let sealed = self.secret.seal(password.as_bytes())?;
         let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            &format!(
-                "INSERT INTO accounts (handle, password, name, version, gtc, blp) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (handle) DO UPDATE SET handle = excluded.handle, password = excluded.password,
-                   name = excluded.name, gtc = excluded.gtc, blp = excluded.blp,
-                   version = max(excluded.version, {NEXT_VERSION})"
-            ),
-            params![account.handle, sealed, account.name, account.version, account.gtc.as_str(), account.blp.as_str()],
-        )?;
-        let id: i64 = tx.query_row("SELECT id FROM accounts WHERE handle = ?1", [&account.handle], |r| r.get(0))?;
-        tx.execute("DELETE FROM entries WHERE account = ?1", [id])?;
-        for list in List::ALL {
-            for entry in account.list(*list) {
-                tx.execute(
-                    "INSERT OR IGNORE INTO entries (account, list, handle, name) VALUES (?1, ?2, ?3, ?4)",
-                    params![id, list.as_str(), entry.handle, entry.name],
-                )?;
-            }
-        }
-        record(&tx, &AdminEvent::SessionInvalid { handle: account.handle.clone() })?;
+        write_account(&tx, account, &sealed)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Creates a temporary account, which [`SqliteStore::expired_guests`] lists from `expires` (Unix
+    /// seconds) on.
+    pub fn put_guest(&mut self, account: &Account, password: &str, expires: i64) -> Result<()> {
+        let sealed = self.secret.seal(password.as_bytes())?;
+        let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = write_account(&tx, account, &sealed)?;
+        tx.execute("INSERT OR REPLACE INTO guests (account, expires) VALUES (?1, ?2)", params![id, expires])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Temporary accounts there are now.
+    pub fn guest_count(&self) -> Result<usize> {
+        Ok(self.db.query_row("SELECT count(*) FROM guests", [], |r| r.get(0))?)
+    }
+
+    /// Temporary accounts whose time is up at `now` (Unix seconds).
+    pub fn expired_guests(&self, now: i64) -> Result<Vec<String>> {
+        let mut stmt = self.db.prepare(
+            "SELECT a.handle FROM guests g JOIN accounts a ON a.id = g.account WHERE g.expires <= ?1
+             ORDER BY g.expires",
+        )?;
+        let rows = stmt.query_map([now], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Changes the password; the account's session on a running server ends.
@@ -333,6 +344,31 @@ impl SqliteStore {
     pub fn last_admin_event(&self) -> Result<i64> {
         Ok(self.db.query_row("SELECT coalesce(max(id), 0) FROM admin_events", [], |r| r.get(0))?)
     }
+}
+
+/// Creates or replaces `account` (see [`SqliteStore::put_account`]) in `tx`; its id.
+fn write_account(tx: &rusqlite::Transaction<'_>, account: &Account, sealed: &[u8]) -> Result<i64> {
+    tx.execute(
+        &format!(
+            "INSERT INTO accounts (handle, password, name, version, gtc, blp) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (handle) DO UPDATE SET handle = excluded.handle, password = excluded.password,
+               name = excluded.name, gtc = excluded.gtc, blp = excluded.blp,
+               version = max(excluded.version, {NEXT_VERSION})"
+        ),
+        params![account.handle, sealed, account.name, account.version, account.gtc.as_str(), account.blp.as_str()],
+    )?;
+    let id: i64 = tx.query_row("SELECT id FROM accounts WHERE handle = ?1", [&account.handle], |r| r.get(0))?;
+    tx.execute("DELETE FROM entries WHERE account = ?1", [id])?;
+    for list in List::ALL {
+        for entry in account.list(*list) {
+            tx.execute(
+                "INSERT OR IGNORE INTO entries (account, list, handle, name) VALUES (?1, ?2, ?3, ?4)",
+                params![id, list.as_str(), entry.handle, entry.name],
+            )?;
+        }
+    }
+    record(tx, &AdminEvent::SessionInvalid { handle: account.handle.clone() })?;
+    Ok(id)
 }
 
 /// Records an administrators' event in the transaction that made the change.

@@ -269,6 +269,7 @@ pub fn demo(listen: &str) -> Result {
             "127.0.0.1:1863",
             "--sb-listen",
             "127.0.0.1:1864",
+            "--guests",
         ],
     ))
 }

@@ -43,6 +43,32 @@ pub fn sign_in(props: &Props) -> Html {
     let server = use_node_ref();
     let state = use_node_ref();
     let remember = use_node_ref();
+    // Hours a guest account lasts, when the bridge makes them; and what the last request for one gave.
+    let guest_hours = use_state(|| None::<u32>);
+    let guest = use_state(|| None::<Result<(String, String), String>>);
+    {
+        let guest_hours = guest_hours.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move { guest_hours.set(crate::api::guest_offer().await) });
+        });
+    }
+    let on_guest = {
+        let (guest, email, password) = (guest.clone(), email.clone(), password.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (guest, email, password) = (guest.clone(), email.clone(), password.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let made = crate::api::make_guest().await;
+                if let Ok((address, secret)) = &made {
+                    for (field, value) in [(&email, address), (&password, secret)] {
+                        if let Some(input) = field.cast::<HtmlInputElement>() {
+                            input.set_value(value);
+                        }
+                    }
+                }
+                guest.set(Some(made));
+            });
+        })
+    };
     {
         // Fill in the remembered address once, without making the field controlled: a re-render must not
         // overwrite what the person types.
@@ -111,6 +137,23 @@ pub fn sign_in(props: &Props) -> Html {
             <button type="submit" disabled={props.busy}>
                 { if props.busy { "Signing in…" } else { "Sign in" } }
             </button>
+            if let Some(hours) = *guest_hours {
+                <p class="guest">
+                    <button type="button" onclick={on_guest}>{ "Make me a temporary account" }</button>
+                    { format!(" with the robots as contacts; it is removed after {hours} hours.") }
+                </p>
+                { match &*guest {
+                    Some(Ok((address, secret))) => html! {
+                        <p class="notice guest-made" role="status">
+                            { "Your temporary account is " }<strong>{ address }</strong>{ ", password " }
+                            <strong><code>{ secret }</code></strong>
+                            { ". Both are filled in above; the password is shown only now. Press Sign in." }
+                        </p>
+                    },
+                    Some(Err(why)) => html! { <p class="notice" role="alert">{ why }</p> },
+                    None => html! {},
+                } }
+            }
         </form>
     }
 }

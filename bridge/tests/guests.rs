@@ -1,0 +1,79 @@
+//! Guest accounts: offered only when configured, made over HTTP from the page's origin, limited per
+//! address and in total, and usable at once to sign in with the robots as contacts.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bridge::config::GuestPolicy;
+use common::{TestBridge, Ws};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One HTTP/1.1 request over raw TCP, from `origin`: the status code and the body.
+async fn request(addr: SocketAddr, method: &str, path: &str, origin: &str) -> (u16, String) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    tcp.read_to_string(&mut raw).await.unwrap();
+    let status = raw.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = raw.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+fn policy(per_address_per_hour: u32, max: usize) -> GuestPolicy {
+    GuestPolicy { ttl: Duration::from_secs(3600), per_address_per_hour, max }
+}
+
+#[tokio::test]
+async fn a_guest_account_is_made_from_the_page_and_signs_in_with_the_robots() {
+    let bridge = TestBridge::start_with(|c| c.guests = Some(policy(2, 10))).await;
+    let addr = bridge.http();
+    let own = format!("http://{addr}");
+    assert_eq!(request(addr, "GET", "/guest", &own).await, (200, r#"{"hours":1}"#.to_owned()));
+    assert_eq!(request(addr, "POST", "/guest", "http://evil.example").await.0, 403);
+
+    let (status, body) = request(addr, "POST", "/guest", &own).await;
+    assert_eq!(status, 200, "{body}");
+    let made: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let (email, password) = (made["email"].as_str().unwrap(), made["password"].as_str().unwrap());
+    assert!(email.starts_with("guest-") && password.len() >= 16, "{body}");
+
+    let name = format!("Guest%20{}", &email[6..10]);
+    let mut c = Ws::sign_in(addr, email, password, &name).await;
+    c.send("SYN 5 0").await;
+    let syn = c.expect_prefix("SYN 5 ").await;
+    assert_ne!(syn, "0");
+    let mut forward = Vec::new();
+    while forward.len() < 4 {
+        let line = String::from_utf8(c.next().await.unwrap()).unwrap();
+        if line.starts_with("LST 5 FL") {
+            forward.push(line.split(' ').nth(6).unwrap().to_owned());
+        }
+    }
+    assert_eq!(forward, ["echo@hotmail.com", "mood@hotmail.com", "host@hotmail.com", "chatty@hotmail.com"]);
+
+    // Two per address per hour: the third is refused, saying why.
+    assert_eq!(request(addr, "POST", "/guest", &own).await.0, 200);
+    let (status, body) = request(addr, "POST", "/guest", &own).await;
+    assert_eq!(status, 429);
+    assert!(body.contains("per hour"), "{body}");
+}
+
+#[tokio::test]
+async fn guests_are_limited_in_total_and_not_offered_unless_configured() {
+    let bridge = TestBridge::start_with(|c| c.guests = Some(policy(10, 1))).await;
+    let own = format!("http://{}", bridge.http());
+    assert_eq!(request(bridge.http(), "POST", "/guest", &own).await.0, 200);
+    let (status, body) = request(bridge.http(), "POST", "/guest", &own).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("taken"), "{body}");
+
+    let plain = TestBridge::start().await;
+    let own = format!("http://{}", plain.http());
+    assert_eq!(request(plain.http(), "GET", "/guest", &own).await.0, 404);
+    assert_eq!(request(plain.http(), "POST", "/guest", &own).await.0, 404);
+}

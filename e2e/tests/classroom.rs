@@ -1,0 +1,129 @@
+//! The page teaches a person alone: a guest account in one click, robots that change state, answer and
+//! hold a group chat, the sequence diagram, and the session downloaded and replayed without a server.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use e2e::*;
+
+const MESSAGES: &str = ".chat .messages";
+
+/// Waits up to 10 s for `name` to appear in `dir` (a download).
+async fn downloaded(dir: &Path, name: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+            return path;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name} was not downloaded to {}", dir.display());
+}
+
+/// Clicks the button whose text is `label` inside `scope`.
+async fn press(browser: &Client, scope: &str, label: &str) {
+    let xpath = format!("//*[contains(@class, '{scope}')]//button[normalize-space(.)='{label}']");
+    browser.find(Locator::XPath(&xpath)).await.unwrap_or_else(|e| panic!("{label}: {e}")).click().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_alone_learns_the_protocol() {
+    let (bridge, _data) = start_bridge_with(|c| {
+        c.robots = true;
+        c.guests = Some(Default::default());
+    })
+    .await;
+    let url = format!("http://{}/", bridge.http_addr);
+    let downloads = tempfile::tempdir().unwrap();
+    let driver = Driver::start().await;
+    let me = driver.browser_downloading_to(downloads.path()).await;
+
+    // A temporary account in one click: filled in, password shown once.
+    me.goto(&url).await.unwrap();
+    press(&me, "sign-in", "Make me a temporary account").await;
+    wait_text(&me, ".guest-made", "Your temporary account is guest-").await;
+    let email = field_value(&me, "#email").await;
+    assert!(email.starts_with("guest-") && !field_value(&me, "#password").await.is_empty());
+    shot(&me, "20-guest-account").await;
+    click(&me, ".sign-in button[type=submit]").await;
+    wait_text(&me, "#me .name", "Guest").await;
+
+    // The mood robot changes its state and name every few seconds.
+    wait_text(&me, &online("mood@hotmail.com"), "Mood").await;
+    wait_text_for(&me, ".live", "Mood", Duration::from_secs(15)).await;
+    shot(&me, "21-robots-online").await;
+
+    // The echo robot types, then answers.
+    click(&me, "button[aria-label^='Chat with Echo']").await;
+    type_into(&me, "#chat-input-1", "Hello robot\n").await;
+    wait_text(&me, ".chat .typing", "is typing").await;
+    wait_text(&me, MESSAGES, "You said: Hello robot").await;
+    shot(&me, "22-echo-robot").await;
+
+    // The host robot invites the chatty one: a group chat, then one leaves.
+    click(&me, "button[aria-label^='Chat with Host']").await;
+    type_into(&me, "#chat-input-2", "Hi Host\n").await;
+    wait_text(&me, ".chat .participants", "Chatty").await;
+    wait_text(&me, MESSAGES, "I was invited with CAL").await;
+    shot(&me, "23-group-chat").await;
+    wait_text_for(&me, MESSAGES, "left the conversation", Duration::from_secs(15)).await;
+    wait_text(&me, ".chat .participants", "In this conversation: Host").await;
+
+    // The sequence diagram: lanes, arrows, and any arrow explained.
+    click(&me, "#view-diagram").await;
+    wait_text(&me, ".diagram svg", "Notification server").await;
+    wait_text(&me, ".diagram svg", "Switchboard (chat 2").await;
+    press(&me, "diagram", "Next line").await;
+    wait_text(&me, ".diagram .detail", "VER").await;
+    click(&me, ".diagram g.arrow:last-of-type rect.hit").await;
+    wait_text(&me, ".diagram .detail", "s, ").await;
+    shot(&me, "24-sequence-diagram").await;
+    press(&me, "diagram", "Save as SVG").await;
+    let svg = std::fs::read_to_string(downloaded(downloads.path(), "msnp-diagram.svg").await).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("Notification server"), "{svg}");
+
+    // The whole session downloaded: every connection, payloads, no MD5 response.
+    press(&me, "inspector", "Download").await;
+    let transcript = downloaded(downloads.path(), "msnp-transcript.txt").await;
+    let text = std::fs::read_to_string(&transcript).unwrap();
+    assert!(text.contains("== This page -> Switchboard (chat 2") && text.contains("  | You said: Hello robot"));
+    assert!(text.contains("<md5 response hidden>"), "{text}");
+
+    // Signed out, the transcript replays without any server.
+    click(&me, "button.sign-out").await;
+    wait_text(&me, "#sign-in-title", "Sign in").await;
+    bridge.shutdown().await;
+    let file = me.find(Locator::Css("#transcript-file")).await.unwrap();
+    file.send_keys(transcript.to_str().unwrap()).await.unwrap();
+    wait_text(&me, "#replay-title", "Replay: msnp-transcript.txt").await;
+    wait_text(&me, ".replay .current", "VER 1 MSNP2").await;
+    for _ in 0..3 {
+        press(&me, "replay", "Forward").await;
+    }
+    wait_text(&me, ".replay .position", "Line 4 of").await;
+    wait_text(&me, ".replay .current", "INF 2 MD5").await;
+    press(&me, "replay", "Back").await;
+    wait_text(&me, ".replay .position", "Line 3 of").await;
+    shot(&me, "25-replay").await;
+
+    // A built-in lesson, to its end, in dark colours.
+    press(&me, "replay", "Close the replay").await;
+    me.find(Locator::Css("#lesson")).await.unwrap().select_by_value("chat").await.unwrap();
+    press(&me, "learn", "Start").await;
+    wait_text(&me, "#replay-title", "A chat through a switchboard").await;
+    press(&me, "replay", "Last").await;
+    wait_text(&me, ".replay .current", "OUT").await;
+    me.find(Locator::Css("#theme")).await.unwrap().select_by_value("dark").await.unwrap();
+    wait_text(&me, ".diagram svg", "Bob").await;
+    shot(&me, "26-lesson-dark").await;
+
+    // A malformed file is refused, naming the line.
+    press(&me, "replay", "Close the replay").await;
+    let bad = downloads.path().join("bad.txt");
+    std::fs::write(&bad, "C: VER 1 MSNP2\nthis is not a line\n").unwrap();
+    me.find(Locator::Css("#transcript-file")).await.unwrap().send_keys(bad.to_str().unwrap()).await.unwrap();
+    wait_text(&me, ".learn .notice", "bad.txt: Line 2: expected").await;
+
+    me.close().await.unwrap();
+}

@@ -1,0 +1,41 @@
+//! The bridge's HTTP endpoints besides the WebSocket: the servers it offers, and guest accounts.
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// A response's status and its body as text.
+async fn fetch(path: &str, method: &str) -> Option<(u16, String)> {
+    let window = web_sys::window()?;
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    let response = JsFuture::from(window.fetch_with_str_and_init(path, &init)).await.ok()?;
+    let response: web_sys::Response = response.dyn_into().ok()?;
+    let text = JsFuture::from(response.text().ok()?).await.ok()?.as_string()?;
+    Some((response.status(), text))
+}
+
+/// The server names the bridge offers (`GET /servers`), first is the default.
+pub async fn servers() -> Option<Vec<String>> {
+    let (200, text) = fetch("servers", "GET").await? else { return None };
+    let json = js_sys::JSON::parse(&text).ok()?;
+    Some(js_sys::Array::from(&json).iter().filter_map(|v| v.as_string()).collect())
+}
+
+/// How many hours a guest account lasts, if the bridge makes them (`GET /guest`).
+pub async fn guest_offer() -> Option<u32> {
+    let (200, text) = fetch("guest", "GET").await? else { return None };
+    let json = js_sys::JSON::parse(&text).ok()?;
+    js_sys::Reflect::get(&json, &"hours".into()).ok()?.as_f64().map(|h| h as u32)
+}
+
+/// A new guest account, e-mail and password (`POST /guest`), or the bridge's reason why not.
+pub async fn make_guest() -> Result<(String, String), String> {
+    let unreachable = || "The bridge could not be reached; try again.".to_owned();
+    let (status, text) = fetch("guest", "POST").await.ok_or_else(unreachable)?;
+    if status != 200 {
+        return Err(text);
+    }
+    let json = js_sys::JSON::parse(&text).map_err(|_| unreachable())?;
+    let field = |name: &str| js_sys::Reflect::get(&json, &name.into()).ok().and_then(|v| v.as_string());
+    field("email").zip(field("password")).ok_or_else(unreachable)
+}
