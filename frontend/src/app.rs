@@ -640,7 +640,7 @@ pub fn app() -> Html {
                 <ThemeSwitch />
                 { main }
             </main>
-            <Inspector {connections} />
+            <Inspector {connections} replaying={replaying.is_some()} />
         </div>
     }
 }

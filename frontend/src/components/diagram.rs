@@ -11,6 +11,9 @@ use crate::transcript::Connection;
 #[derive(Properties, PartialEq, Debug)]
 pub struct Props {
     pub connections: Vec<Connection>,
+    /// Show the latest line's details, unless the person picked another since it came (a replay).
+    #[prop_or_default]
+    pub follow: bool,
 }
 
 /// The line an arrow stands for, shown in full.
@@ -62,15 +65,22 @@ fn lanes_view(layout: &Layout) -> Html {
 #[function_component(Diagram)]
 pub fn diagram_view(props: &Props) -> Html {
     let layout = diagram::layout(&props.connections);
-    // The selection is the line (connection, index), so it stays put while the diagram grows.
-    let selected = use_state(|| None::<(usize, usize)>);
-    let position = selected.and_then(|s| layout.arrows.iter().position(|a| (a.connection, a.index) == s));
+    // The selection is the line (connection, index), so it stays put while the diagram grows; with it, how
+    // many arrows there were, so that a replay's next step takes over again.
+    let selected = use_state(|| None::<((usize, usize), usize)>);
+    let count = layout.arrows.len();
+    let picked = selected.filter(|(_, at)| !props.follow || *at == count);
+    let position = match picked {
+        Some((line, _)) => layout.arrows.iter().position(|a| (a.connection, a.index) == line),
+        None if props.follow => count.checked_sub(1),
+        None => None,
+    };
     let select = |i: Option<usize>| {
         let (selected, target) =
             (selected.clone(), i.and_then(|i| layout.arrows.get(i)).map(|a| (a.connection, a.index)));
         Callback::from(move |_: MouseEvent| {
-            if target.is_some() {
-                selected.set(target);
+            if let Some(line) = target {
+                selected.set(Some((line, count)));
             }
         })
     };
@@ -98,7 +108,7 @@ pub fn diagram_view(props: &Props) -> Html {
             if layout.skipped > 0 {
                 <p class="hint">{ format!("The first {} lines are left out; the text view has them.", layout.skipped) }</p>
             }
-            <div class="scroll" tabindex="0" aria-label="Diagram: click an arrow to see its line">
+            <div class="scroll" role="group" tabindex="0" aria-label="Diagram: click an arrow to see its line">
                 <svg width={w.to_string()} height={h.to_string()} viewBox={format!("0 0 {w} {h}")} aria-hidden="true">
                     <defs>
                         <marker id="diagram-head" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="8" markerHeight="8"

@@ -13,6 +13,9 @@ use crate::transcript::{self, Connection};
 pub struct Props {
     /// The notification server's connection first, then each switchboard's.
     pub connections: Vec<Connection>,
+    /// A replay: the diagram shows the latest line.
+    #[prop_or_default]
+    pub replaying: bool,
 }
 
 /// Which view of the lines.
@@ -98,7 +101,7 @@ pub fn inspector(props: &Props) -> Html {
                 <button type="button" onclick={on_download}>{ "Download" }</button>
             </div>
             if *view == View::Diagram {
-                <Diagram connections={props.connections.clone()} />
+                <Diagram connections={props.connections.clone()} follow={props.replaying} />
             } else {
                 <div class="tools">
                     <label for="inspector-connection">{ "Connection" }</label>
