@@ -73,3 +73,30 @@ async fn two_people_sign_in_see_each_other_and_sign_out() {
     bob.close().await.unwrap();
     bridge.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_connection_signs_in_again_by_itself_in_the_same_state() {
+    let (bridge, _data) = start_bridge().await;
+    let addr = bridge.http_addr;
+    let url = format!("http://{addr}/");
+    let driver = Driver::start().await;
+    let alice = driver.browser().await;
+    sign_in(&alice, &url, "alice@hotmail.com", "alice").await;
+    wait_text(&alice, "#me .name", "Alice").await;
+    alice.find(Locator::Css("#my-state")).await.unwrap().select_by_value("BSY").await.unwrap();
+    wait_text(&alice, ".inspector .log", "your state is now Busy").await;
+
+    // The bridge and its server go away: the page says it will try again, and does, with backoff.
+    bridge.shutdown().await;
+    wait_text(&alice, ".sign-in .notice", "Signing in again in").await;
+    shot(&alice, "09-reconnecting").await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let (again, _data) = start_bridge_with(|c| c.listen = addr).await;
+    wait_text_for(&alice, "main .notice", "you are signed in again", std::time::Duration::from_secs(40)).await;
+    wait_text(&alice, "#my-state option:checked", "Busy").await;
+    wait_text(&alice, ".inspector .log", "CHG 6 BSY").await;
+    shot(&alice, "10-signed-in-again").await;
+
+    alice.close().await.unwrap();
+    again.shutdown().await;
+}
