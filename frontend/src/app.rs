@@ -155,10 +155,12 @@ impl Live {
     }
 
     /// The notification server's connection ended: a lost connection is retried (with the state the
-    /// person was in), anything else forgets the password.
+    /// person was in) if they had signed in, or if this was a retry already; anything else forgets the
+    /// password.
     fn after_close(&mut self) {
         let Some(session) = self.session.as_ref() else { return };
-        let retry = session.may_retry() && self.credentials.is_some();
+        let retry =
+            session.may_retry() && self.credentials.is_some() && (session.signed_in() || self.reconnect.is_some());
         let state = session.state();
         if retry {
             if self.reconnect.is_none()
@@ -803,6 +805,22 @@ mod tests {
             assert_eq!(live.credentials.is_some(), retried);
             assert_eq!(live.reconnect.as_ref().map(|r| r.request.state), retried.then_some(State::Busy));
         }
+    }
+
+    #[test]
+    fn a_first_sign_in_that_cannot_connect_is_not_retried() {
+        let mut live = Live { session: Some(Session::new(config("hunter2"), 0.0)), ..Live::default() };
+        live.credentials = Some(SignInRequest {
+            email: "jd@hotmail.com".into(),
+            password: "hunter2".into(),
+            server: String::new(),
+            state: State::Online,
+            remember: false,
+        });
+        live.session.as_mut().unwrap().closed(1006, "", 1.0);
+        live.flush();
+        assert!(!live.retry_due && live.reconnect.is_none() && live.credentials.is_none());
+        assert!(live.session.as_ref().unwrap().notice.as_deref().unwrap().contains("lost"));
     }
 
     #[test]
