@@ -18,6 +18,9 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("/usr/bin/chromium", "chromium"),
     ("/usr/bin/chromedriver", "chromium-driver"),
     ("/usr/bin/firefox-esr", "firefox-esr"),
+    // The cluster's engines: tests start their own throwaway PostgreSQL cluster and NATS servers.
+    ("/usr/lib/postgresql/15/bin/initdb", "postgresql"),
+    ("/usr/bin/nats-server", "nats-server"),
 ];
 
 /// Where the installed tools are.
@@ -84,7 +87,8 @@ pub fn ensure() -> Result<Tools> {
         DEBIAN_PACKAGES.iter().filter(|(file, _)| !Path::new(file).exists()).map(|(_, package)| *package).collect();
     if !missing.is_empty() {
         eprintln!(
-            "installing {} from Debian (about a minute): the wasm tests run in headless browsers",
+            "installing {} from Debian (about a minute): browsers for the wasm and e2e tests, PostgreSQL and NATS \
+             for the cluster tests",
             missing.join(", ")
         );
         run(&mut cmd("apt-get", &["update", "-qq"]))?;
