@@ -11,7 +11,7 @@ use axum::extract::State as Shared;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use msnp::ns::Entry;
-use msnp_server::store::SqliteStore;
+use msnp_server::store::{Admin, SqliteStore};
 use serde::Serialize;
 
 use crate::config::GuestPolicy;
@@ -47,7 +47,7 @@ impl Guests {
                 let Some(store) = store.upgrade() else { return };
                 let swept = tokio::task::spawn_blocking(move || {
                     let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
-                    msnp_server::guests::remove_expired(&mut store, unix_now())
+                    msnp_server::guests::remove_expired(&mut *store, unix_now())
                 })
                 .await;
                 match swept {
@@ -126,7 +126,7 @@ pub async fn create(
         if store.guest_count()? >= guests.policy.max {
             return Ok(None);
         }
-        msnp_server::guests::create(&mut store, &guests.contacts, guests.policy.ttl, unix_now()).map(Some)
+        msnp_server::guests::create(&mut *store, &guests.contacts, guests.policy.ttl, unix_now()).map(Some)
     })
     .await;
     match made {

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::robots::{Kind, Robot};
-use crate::store::{Account, SqliteStore, StoreError};
+use crate::store::{Account, Admin, StoreError};
 
 #[derive(Debug, Error)]
 pub enum ImportError {
@@ -99,7 +99,7 @@ fn account(spec: AccountSpec) -> Result<(Account, String), ImportError> {
 }
 
 /// Creates or replaces every account the TOML text describes; returns how many.
-pub fn import(store: &mut SqliteStore, text: &str) -> Result<usize, ImportError> {
+pub fn import(store: &mut dyn Admin, text: &str) -> Result<usize, ImportError> {
     let file: AccountsFile = toml::from_str(text)?;
     // Check everything before writing anything.
     let accounts = file.account.into_iter().map(account).collect::<Result<Vec<_>, _>>()?;
@@ -113,7 +113,7 @@ pub fn import(store: &mut SqliteStore, text: &str) -> Result<usize, ImportError>
 mod tests {
     use super::*;
     use crate::secret::Secret;
-    use crate::store::Store;
+    use crate::store::{SqliteStore, Store};
 
     #[test]
     fn imports_accounts_in_order_and_replaces_them() {
@@ -171,6 +171,7 @@ mod tests {
 mod demo {
     use super::*;
     use crate::secret::Secret;
+    use crate::store::SqliteStore;
 
     #[test]
     fn the_shipped_demo_accounts_import() {

@@ -1,6 +1,6 @@
 //! Temporary accounts for a public demo: `guest-<random>@hotmail.com` with a random password and the
 //! robots as contacts, removed when their time is up (from every list, each holder's version bumped, as
-//! [`SqliteStore::remove_account`] does).
+//! [`Admin::remove_account`] does).
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use msnp::ns::Entry;
 use msnp::{List, handle};
 
 use crate::secret::random_bytes;
-use crate::store::{Account, SqliteStore, StoreError};
+use crate::store::{Account, Admin, StoreError};
 
 /// A new guest account; the password is shown to its person once and kept nowhere in plain text.
 #[derive(Clone, PartialEq, Eq)]
@@ -34,7 +34,7 @@ fn random_text<const N: usize>() -> Result<String, StoreError> {
 
 /// Creates a guest with `contacts` on its forward and allow lists, expiring `ttl` after `now` (Unix
 /// seconds).
-pub fn create(store: &mut SqliteStore, contacts: &[Entry], ttl: Duration, now: i64) -> Result<Guest, StoreError> {
+pub fn create(store: &mut dyn Admin, contacts: &[Entry], ttl: Duration, now: i64) -> Result<Guest, StoreError> {
     let id = random_text::<8>()?;
     let email = format!("guest-{id}@hotmail.com");
     debug_assert!(handle::is_valid(&email));
@@ -52,7 +52,7 @@ pub fn create(store: &mut SqliteStore, contacts: &[Entry], ttl: Duration, now: i
 }
 
 /// Removes the guests whose time is up at `now`; how many.
-pub fn remove_expired(store: &mut SqliteStore, now: i64) -> Result<usize, StoreError> {
+pub fn remove_expired(store: &mut dyn Admin, now: i64) -> Result<usize, StoreError> {
     let expired = store.expired_guests(now)?;
     for handle in &expired {
         store.remove_account(handle)?;
@@ -66,7 +66,7 @@ mod tests {
 
     use super::*;
     use crate::secret::Secret;
-    use crate::store::Store;
+    use crate::store::{SqliteStore, Store};
 
     fn robot() -> Entry {
         Entry { handle: "echo@hotmail.com".into(), name: "Echo".into() }

@@ -72,8 +72,8 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts one writer and `readers` readers; `open` makes each one's store.
-    pub fn start<S: Store + 'static>(readers: usize, open: impl Fn() -> Result<S>) -> Result<Worker> {
+    /// Starts one writer and `readers` readers; `open` makes each one's store (its own connection).
+    pub fn start(readers: usize, open: impl Fn() -> Result<Box<dyn Store>>) -> Result<Worker> {
         let (writes, write_jobs) = mpsc::channel();
         spawn("msnp-store-write", open()?, Arc::new(Mutex::new(write_jobs)))?;
         let (reads, read_jobs) = mpsc::channel();
@@ -93,14 +93,14 @@ impl Worker {
     }
 }
 
-fn spawn<S: Store + 'static>(name: &str, mut store: S, jobs: Arc<Mutex<mpsc::Receiver<(Job, Reply)>>>) -> Result<()> {
+fn spawn(name: &str, mut store: Box<dyn Store>, jobs: Arc<Mutex<mpsc::Receiver<(Job, Reply)>>>) -> Result<()> {
     std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
             loop {
                 let next = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
                 let Ok((job, reply)) = next else { return };
-                reply(job.run(&mut store));
+                reply(job.run(store.as_mut()));
             }
         })
         .map_err(StoreError::Thread)?;

@@ -1,5 +1,5 @@
 //! The project's MSNP2 server: notification server (sign-in, lists, presence) and switchboard, with
-//! accounts and lists in SQLite.
+//! accounts and lists in SQLite (the default) or PostgreSQL.
 //!
 //! The protocol logic ([`notification`], [`lists`], [`presence`], [`switchboard`]) is sans-IO: frames
 //! and store results in, frames and store jobs out, time passed in; so it is tested without sockets or
@@ -35,7 +35,7 @@ use crate::metrics::Metrics;
 use crate::net::{Kind, NetLimits, Server};
 use crate::notification::{Logic, NsConfig};
 use crate::secret::{Secret, SecretError};
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{Admin, PgStore, SqliteStore, Store, StoreError};
 use crate::switchboard::SbConfig;
 
 /// How long a write waits for another process's lock on the database before it fails (`500`).
@@ -52,13 +52,72 @@ pub enum Error {
     Secret(#[from] SecretError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("a PostgreSQL store needs --key-file: the key that encrypts passwords is kept outside the database")]
+    NoKeyFile,
+}
+
+/// Where accounts and lists are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file, created if missing; the default, for one server process.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, `postgres://user@host:port/db`, shared by server nodes; the schema is
+    /// created if missing.
+    Postgres(String),
+}
+
+impl std::str::FromStr for Database {
+    type Err = std::convert::Infallible;
+    /// `postgres://…` or `postgresql://…` is PostgreSQL; anything else is a SQLite file's path.
+    fn from_str(s: &str) -> Result<Database, Self::Err> {
+        Ok(if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Database::Postgres(s.to_owned())
+        } else {
+            Database::Sqlite(PathBuf::from(s))
+        })
+    }
+}
+
+impl From<PathBuf> for Database {
+    fn from(path: PathBuf) -> Database {
+        Database::Sqlite(path)
+    }
+}
+
+impl Database {
+    /// The password key: `key_file`, or for SQLite `<db>.key` beside the database (created if missing).
+    pub fn secret(&self, key_file: Option<&std::path::Path>) -> Result<Secret, Error> {
+        let path = match (self, key_file) {
+            (_, Some(key)) => key.to_owned(),
+            (Database::Sqlite(db), None) => key_path(db, None),
+            (Database::Postgres(_), None) => return Err(Error::NoKeyFile),
+        };
+        Ok(Secret::load_or_create(&path)?)
+    }
+
+    /// A connection for the server's store threads.
+    fn open(&self, secret: Secret, busy: Duration) -> Result<Box<dyn Store>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(db) => Box::new(SqliteStore::open(db, secret, busy)?),
+            Database::Postgres(url) => Box::new(PgStore::connect(url, secret)?),
+        })
+    }
+
+    /// A connection for administration (`import`, `user …`, guest accounts).
+    pub fn open_admin(&self, key_file: Option<&std::path::Path>) -> Result<Box<dyn Admin + Send>, Error> {
+        let secret = self.secret(key_file)?;
+        Ok(match self {
+            Database::Sqlite(db) => Box::new(SqliteStore::open(db, secret, DEFAULT_BUSY_TIMEOUT)?),
+            Database::Postgres(url) => Box::new(PgStore::connect(url, secret)?),
+        })
+    }
 }
 
 /// Everything `msnp-server serve` needs.
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
-    pub db: PathBuf,
-    /// The password key file; default: the database path with `.key` appended.
+    pub db: Database,
+    /// The password key file; default for SQLite: the database path with `.key` appended.
     pub key_file: Option<PathBuf>,
     pub listen: SocketAddr,
     pub sb_listen: SocketAddr,
@@ -75,9 +134,9 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     /// Serving `db` on 127.0.0.1 (ports 1863 and 1864), with every setting at its default.
-    pub fn new(db: PathBuf) -> ServeConfig {
+    pub fn new(db: impl Into<Database>) -> ServeConfig {
         ServeConfig {
-            db,
+            db: db.into(),
             key_file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 1863)),
             sb_listen: SocketAddr::from(([127, 0, 0, 1], 1864)),
@@ -149,13 +208,26 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
     TcpListener::bind(addr).await.map_err(|source| Error::Listen { addr, source })
 }
 
+/// Creates the schema if needed and starts the store threads; the id of the last administrators' event
+/// (only later ones are applied).
+fn open_stores(db: &Database, key_file: Option<PathBuf>, busy: Duration) -> Result<(i64, Worker), Error> {
+    let secret = db.secret(key_file.as_deref())?;
+    let last_event = db.open_admin(key_file.as_deref())?.last_admin_event()?;
+    let store = Worker::start(STORE_READERS, || db.open(secret.clone(), busy))?;
+    Ok((last_event, store))
+}
+
+/// Runs `f` on a thread of its own, outside any async runtime: PostgreSQL's client runs one of its own.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+}
+
 /// Opens the database, binds both listeners and starts serving.
 pub async fn start(config: ServeConfig) -> Result<Running, Error> {
-    let secret = Secret::load_or_create(&key_path(&config.db, config.key_file.as_deref()))?;
-    let (db, busy) = (config.db.clone(), config.busy_timeout);
-    // Creates the schema if needed; only administrators' changes made from now on are applied.
-    let last_event = SqliteStore::open(&db, secret.clone(), busy)?.last_admin_event()?;
-    let store = Worker::start(STORE_READERS, || SqliteStore::open(&db, secret.clone(), busy))?;
+    let (db, key_file, busy) = (config.db.clone(), config.key_file.clone(), config.busy_timeout);
+    let (last_event, store) = tokio::task::spawn_blocking(move || off_runtime(|| open_stores(&db, key_file, busy)))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     let ns_listener = bind(config.listen).await?;
     let sb_listener = bind(config.sb_listen).await?;
     let ns_addr = ns_listener.local_addr().map_err(|source| Error::Listen { addr: config.listen, source })?;

@@ -12,10 +12,10 @@ use msnp_server::net::NetLimits;
 use msnp_server::notification::NsConfig;
 use msnp_server::proxy::Trusted;
 use msnp_server::robots::Manners;
-use msnp_server::store::Account;
+use msnp_server::store::{Account, Admin};
 use msnp_server::switchboard::SbConfig;
 use msnp_server::throttle::{ConnectionLimits, SignInLimits};
-use msnp_server::{ServeConfig, accounts, open_store};
+use msnp_server::{Database, ServeConfig, accounts};
 
 #[derive(Debug, Parser)]
 #[command(version, about = "MSNP2 (MSN Messenger 1.0) notification server and switchboard")]
@@ -26,12 +26,20 @@ struct Cli {
 
 #[derive(Debug, Args)]
 struct Db {
-    /// The SQLite database (created if missing).
-    #[arg(long)]
-    db: PathBuf,
-    /// The key that encrypts stored passwords (created, mode 0600, if missing). Default: <db>.key
+    /// Where accounts and lists are: a SQLite file (created if missing), or `postgres://user@host:port/db`
+    /// for server nodes sharing them (the schema is created if missing).
+    #[arg(long, alias = "db", value_name = "PATH|postgres://…")]
+    store: Database,
+    /// The key that encrypts stored passwords (created, mode 0600, if missing). Default for SQLite:
+    /// <db>.key; required with PostgreSQL (every node needs the same key).
     #[arg(long)]
     key_file: Option<PathBuf>,
+}
+
+impl Db {
+    fn open(&self) -> std::result::Result<Box<dyn Admin + Send>, msnp_server::Error> {
+        self.store.open_admin(self.key_file.as_deref())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,8 +212,7 @@ fn run(cli: Cli) -> Result {
         Command::Serve(serve) => tokio::runtime::Runtime::new()?.block_on(serve_until_signal(*serve)),
         Command::Import { db, file } => {
             let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let mut store = open_store(&db.db, db.key_file.as_deref())?;
-            let n = accounts::import(&mut store, &text)?;
+            let n = accounts::import(db.open()?.as_mut(), &text)?;
             println!("imported {n} accounts");
             Ok(())
         }
@@ -232,7 +239,7 @@ fn admin(user: User) -> Result {
             }
             let name = name.unwrap_or_else(|| email.clone());
             msnp::name::validate_encoded(&name).map_err(|e| format!("name: {e}"))?;
-            let mut store = open_store(&db.db, db.key_file.as_deref())?;
+            let mut store = db.open()?;
             if store.exists(&email)? {
                 return Err(format!("{email} already exists").into());
             }
@@ -240,17 +247,16 @@ fn admin(user: User) -> Result {
             println!("added {email}");
         }
         User::List { db } => {
-            let store = open_store(&db.db, db.key_file.as_deref())?;
-            for (handle, name) in store.list_accounts()? {
+            for (handle, name) in db.open()?.list_accounts()? {
                 println!("{handle}\t{}", msnp::name::decode(&name));
             }
         }
         User::Remove { db, email } => {
-            open_store(&db.db, db.key_file.as_deref())?.remove_account(&email)?;
+            db.open()?.remove_account(&email)?;
             println!("removed {email}");
         }
         User::Passwd { db, email, password } => {
-            open_store(&db.db, db.key_file.as_deref())?.set_password(&email, &password)?;
+            db.open()?.set_password(&email, &password)?;
             println!("password changed for {email}");
         }
     }
@@ -259,7 +265,7 @@ fn admin(user: User) -> Result {
 
 async fn serve_until_signal(serve: Serve) -> Result {
     let config = ServeConfig {
-        db: serve.db.db,
+        db: serve.db.store,
         key_file: serve.db.key_file,
         listen: serve.listen,
         sb_listen: serve.sb_listen,

@@ -654,7 +654,7 @@ fn new_challenge() -> Result<String, StoreError> {
 mod tests {
     use super::*;
     use crate::secret::Secret;
-    use crate::store::{SqliteStore, Store};
+    use crate::store::{Admin, SqliteStore, Store};
 
     /// The logic with an in-memory store, driven as the network layer and the store threads drive it,
     /// except that jobs run when the test says.

@@ -51,8 +51,15 @@ fn serve(db: &Path, extra: &[&str]) -> (Served, SocketAddr, SocketAddr) {
 
 /// Starts `msnp-server serve` with its log going to `log`.
 fn serve_logging(db: &Path, extra: &[&str], log: impl Into<Stdio>) -> (Served, SocketAddr, SocketAddr) {
+    serve_from(&["--db", db.to_str().unwrap()], extra, log)
+}
+
+/// Starts `msnp-server serve` on the store `store` (its flags) and reads its ready line.
+fn serve_from(store: &[&str], extra: &[&str], log: impl Into<Stdio>) -> (Served, SocketAddr, SocketAddr) {
     let mut child = Command::new(BIN)
-        .args(["serve", "--db", db.to_str().unwrap(), "--listen", "127.0.0.1:0", "--sb-listen", "127.0.0.1:0"])
+        .arg("serve")
+        .args(store)
+        .args(["--listen", "127.0.0.1:0", "--sb-listen", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(log)
@@ -258,4 +265,36 @@ async fn failed_sign_ins_are_logged_with_handle_and_address_but_never_the_respon
     let line = log.lines().find(|l| l.contains("sign-in failed")).unwrap_or_else(|| panic!("{log}"));
     assert!(line.contains("alice@hotmail.com") && line.contains("127.0.0.2"), "{line}");
     assert!(!log.contains(&response) && !log.contains(&challenge), "{log}");
+}
+
+#[tokio::test]
+async fn nodes_on_one_postgres_database_share_accounts_lists_and_administration() {
+    let pg = engines::Postgres::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (url, key) = (pg.url(), dir.path().join("msnp.key"));
+    let store = ["--store", url.as_str(), "--key-file", key.to_str().unwrap()];
+    let file = dir.path().join("accounts.toml");
+    std::fs::write(&file, common::ACCOUNTS).unwrap();
+    let (ok, out, err) = cli(&[&["import"][..], &store, &[file.to_str().unwrap()]].concat());
+    assert!(ok && out == "imported 4 accounts\n", "{err}");
+    let (ok, _, err) = cli(&["serve", "--store", &url]);
+    assert!(!ok && err.contains("--key-file"), "{err}");
+
+    let (_one, ns1, _) = serve_from(&store, &[], Stdio::null());
+    let (_two, ns2, _) = serve_from(&store, &[], Stdio::null());
+    // A change made through one node is what the other serves.
+    let mut jd = Client::online(ns1, "jd@hotmail.com", "hunter2", "JD", 0).await;
+    jd.send("ADD 7 FL erin@hotmail.com Erin").await;
+    jd.expect("ADD 7 FL 1 erin@hotmail.com Erin").await;
+    let mut erin = Client::sign_in(ns2, "erin@hotmail.com", "erinpw", "Erin").await;
+    erin.send("SYN 5 0").await;
+    erin.expect_all(&["SYN 5 1", "GTC 5 1 A", "BLP 5 1 AL", "LST 5 FL 1 0 0", "LST 5 AL 1 0 0"]).await;
+    erin.expect_all(&["LST 5 BL 1 0 0", "LST 5 RL 1 1 1 jd@hotmail.com JD"]).await;
+
+    // An administrator's change reaches the node holding the session.
+    assert!(cli(&[&["user", "passwd"][..], &store, &["erin@hotmail.com", "--password", "new"]].concat()).0);
+    erin.expect_closed().await;
+    assert!(Client::try_sign_in(ns1, "127.0.0.3", "erin@hotmail.com", "new").await);
+    let (ok, out, _) = cli(&[&["user", "list"][..], &store].concat());
+    assert!(ok && out.lines().count() == 4, "{out}");
 }

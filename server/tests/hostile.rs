@@ -247,7 +247,7 @@ async fn a_locked_database_holds_up_only_the_changes_which_complete_in_order() {
     let server = TestServer::start().await;
     let mut alice = Client::online(server.ns(), "alice@hotmail.com", "alicepw", "Alice", 4).await;
     // Another process takes the database's write lock.
-    let lock = rusqlite::Connection::open(&server.config.db).unwrap();
+    let lock = rusqlite::Connection::open(server.db_path()).unwrap();
     lock.execute_batch("BEGIN IMMEDIATE").unwrap();
     alice.send("ADD 7 FL erin@hotmail.com Erin").await;
     alice.send("ADD 8 AL erin@hotmail.com Erin").await;
@@ -275,7 +275,7 @@ async fn a_locked_database_holds_up_only_the_changes_which_complete_in_order() {
 async fn a_change_that_waits_past_the_busy_timeout_answers_500() {
     let server = TestServer::start_with(ACCOUNTS, |c| c.busy_timeout = Duration::from_millis(300)).await;
     let mut alice = Client::online(server.ns(), "alice@hotmail.com", "alicepw", "Alice", 4).await;
-    let lock = rusqlite::Connection::open(&server.config.db).unwrap();
+    let lock = rusqlite::Connection::open(server.db_path()).unwrap();
     lock.execute_batch("BEGIN IMMEDIATE").unwrap();
     alice.ask("REA 7 alice@hotmail.com Al", "500 7").await;
     lock.execute_batch("COMMIT").unwrap();

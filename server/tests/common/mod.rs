@@ -67,6 +67,11 @@ impl TestServer {
         TestServer { running: Some(running), dir, config }
     }
 
+    /// The SQLite database's file.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("msnp.db")
+    }
+
     pub fn ns(&self) -> SocketAddr {
         self.running.as_ref().unwrap().ns_addr
     }

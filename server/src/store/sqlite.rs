@@ -1,158 +1,17 @@
-//! Accounts, friendly names, the four lists, GTC, BLP and list versions, in SQLite (WAL).
-//!
-//! The server goes through the [`Store`] trait so that another database can take SQLite's place; every
-//! change a command makes is applied in one transaction, committed before the reply is sent.
+//! The SQLite store (WAL): the default, one file beside the server.
 
 use std::path::Path;
 use std::time::Duration;
 
+use msnp::List;
 use msnp::ns::Entry;
-use msnp::{Blp, Gtc, List};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use thiserror::Error;
 
-use crate::secret::{Secret, SecretError};
-
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    #[error("no account {0}")]
-    NoAccount(String),
-    #[error("corrupt value {value:?} in column {column}")]
-    Corrupt { column: &'static str, value: String },
-    #[error("cannot start a store thread: {0}")]
-    Thread(std::io::Error),
-}
-
-pub type Result<T> = std::result::Result<T, StoreError>;
-
-/// An account with its lists, as the notification server works with it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Account {
-    /// Canonical spelling of the handle.
-    pub handle: String,
-    /// Friendly name, encoded as on the wire.
-    pub name: String,
-    pub version: u32,
-    pub gtc: Gtc,
-    pub blp: Blp,
-    /// FL, AL, BL, RL, each in the order entries were added.
-    pub lists: [Vec<Entry>; 4],
-}
-
-impl Account {
-    pub fn new(handle: &str, name: &str) -> Account {
-        Account {
-            handle: handle.to_owned(),
-            name: name.to_owned(),
-            version: 0,
-            gtc: Gtc::Ask,
-            blp: Blp::AllowAll,
-            lists: Default::default(),
-        }
-    }
-
-    pub fn list(&self, list: List) -> &Vec<Entry> {
-        &self.lists[list_index(list)]
-    }
-
-    pub fn list_mut(&mut self, list: List) -> &mut Vec<Entry> {
-        &mut self.lists[list_index(list)]
-    }
-
-    /// The entry for `handle` on `list` (handles compare case-insensitively).
-    pub fn find(&self, list: List, handle: &str) -> Option<&Entry> {
-        self.list(list).iter().find(|e| msnp::handle::same(&e.handle, handle))
-    }
-
-    pub fn on(&self, list: List, handle: &str) -> bool {
-        self.find(list, handle).is_some()
-    }
-}
-
-fn list_index(list: List) -> usize {
-    match list {
-        List::Forward => 0,
-        List::Allow => 1,
-        List::Block => 2,
-        List::Reverse => 3,
-    }
-}
-
-/// One change to an account, applied with others in a transaction. Every account a transaction changes
-/// gets its list version bumped by exactly one (MSNP2.md §6.2), in the database, so that concurrent
-/// changes never lose a bump.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Change {
-    AddEntry {
-        account: String,
-        list: List,
-        entry: Entry,
-    },
-    /// Removes `handle` from `list` if it is there (nothing changes, and no version moves, otherwise).
-    RemoveEntry {
-        account: String,
-        list: List,
-        handle: String,
-    },
-    /// Sets the custom name of `handle` on every list of `account` that holds it.
-    RenameEntry {
-        account: String,
-        handle: String,
-        name: String,
-    },
-    SetName {
-        account: String,
-        name: String,
-    },
-    SetGtc {
-        account: String,
-        gtc: Gtc,
-    },
-    SetBlp {
-        account: String,
-        blp: Blp,
-    },
-}
-
-/// The new list version of each account a transaction changed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Versions(pub Vec<(String, u32)>);
-
-impl Versions {
-    /// The new version of `handle`'s account, if the transaction changed it.
-    pub fn of(&self, handle: &str) -> Option<u32> {
-        self.0.iter().find(|(h, _)| msnp::handle::same(h, handle)).map(|(_, v)| *v)
-    }
-}
-
-/// What an administrator did to an account while the server may be running; the server reads these
-/// and applies them to the sessions it holds (see [`SqliteStore::admin_events`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AdminEvent {
-    /// The account was removed, its password changed, it was replaced, or one of its own lists (FL, AL,
-    /// BL) lost an entry: its session must end, so the client signs in again and resyncs.
-    SessionInvalid { handle: String },
-    /// Only the account's RL lost `contact` (whose account was removed); its version is now `version`.
-    ReverseRemoved { handle: String, contact: String, version: u32 },
-}
-
-/// What the notification server needs from a database. Calls block: the server makes them on its store
-/// threads, never on its network threads and never while its state is locked.
-pub trait Store: Send {
-    /// The account if `response` is MD5(`challenge` ‖ its password) (MSNP2.md §5.3); `None` for a wrong
-    /// password and for an unknown account alike. The password never leaves the store.
-    fn sign_in(&mut self, handle: &str, challenge: &str, response: &str) -> Result<Option<Account>>;
-    /// The account with its lists, or `None`.
-    fn account(&mut self, handle: &str) -> Result<Option<Account>>;
-    /// Applies all `changes` or none, durably, before returning; bumps each changed account's version.
-    fn apply(&mut self, changes: &[Change]) -> Result<Versions>;
-    /// Administrators' changes recorded after event `after`, with the id of the last one.
-    fn admin_events(&mut self, after: i64) -> Result<(i64, Vec<AdminEvent>)>;
-}
+use super::{
+    ADMIN_EVENTS_KEPT_SECONDS, Account, Admin, AdminEvent, Change, NEXT_VERSION, Result, Store, StoreError, Versions,
+    event_from_row, event_row, parse,
+};
+use crate::secret::Secret;
 
 /// The SQLite store. Passwords are kept encrypted with a key held outside the database.
 pub struct SqliteStore {
@@ -199,13 +58,6 @@ CREATE TABLE IF NOT EXISTS guests (
 );
 ";
 
-/// How long the database keeps administrators' events, in seconds: a running server reads them within a
-/// second, however many there are; a starting one reads none of the old ones.
-const ADMIN_EVENTS_KEPT_SECONDS: i64 = 3600;
-
-/// The version after `version`: list versions are 32-bit and wrap.
-const NEXT_VERSION: &str = "(version + 1) % 4294967296";
-
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, in WAL mode; a write waits up to `busy` for
     /// another process's lock before it fails.
@@ -236,11 +88,13 @@ impl SqliteStore {
             .optional()?
             .ok_or_else(|| StoreError::NoAccount(handle.to_owned()))
     }
+}
 
+impl Admin for SqliteStore {
     /// Creates the account, or replaces everything about it (password, name, settings, lists). A
     /// replaced account's version moves past its old one, so clients with cached lists resync; its
     /// session on a running server ends.
-    pub fn put_account(&mut self, account: &Account, password: &str) -> Result<()> {
+    fn put_account(&mut self, account: &Account, password: &str) -> Result<()> {
         let sealed = self.secret.seal(password.as_bytes())?;
         let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         write_account(&tx, account, &sealed)?;
@@ -250,7 +104,7 @@ impl SqliteStore {
 
     /// Creates a temporary account, which [`SqliteStore::expired_guests`] lists from `expires` (Unix
     /// seconds) on.
-    pub fn put_guest(&mut self, account: &Account, password: &str, expires: i64) -> Result<()> {
+    fn put_guest(&mut self, account: &Account, password: &str, expires: i64) -> Result<()> {
         let sealed = self.secret.seal(password.as_bytes())?;
         let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let id = write_account(&tx, account, &sealed)?;
@@ -260,12 +114,12 @@ impl SqliteStore {
     }
 
     /// Temporary accounts there are now.
-    pub fn guest_count(&self) -> Result<usize> {
+    fn guest_count(&mut self) -> Result<usize> {
         Ok(self.db.query_row("SELECT count(*) FROM guests", [], |r| r.get(0))?)
     }
 
     /// Temporary accounts whose time is up at `now` (Unix seconds).
-    pub fn expired_guests(&self, now: i64) -> Result<Vec<String>> {
+    fn expired_guests(&mut self, now: i64) -> Result<Vec<String>> {
         let mut stmt = self.db.prepare(
             "SELECT a.handle FROM guests g JOIN accounts a ON a.id = g.account WHERE g.expires <= ?1
              ORDER BY g.expires",
@@ -275,7 +129,7 @@ impl SqliteStore {
     }
 
     /// Changes the password; the account's session on a running server ends.
-    pub fn set_password(&mut self, handle: &str, password: &str) -> Result<()> {
+    fn set_password(&mut self, handle: &str, password: &str) -> Result<()> {
         let sealed = self.secret.seal(password.as_bytes())?;
         let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.execute("UPDATE accounts SET password = ?1 WHERE handle = ?2", params![sealed, handle])?;
@@ -289,7 +143,7 @@ impl SqliteStore {
 
     /// Removes the account; it also leaves everyone else's lists, and each of those accounts' version
     /// moves by one so their clients resync.
-    pub fn remove_account(&mut self, handle: &str) -> Result<()> {
+    fn remove_account(&mut self, handle: &str) -> Result<()> {
         let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let removed: i64 = tx
             .query_row("SELECT id FROM accounts WHERE handle = ?1", [handle], |r| r.get(0))
@@ -325,14 +179,14 @@ impl SqliteStore {
     }
 
     /// Every account's handle and friendly name, in creation order.
-    pub fn list_accounts(&self) -> Result<Vec<(String, String)>> {
+    fn list_accounts(&mut self) -> Result<Vec<(String, String)>> {
         let mut stmt = self.db.prepare("SELECT handle, name FROM accounts ORDER BY id")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Whether an account exists (for administration).
-    pub fn exists(&self, handle: &str) -> Result<bool> {
+    fn exists(&mut self, handle: &str) -> Result<bool> {
         match self.id(handle) {
             Ok(_) => Ok(true),
             Err(StoreError::NoAccount(_)) => Ok(false),
@@ -341,7 +195,7 @@ impl SqliteStore {
     }
 
     /// The id of the newest administrators' event: a starting server applies only later ones.
-    pub fn last_admin_event(&self) -> Result<i64> {
+    fn last_admin_event(&mut self) -> Result<i64> {
         Ok(self.db.query_row("SELECT coalesce(max(id), 0) FROM admin_events", [], |r| r.get(0))?)
     }
 }
@@ -373,20 +227,13 @@ fn write_account(tx: &rusqlite::Transaction<'_>, account: &Account, sealed: &[u8
 
 /// Records an administrators' event in the transaction that made the change.
 fn record(tx: &rusqlite::Transaction<'_>, event: &AdminEvent) -> Result<()> {
-    let (handle, kind, contact, version) = match event {
-        AdminEvent::SessionInvalid { handle } => (handle, "session", None, None),
-        AdminEvent::ReverseRemoved { handle, contact, version } => (handle, "rl_removed", Some(contact), Some(version)),
-    };
+    let (handle, kind, contact, version) = event_row(event);
     tx.execute(
         "INSERT INTO admin_events (handle, kind, contact, version) VALUES (?1, ?2, ?3, ?4)",
         params![handle, kind, contact, version],
     )?;
     tx.execute("DELETE FROM admin_events WHERE at < unixepoch() - ?1", [ADMIN_EVENTS_KEPT_SECONDS])?;
     Ok(())
-}
-
-fn parse<T: std::str::FromStr>(column: &'static str, value: String) -> Result<T> {
-    value.parse().map_err(|_| StoreError::Corrupt { column, value })
 }
 
 impl Store for SqliteStore {
@@ -453,11 +300,7 @@ impl Store for SqliteStore {
         for row in rows {
             let (id, handle, kind, contact, version) = row?;
             last = id;
-            events.push(match (kind.as_str(), contact, version) {
-                ("rl_removed", Some(contact), Some(version)) => AdminEvent::ReverseRemoved { handle, contact, version },
-                ("session", _, _) => AdminEvent::SessionInvalid { handle },
-                _ => return Err(StoreError::Corrupt { column: "admin_events.kind", value: kind }),
-            });
+            events.push(event_from_row(handle, kind, contact, version)?);
         }
         Ok((last, events))
     }
