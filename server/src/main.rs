@@ -155,6 +155,10 @@ struct Serve {
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// Be a dispatch server: answer `USR … I` with `XFR … NS` to one of these notification servers
+    /// (HOST:PORT, repeatable), chosen by a stable hash of the handle, and close (MSNP2.md §5.4).
+    #[arg(long, value_name = "HOST:PORT")]
+    dispatch_to: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -289,6 +293,7 @@ async fn serve_until_signal(serve: Serve) -> Result {
                 per_address: serve.login_failures_per_address,
                 ..SignInLimits::default()
             },
+            dispatch_to: serve.dispatch_to,
         },
         limits: NetLimits {
             max_connections: serve.max_connections,

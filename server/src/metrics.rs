@@ -19,6 +19,7 @@ pub struct Metrics {
     sign_ins: Counter,
     sign_in_failures: Counter,
     sign_ins_throttled: Counter,
+    referrals: Counter,
     refusals: Family<Labels, Counter>,
 }
 
@@ -30,6 +31,7 @@ impl Default for Metrics {
             sign_ins: Counter::default(),
             sign_in_failures: Counter::default(),
             sign_ins_throttled: Counter::default(),
+            referrals: Counter::default(),
             refusals: Family::default(),
             registry: Registry::default(),
         };
@@ -44,6 +46,11 @@ impl Default for Metrics {
             "sign_ins_throttled",
             "Sign-ins refused with 911 without checking, after too many failures",
             metrics.sign_ins_throttled.clone(),
+        );
+        registry.register(
+            "referrals",
+            "Sign-ins a dispatch server referred to a notification server (XFR NS)",
+            metrics.referrals.clone(),
         );
         registry.register("refusals", "Connections closed by a limit, by reason", metrics.refusals.clone());
         Metrics { registry, ..metrics }
@@ -67,8 +74,17 @@ impl Metrics {
         self.sign_in_failures.inc();
     }
 
+    pub fn referred(&self) {
+        self.referrals.inc();
+    }
+
     pub fn sign_in_throttled(&self) {
         self.sign_ins_throttled.inc();
+    }
+
+    /// Sign-ins referred on by a dispatch server so far.
+    pub fn referrals(&self) -> u64 {
+        self.referrals.get()
     }
 
     /// Checked failed sign-ins so far.

@@ -56,6 +56,21 @@ pub struct NsConfig {
     pub cvr_info_url: String,
     /// Failed sign-ins checked before more are refused unchecked.
     pub sign_in_limits: SignInLimits,
+    /// Notification servers this one refers clients to, making it a dispatch server (MSNP2.md §5.4):
+    /// `USR … I` is answered with `XFR … NS` to one of them, chosen by [`dispatch_node`]. Empty: it
+    /// signs clients in itself.
+    pub dispatch_to: Vec<String>,
+}
+
+/// The notification server for `handle`: a stable hash of the lowercased handle (FNV-1a) over `nodes`.
+/// Stable, so that every sign-in of one handle lands on the same node while the list is the same: two
+/// sessions of one account meet there, and one of them ends (`OUT OTH`) without asking any other node.
+pub fn dispatch_node<'a>(handle: &str, nodes: &'a [String]) -> Option<&'a String> {
+    let hash = handle
+        .bytes()
+        .map(|b| b.to_ascii_lowercase())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    nodes.get(usize::try_from(hash % nodes.len().max(1) as u64).ok()?)
 }
 
 impl Default for NsConfig {
@@ -67,6 +82,7 @@ impl Default for NsConfig {
             cvr_download_url: "http://messenger.example/setup.exe".into(),
             cvr_info_url: "http://messenger.example/".into(),
             sign_in_limits: SignInLimits::default(),
+            dispatch_to: Vec::new(),
         }
     }
 }
@@ -377,6 +393,13 @@ impl Logic {
             UsrStage::Initial => {
                 if !value.contains('@') {
                     return self.auth_failed(conn, trid);
+                }
+                if let Some(node) = dispatch_node(&value, &self.config.dispatch_to) {
+                    // A dispatch server: refer the client on, and close (MSNP2.md §5.4).
+                    let address = node.clone();
+                    self.metrics.referred();
+                    self.send(conn, ServerCommand::XfrNs { trid, address });
+                    return self.close(conn);
                 }
                 let challenge = match new_challenge() {
                     Ok(challenge) => challenge,
