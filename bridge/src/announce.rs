@@ -1,6 +1,8 @@
 //! The switchboards the bridge may connect to: only addresses a notification server announced through
 //! this bridge (`XFR … SB` or `RNG`), recently, and only for a connection presenting the cookie
-//! announced with the address. This is what keeps the bridge from being an open proxy.
+//! announced with the address. Likewise the notification servers a configured one refers a browser to
+//! (`XFR … NS`): only that browser, once, soon after. This is what keeps the bridge from being an open
+//! proxy.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -14,6 +16,8 @@ pub enum Entry {
     Caller,
     /// From `RNG`: the first command must be `ANS`.
     Callee,
+    /// From `XFR … NS`: a notification server, for the browser it was sent to (its address is the key).
+    Referral,
 }
 
 /// The notification server that announced a switchboard: where the bridge reached it, and whether

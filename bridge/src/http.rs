@@ -52,6 +52,8 @@ struct WsQuery {
     server: Option<String>,
     /// A switchboard `HOST:PORT`, only if a notification server announced it through this bridge.
     sb: Option<String>,
+    /// A notification server `HOST:PORT` a configured one referred this browser to (`XFR … NS`).
+    ns: Option<String>,
 }
 
 async fn websocket(
@@ -67,9 +69,10 @@ async fn websocket(
         tracing::warn!(%client, origin = ?headers.get(header::ORIGIN), "refused: origin not allowed");
         return (StatusCode::FORBIDDEN, "this page's origin may not use the bridge").into_response();
     }
-    let target = match (query.sb, query.server) {
-        (Some(address), _) => Ok(Target::Switchboard { address }),
-        (None, name) => {
+    let target = match (query.sb, query.ns, query.server) {
+        (Some(address), _, _) => Ok(Target::Switchboard { address }),
+        (None, Some(address), _) => Ok(Target::Referral { address }),
+        (None, None, name) => {
             let upstream = match name {
                 None => state.upstreams.first(),
                 Some(name) => state.upstreams.iter().find(|u| u.name == name),

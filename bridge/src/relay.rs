@@ -27,12 +27,14 @@ pub enum Target {
     Notification { upstream: Upstream },
     /// A switchboard, only if announced (checked here).
     Switchboard { address: String },
+    /// A notification server a configured one referred this browser to (`XFR … NS`), checked here.
+    Referral { address: String },
 }
 
 impl Target {
     fn kind(&self) -> &'static str {
         match self {
-            Target::Notification { .. } => "ns",
+            Target::Notification { .. } | Target::Referral { .. } => "ns",
             Target::Switchboard { .. } => "sb",
         }
     }
@@ -160,6 +162,22 @@ async fn open(
             }
             Ok((tcp, Some(frame), None))
         }
+        Target::Referral { address } => {
+            // Referrals are for the browser they were sent to: its address stands in for a cookie.
+            let key = client.ip().to_string();
+            let announcements = &state.announcements;
+            let Some(from) = announcements.check(address, &key, Entry::Referral, Instant::now()) else {
+                return Err(Some(Close::NOT_REFERRED));
+            };
+            let addresses = dial::sb_addresses(address, from.ip, &state.sb_allow, limits.connect_timeout).await?;
+            let proxy_for = from.proxy_protocol.then_some(client);
+            let tcp = dial::connect(&addresses, limits.connect_timeout, proxy_for).await?;
+            if !announcements.redeem(address, &key, Entry::Referral, Instant::now()) {
+                return Err(Some(Close::NOT_REFERRED));
+            }
+            let ip = tcp.peer_addr().map_err(|_| Close::UNREACHABLE)?.ip();
+            Ok((tcp, None, Some(Announcer { ip, proxy_protocol: from.proxy_protocol })))
+        }
     }
 }
 
@@ -230,7 +248,7 @@ async fn relay(ws: &mut WebSocket, target: Target, state: &State, client: Socket
                         Err(_) => return Some(Close::BAD_UPSTREAM_DATA),
                     };
                     if let Some(announcer) = announcer {
-                        note_announcement(&frame, state, announcer);
+                        note_announcement(&frame, state, announcer, client);
                     }
                     down_bytes.inc_by(frame.as_bytes().len() as u64);
                     match tokio::time::timeout(limits.handshake_timeout, ws.send(message(frame))).await {
@@ -266,8 +284,9 @@ async fn up(upstream: &mut OwnedWriteHalf, bytes: &[u8], counter: &Counter) -> R
     upstream.write_all(bytes).await.map_err(|_| Close::UPSTREAM_CLOSED)
 }
 
-/// Remembers switchboard addresses and cookies the notification server hands out (never logs cookies).
-fn note_announcement(frame: &Frame, state: &State, from: Announcer) {
+/// Remembers switchboard addresses and cookies the notification server hands out (never logs cookies),
+/// and the notification servers it refers `client` to.
+fn note_announcement(frame: &Frame, state: &State, from: Announcer, client: SocketAddr) {
     if !matches!(frame.name(), "XFR" | "RNG") {
         return;
     }
@@ -280,6 +299,10 @@ fn note_announcement(frame: &Frame, state: &State, from: Announcer) {
         Ok(msnp::ns::ServerCommand::Rng { address, cookie, .. }) => {
             tracing::debug!(%address, "switchboard announced (RNG)");
             state.announcements.announce(&address, &cookie, Entry::Callee, from, now);
+        }
+        Ok(msnp::ns::ServerCommand::XfrNs { address, .. }) => {
+            tracing::debug!(%address, "referred to another notification server (XFR NS)");
+            state.announcements.announce(&address, &client.ip().to_string(), Entry::Referral, from, now);
         }
         _ => {}
     }

@@ -40,6 +40,11 @@ impl Close {
     pub const IDLE: Close = Close::fixed(1001, "idle timeout", Some("idle"));
     pub const NOT_ANNOUNCED: Close =
         Close::fixed(1008, "that switchboard was not announced to this bridge", Some("not_announced"));
+    pub const NOT_REFERRED: Close = Close::fixed(
+        1008,
+        "no notification server referred this browser there through this bridge (or the referral was used)",
+        Some("not_referred"),
+    );
     pub const BAD_COOKIE: Close = Close::fixed(
         1008,
         "the first command must present a switchboard cookie announced for this address (each works once)",
