@@ -119,7 +119,17 @@ struct Live {
     retry_notice: Option<String>,
     /// A reconnection attempt is to be scheduled (by [`with_live`], which can start timers).
     retry_due: bool,
+    /// A referral (`XFR … NS`) to follow now, and how many this sign-in has followed.
+    referral: Option<String>,
+    referrals: u32,
+    /// The referring (dispatch) server's lines, shown beside the notification server's.
+    dispatch_log: Option<crate::log::Log>,
+    /// The clock of the sign-in a referral continues, so both servers' lines share it.
+    follow_clock: Option<f64>,
 }
+
+/// Referrals one sign-in follows before the page gives up (a loop between servers, say).
+const MAX_REFERRALS: u32 = 3;
 
 impl Live {
     /// Sends what the session queued; closes the socket once the session is over; caches the lists.
@@ -145,6 +155,9 @@ impl Live {
         if phase == NsPhase::Online && self.reconnect.take().is_some() {
             session.notice = Some(reconnect::RECONNECTED.into());
         }
+        if phase == NsPhase::Online {
+            self.referrals = 0;
+        }
         if phase == NsPhase::Closed {
             if let Some(socket) = self.socket.take() {
                 socket.close();
@@ -159,6 +172,21 @@ impl Live {
     /// password.
     fn after_close(&mut self) {
         let Some(session) = self.session.as_ref() else { return };
+        if let Some(to) = session.referral()
+            && self.credentials.is_some()
+            && self.referrals < MAX_REFERRALS
+        {
+            self.referrals += 1;
+            self.referral = Some(to.to_owned());
+            if session.signed_in() {
+                // Moved while signed in (XFR 0 NS): a new session, nothing of the old one kept.
+                self.end_session();
+            } else {
+                self.dispatch_log = Some(session.log.clone());
+                self.follow_clock = Some(session.started_ms());
+            }
+            return;
+        }
         let retry =
             session.may_retry() && self.credentials.is_some() && (session.signed_in() || self.reconnect.is_some());
         let state = session.state();
@@ -185,6 +213,7 @@ impl Live {
     /// prompts, e-mail address) but the reason it ended.
     fn end_session(&mut self) {
         self.ended_notice = self.session.take().and_then(|s| s.notice);
+        self.dispatch_log = None;
         // Dropping a socket closes it.
         self.chats.clear();
         self.active_chat = None;
@@ -219,15 +248,19 @@ type Shared = Rc<RefCell<Live>>;
 /// connections the session asked for, schedules a reconnection if one is due, and redraws.
 fn with_live(weak: &Weak<RefCell<Live>>, redraw: &UseForceUpdateHandle, f: impl FnOnce(&mut Live)) {
     let Some(live) = weak.upgrade() else { return };
-    let calls = {
+    let (calls, follow) = {
         let mut l = live.borrow_mut();
         f(&mut l);
         l.flush();
         if std::mem::take(&mut l.retry_due) {
             schedule_retry(&mut l, weak, redraw);
         }
-        l.session.as_mut().map(Session::take_calls).unwrap_or_default()
+        let follow = l.referral.is_some().then(|| l.credentials.clone()).flatten();
+        (l.session.as_mut().map(Session::take_calls).unwrap_or_default(), follow)
     };
+    if let Some(request) = follow {
+        connect(&live, redraw, request);
+    }
     for call in calls {
         if let Call::Answer { caller_name, .. } = &call
             && live.borrow().notify
@@ -269,6 +302,8 @@ fn sign_in(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest)
         let mut l = live.borrow_mut();
         l.reconnect = None;
         l.retry_timer = None;
+        l.referrals = 0;
+        l.dispatch_log = None;
     }
     connect(live, redraw, request);
 }
@@ -287,8 +322,16 @@ fn connect(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest)
     let weak = Rc::downgrade(live);
     let (w1, w2, w3, w4) = (weak.clone(), weak.clone(), weak.clone(), weak);
     let (r1, r2, r3, r4) = (redraw.clone(), redraw.clone(), redraw.clone(), redraw.clone());
+    let (referral, clock) = {
+        let mut l = live.borrow_mut();
+        (l.referral.take(), l.follow_clock.take())
+    };
+    let url = match &referral {
+        Some(address) => bridge_url(&format!("?ns={}", js_sys::encode_uri_component(address))),
+        None => ns_url(&request.server),
+    };
     let socket = Socket::open(
-        &ns_url(&request.server),
+        &url,
         move || {
             with_live(&w1, &r1, |live| {
                 if let Some(s) = live.session.as_mut() {
@@ -312,7 +355,10 @@ fn connect(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest)
     live.retry_timer = None;
     live.remembered_challenge = None;
     live.chats.clear();
-    let mut session = Session::new(config, now_ms());
+    if referral.is_none() {
+        live.dispatch_log = None;
+    }
+    let mut session = Session::new(config, clock.unwrap_or_else(now_ms));
     session.remember_previous_challenge(storage::last_challenge(&request.server, session.handle()));
     match socket {
         Ok(socket) => live.socket = Some(socket),
@@ -615,8 +661,14 @@ pub fn app() -> Html {
     let state = live.borrow();
     let session = state.session.as_ref();
     let phase = session.map(Session::phase);
-    let mut connections = vec![Connection::new(THIS_PAGE, "Notification server")];
-    connections[0].log = session.map(|s| s.log.clone()).unwrap_or_default();
+    let mut connections = Vec::new();
+    if let Some(log) = &state.dispatch_log {
+        connections.push(Connection::new(THIS_PAGE, "Dispatch server"));
+        connections[0].log = log.clone();
+    }
+    let mut ns = Connection::new(THIS_PAGE, "Notification server");
+    ns.log = session.map(|s| s.log.clone()).unwrap_or_default();
+    connections.push(ns);
     connections.extend(state.chats.iter().map(|c| {
         let mut sb = Connection::new(THIS_PAGE, &format!("Switchboard (chat {}: {})", c.chat.id, c.chat.title()));
         sb.log = c.chat.log.clone();
@@ -804,6 +856,34 @@ mod tests {
             assert_eq!(live.retry_due, retried);
             assert_eq!(live.credentials.is_some(), retried);
             assert_eq!(live.reconnect.as_ref().map(|r| r.request.state), retried.then_some(State::Busy));
+        }
+    }
+
+    #[test]
+    fn a_referral_is_followed_with_the_dispatch_servers_lines_kept_a_loop_is_not() {
+        let request = SignInRequest {
+            email: "jd@hotmail.com".into(),
+            password: "hunter2".into(),
+            server: String::new(),
+            state: State::Online,
+            remember: false,
+        };
+        let mut live = Live { credentials: Some(request), ..Live::default() };
+        for hop in 1..=MAX_REFERRALS + 1 {
+            let mut session = Session::new(config("hunter2"), 0.0);
+            session.opened(0.0);
+            for line in ["VER 1 MSNP2", "INF 2 MD5", "XFR 3 NS 10.0.0.5:1863"] {
+                session.received(&Frame::command(line), 1.0);
+            }
+            live.session = Some(session);
+            live.flush();
+            if hop <= MAX_REFERRALS {
+                assert_eq!(live.referral.take().as_deref(), Some("10.0.0.5:1863"), "hop {hop}");
+                assert!(live.dispatch_log.as_ref().is_some_and(|l| l.iter().any(|l| l.text.starts_with("XFR 3 NS"))));
+            } else {
+                assert_eq!(live.referral, None, "a loop of referrals is not followed for ever");
+                assert!(live.credentials.is_none());
+            }
         }
     }
 

@@ -146,6 +146,14 @@ impl Session {
         self.ended = None;
     }
 
+    /// The notification server this one referred the page to (`XFR … NS`), once the session has ended so.
+    pub fn referral(&self) -> Option<&str> {
+        match &self.ended {
+            Some(SignOutReason::Redirected(to)) => Some(to),
+            _ => None,
+        }
+    }
+
     /// Whether the page should sign in again by itself: the connection was lost, the server restarted
     /// or did not answer; not after a sign-out, a sign-in elsewhere or a refusal.
     pub fn may_retry(&self) -> bool {
@@ -419,9 +427,7 @@ fn sign_out_notice(reason: &SignOutReason) -> Option<String> {
         SignOutReason::ServerSignedOut(_) => "The server signed you out.".into(),
         SignOutReason::UnsupportedVersion => "This server does not speak MSNP2.".into(),
         SignOutReason::UnsupportedSecurity => "This server does not offer MD5 sign-in.".into(),
-        SignOutReason::Redirected(to) => {
-            format!("The server sent this page to another server ({to}), which it cannot follow.")
-        }
+        SignOutReason::Redirected(to) => format!("This server sent the page on to the notification server {to}."),
         SignOutReason::Timeout => "The server did not answer in time. Sign in again.".into(),
         SignOutReason::ConnectionLost => CONNECTION_LOST.into(),
     })
