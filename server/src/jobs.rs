@@ -44,6 +44,10 @@ pub enum Done {
     Account(Result<Option<Account>>),
     Written(Result<Versions>),
     AdminEvents(Result<(i64, Vec<AdminEvent>)>),
+    /// From the cluster's bus: a sign-in's revision in the registry.
+    Registered(std::result::Result<u64, String>),
+    /// From the cluster's bus: whom another node rang (`None`: nobody).
+    Rang(Option<(String, String)>),
 }
 
 impl Job {

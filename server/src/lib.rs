@@ -6,6 +6,8 @@
 //! a database. [`net`] only moves bytes; [`jobs`] runs the store's work on threads of its own.
 
 pub mod accounts;
+pub mod bus;
+pub mod cluster;
 mod conn;
 pub mod guests;
 pub mod jobs;
@@ -30,6 +32,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::bus::{BusConfig, BusError};
 use crate::jobs::Worker;
 use crate::metrics::Metrics;
 use crate::net::{Kind, NetLimits, Server};
@@ -54,6 +57,10 @@ pub enum Error {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("a PostgreSQL store needs --key-file: the key that encrypts passwords is kept outside the database")]
     NoKeyFile,
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error("a cluster's nodes share their accounts: --bus needs a PostgreSQL --store")]
+    ClusterOnSqlite,
 }
 
 /// Where accounts and lists are kept.
@@ -130,6 +137,8 @@ pub struct ServeConfig {
     pub busy_timeout: Duration,
     /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// The cluster this server is a node of, if any.
+    pub bus: Option<BusConfig>,
 }
 
 impl ServeConfig {
@@ -146,6 +155,7 @@ impl ServeConfig {
             limits: NetLimits::default(),
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             metrics_listen: None,
+            bus: None,
         }
     }
 }
@@ -175,6 +185,8 @@ pub struct Running {
     pub metrics: Arc<Metrics>,
     server: Arc<Server>,
     tasks: Vec<JoinHandle<()>>,
+    /// The cluster's bus, stopped last: the other nodes hear of this one's users going offline.
+    bus_tasks: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -201,6 +213,13 @@ impl Running {
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+        if !self.bus_tasks.is_empty() {
+            // What the sign-offs asked of the bus goes out before it stops.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        for task in &self.bus_tasks {
+            task.abort();
+        }
     }
 }
 
@@ -224,6 +243,9 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 
 /// Opens the database, binds both listeners and starts serving.
 pub async fn start(config: ServeConfig) -> Result<Running, Error> {
+    if config.bus.is_some() && matches!(config.db, Database::Sqlite(_)) {
+        return Err(Error::ClusterOnSqlite);
+    }
     let (db, key_file, busy) = (config.db.clone(), config.key_file.clone(), config.busy_timeout);
     let (last_event, store) = tokio::task::spawn_blocking(move || off_runtime(|| open_stores(&db, key_file, busy)))
         .await
@@ -234,8 +256,13 @@ pub async fn start(config: ServeConfig) -> Result<Running, Error> {
     let sb_addr = sb_listener.local_addr().map_err(|source| Error::Listen { addr: config.sb_listen, source })?;
     let metrics = Arc::new(Metrics::default());
     let sb = SbConfig { public_address: config.sb_public.unwrap_or_else(|| sb_addr.to_string()), ..config.sb };
-    let logic = Logic::new(config.ns, sb, Arc::clone(&metrics))?;
+    let logic =
+        Logic::new(config.ns, sb, Arc::clone(&metrics))?.with_cluster(config.bus.as_ref().map(|b| b.cluster.clone()));
     let (server, results) = Server::new(logic, config.limits, store, Arc::clone(&metrics));
+    let bus_tasks = match &config.bus {
+        Some(bus) => bus::start(Arc::clone(&server), bus).await?,
+        None => Vec::new(),
+    };
     let mut tasks = vec![
         tokio::spawn(Arc::clone(&server).accept(ns_listener, Kind::Notification)),
         tokio::spawn(Arc::clone(&server).accept(sb_listener, Kind::Switchboard)),
@@ -252,7 +279,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, Error> {
         }
         None => None,
     };
-    Ok(Running { ns_addr, sb_addr, metrics_addr, metrics, server, tasks })
+    Ok(Running { ns_addr, sb_addr, metrics_addr, metrics, server, tasks, bus_tasks })
 }
 
 /// Resolves on Ctrl-C or SIGTERM: what the binaries (this server's and the bridge's) stop on.

@@ -7,6 +7,7 @@
 use msnp::ns::{Entry, ServerCommand};
 use msnp::{Blp, ErrorCode, Gtc, List, TrId, handle, name};
 
+use crate::cluster::Note;
 use crate::jobs::{Done, Job};
 use crate::notification::{ConnId, Logic, key};
 use crate::store::{Account, Change, Versions};
@@ -168,18 +169,32 @@ impl Logic {
         if self.users.contains_key(user) {
             self.watchers.entry(target.clone()).or_default().insert(user.to_owned());
         }
-        if let Some(t) = self.users.get_mut(&target) {
-            put(t.account.list_mut(List::Reverse), reverse.clone());
-            let (target_conn, version) = (t.conn, t.account.version);
-            let (handle, name) = (reverse.handle.clone(), reverse.name);
-            let rl = ServerCommand::Add { trid: TrId::UNSOLICITED, list: List::Reverse, version, handle, name };
-            self.send(target_conn, rl);
+        if self.users.contains_key(&target) {
+            self.reverse_added(&target, reverse.clone(), None);
+        } else if let Some(version) = versions.of(&handle) {
+            let (handle, name) = (reverse.handle.clone(), reverse.name.clone());
+            self.tell_holder(&target, Note::ReverseAdded { target: target.clone(), handle, name, version });
         }
-        if self.users.get(user).is_some_and(|u| u.state.is_some())
-            && let Some((state, name)) = self.seen(&target, &reverse.handle)
-        {
-            self.send(conn, ServerCommand::Iln { trid, state, handle, name });
+        if self.users.get(user).is_some_and(|u| u.state.is_some()) {
+            match self.seen(&target, &reverse.handle) {
+                Some((state, name)) => self.send(conn, ServerCommand::Iln { trid, state, handle, name }),
+                None => self.watch_remote(user, trid, vec![target]),
+            }
         }
+    }
+
+    /// `target`'s RL gained `entry`: its session (if here) follows and is told (`ADD 0 RL`, §6.7);
+    /// `version`: the list version after it, when the store's answer reached another node.
+    pub(crate) fn reverse_added(&mut self, target: &str, entry: Entry, version: Option<u32>) {
+        let Some(t) = self.users.get_mut(target) else { return };
+        put(t.account.list_mut(List::Reverse), entry.clone());
+        if let Some(version) = version.filter(|v| (v.wrapping_sub(t.account.version) as i32) > 0) {
+            t.account.version = version;
+        }
+        let (target_conn, version) = (t.conn, t.account.version);
+        let (handle, name) = (entry.handle, entry.name);
+        let rl = ServerCommand::Add { trid: TrId::UNSOLICITED, list: List::Reverse, version, handle, name };
+        self.send(target_conn, rl);
     }
 
     pub(crate) fn rem(&mut self, conn: ConnId, user: &str, trid: TrId, list: List, who: &str) {
@@ -234,7 +249,10 @@ impl Logic {
                 self.watchers.remove(&target);
             }
         }
-        if versions.of(gone).is_some() {
+        self.unwatch_remote(user, Some(&target));
+        if let Some(version) = versions.of(gone) {
+            let note = Note::ReverseRemoved { target: target.clone(), contact: own.to_owned(), version };
+            self.tell_holder(&target, note);
             self.reverse_removed(gone, own, self.version_after(gone, versions));
         }
     }

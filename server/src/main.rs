@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
+use msnp_server::bus::BusConfig;
+use msnp_server::cluster::ClusterConfig;
 use msnp_server::net::NetLimits;
 use msnp_server::notification::NsConfig;
 use msnp_server::proxy::Trusted;
@@ -159,6 +161,25 @@ struct Serve {
     /// (HOST:PORT, repeatable), chosen by a stable hash of the handle, and close (MSNP2.md §5.4).
     #[arg(long, value_name = "HOST:PORT")]
     dispatch_to: Vec<String>,
+    /// Be a node of a cluster whose nodes talk through these NATS servers (nats://HOST:PORT, several
+    /// separated by commas); needs --node and a PostgreSQL --store shared by every node.
+    #[arg(long, value_name = "nats://…", requires = "node")]
+    bus: Option<String>,
+    /// This node's name in the cluster: unique, letters, digits, - and _.
+    #[arg(long, value_parser = node_name, requires = "bus")]
+    node: Option<String>,
+    /// NATS servers keeping the cluster's sign-in registry (at most as many as there are).
+    #[arg(long, default_value_t = 1)]
+    bus_replicas: usize,
+    /// Seconds without a heartbeat before a node counts as gone (its users go offline everywhere).
+    #[arg(long, default_value_t = ClusterConfig::new("").node_timeout.as_secs())]
+    node_timeout: u64,
+}
+
+/// A node's name as NATS subjects take it.
+fn node_name(s: &str) -> std::result::Result<String, String> {
+    let ok = !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then(|| s.to_owned()).ok_or_else(|| "letters, digits, - and _ only".to_owned())
 }
 
 #[derive(Debug, Subcommand)]
@@ -311,6 +332,14 @@ async fn serve_until_signal(serve: Serve) -> Result {
         },
         busy_timeout: Duration::from_secs(serve.db_busy_timeout),
         metrics_listen: serve.metrics_listen,
+        bus: serve.bus.zip(serve.node).map(|(url, node)| BusConfig {
+            url,
+            replicas: serve.bus_replicas,
+            cluster: ClusterConfig {
+                node_timeout: Duration::from_secs(serve.node_timeout),
+                ..ClusterConfig::new(node)
+            },
+        }),
     };
     let running = msnp_server::start(config).await?;
     // Tools and tests wait for this one line rather than guessing ports.

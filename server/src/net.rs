@@ -21,6 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::Instrument;
 
+use crate::cluster::BusCall;
 use crate::jobs::{Done, Job, Worker};
 use crate::metrics::Metrics;
 use crate::notification::{ConnId, JobId, Logic, Output};
@@ -125,6 +126,8 @@ struct Hub {
     store: Worker,
     results: mpsc::UnboundedSender<(JobId, Done)>,
     metrics: Arc<Metrics>,
+    /// The cluster's bus, if this server is a node of one.
+    bus: Option<mpsc::UnboundedSender<BusCall>>,
 }
 
 impl Hub {
@@ -149,6 +152,11 @@ impl Hub {
                 Output::Resume(conn) => {
                     if let Some(queue) = self.writers.get(&conn) {
                         queue.shared.wake.notify_one();
+                    }
+                }
+                Output::Bus(call) => {
+                    if let Some(bus) = &self.bus {
+                        let _ = bus.send(call);
                     }
                 }
             }
@@ -221,6 +229,7 @@ impl Server {
             store: store.clone(),
             results,
             metrics: Arc::clone(&metrics),
+            bus: None,
         };
         let server = Server {
             hub: Mutex::new(hub),
@@ -235,8 +244,22 @@ impl Server {
         (Arc::new(server), results_rx)
     }
 
-    fn now(&self) -> Duration {
+    pub(crate) fn now(&self) -> Duration {
         self.epoch.elapsed()
+    }
+
+    /// Sends what the logic asks of the cluster's bus to `bus`; the sender of job results, for the bus's
+    /// answers.
+    pub(crate) fn attach_bus(&self, bus: mpsc::UnboundedSender<BusCall>) -> mpsc::UnboundedSender<(JobId, Done)> {
+        self.with_hub(|hub| {
+            hub.bus = Some(bus);
+            hub.results.clone()
+        })
+    }
+
+    /// Runs `f` on the logic, then carries out what it asked for.
+    pub(crate) fn with_logic<R>(&self, f: impl FnOnce(&mut Logic) -> R) -> R {
+        self.with_hub(|hub| f(&mut hub.logic))
     }
 
     fn with_hub<R>(&self, f: impl FnOnce(&mut Hub) -> R) -> R {

@@ -18,6 +18,7 @@ use msnp::ns::{ClientCommand, DIALECT, ServerCommand, UsrStage};
 use msnp::parse::error_frame;
 use msnp::{ErrorCode, Frame, List, ParseError, State, TrId, auth};
 
+use crate::cluster::{BusCall, Cluster, ClusterConfig};
 pub use crate::conn::ConnId;
 use crate::conn::{Conn, next_deadline, overdue};
 use crate::jobs::{Done, Job};
@@ -40,6 +41,8 @@ pub enum Output {
     Job(JobId, Job),
     /// The connection's job is done: it takes frames again.
     Resume(ConnId),
+    /// Work for the cluster's bus (only in a cluster).
+    Bus(BusCall),
 }
 
 /// Behaviour that operators choose.
@@ -132,6 +135,8 @@ pub(crate) struct User {
     pub(crate) account: Account,
     /// `None` until the first `CHG`: invisible, and receives no presence.
     pub(crate) state: Option<State>,
+    /// The session's revision in the cluster's registry (0 on a lone server).
+    pub(crate) rev: u64,
 }
 
 /// Users are keyed by their lowercased handle (handles compare case-insensitively).
@@ -187,6 +192,8 @@ pub struct Logic {
     loading: HashMap<String, (usize, u64)>,
     throttle: SignInThrottle,
     pub(crate) metrics: Arc<Metrics>,
+    /// This node's view of its cluster; `None` on a lone server.
+    pub(crate) cluster: Option<Cluster>,
 }
 
 impl Logic {
@@ -204,7 +211,14 @@ impl Logic {
             busy: HashSet::new(),
             loading: HashMap::new(),
             metrics,
+            cluster: None,
         })
+    }
+
+    /// The same logic as one node of a cluster (`None`: a lone server).
+    pub fn with_cluster(mut self, cluster: Option<ClusterConfig>) -> Logic {
+        self.cluster = cluster.map(Cluster::new);
+        self
     }
 
     /// A client connected from `client` (`None`: address unknown).
@@ -232,12 +246,14 @@ impl Logic {
             self.close(conn);
         }
         self.sb_timeouts(now);
+        self.cluster_timeouts(now);
         self.throttle.sweep(now);
     }
 
     /// The earliest login deadline, if any.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        next_deadline(&self.conns).into_iter().chain(self.sb.poll_timeout()).min()
+        let cluster = self.cluster_poll_timeout();
+        next_deadline(&self.conns).into_iter().chain(self.sb.poll_timeout()).chain(cluster).min()
     }
 
     /// Server shutdown: `OUT SSD` to every connection past VER, then close all.
@@ -446,7 +462,7 @@ impl Logic {
         };
         self.job(conn, job, move |logic, done, now| {
             let stale = logic.loaded(&user) != generation;
-            let still_waiting = matches!(logic.conns.get(&conn).map(|c| &c.phase), Some(Phase::AwaitAuth(_)));
+            let still_waiting = logic.awaiting_auth(conn);
             let SignIn { trid, ref handle, client, .. } = attempt;
             match done {
                 _ if !still_waiting => logic.throttle.abandoned(handle, client),
@@ -457,7 +473,7 @@ impl Logic {
                 }
                 Done::SignIn(Ok(Some(account))) => {
                     logic.throttle.succeeded(handle, client);
-                    logic.signed_in(conn, trid, account);
+                    logic.admit(conn, trid, account);
                 }
                 Done::SignIn(Ok(None)) => logic.sign_in_failed(conn, trid, handle, client, now),
                 Done::SignIn(Err(err)) => {
@@ -491,7 +507,12 @@ impl Logic {
         self.auth_failed(conn, trid);
     }
 
-    fn signed_in(&mut self, conn: ConnId, trid: TrId, account: Account) {
+    /// Whether `conn` is between VER and a successful USR.
+    pub(crate) fn awaiting_auth(&self, conn: ConnId) -> bool {
+        matches!(self.conns.get(&conn).map(|c| &c.phase), Some(Phase::AwaitAuth(_)))
+    }
+
+    pub(crate) fn signed_in(&mut self, conn: ConnId, trid: TrId, account: Account, rev: u64) {
         let user = key(&account.handle);
         // A second sign-in boots the first session before the new one is confirmed (§5.3).
         if let Some(old) = self.users.get(&user).map(|u| u.conn) {
@@ -504,7 +525,8 @@ impl Logic {
         let reply = ServerCommand::UsrOk { trid, handle: account.handle.clone(), name: account.name.clone() };
         tracing::info!(user = %account.handle, "signed in");
         self.metrics.signed_in();
-        self.users.insert(user.clone(), User { conn, account, state: None });
+        self.users.insert(user.clone(), User { conn, account, state: None, rev });
+        self.forget_remote(&user);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.admit(Phase::Online(user));
         }
@@ -529,11 +551,21 @@ impl Logic {
         job: Job,
         then: impl FnOnce(&mut Logic, Done, Duration) + Send + 'static,
     ) {
+        let id = self.pending(conn, then);
+        self.out.push_back(Output::Job(id, job));
+    }
+
+    /// Work for `conn` under a new id, whose result `then` will handle; `conn` takes no frames until then.
+    pub(crate) fn pending(
+        &mut self,
+        conn: ConnId,
+        then: impl FnOnce(&mut Logic, Done, Duration) + Send + 'static,
+    ) -> JobId {
         let id = self.next_job;
         self.next_job += 1;
         self.jobs.insert(id, Pending { conn, then: Box::new(then) });
         self.busy.insert(conn);
-        self.out.push_back(Output::Job(id, job));
+        id
     }
 
     /// A job finished.

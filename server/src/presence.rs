@@ -3,10 +3,19 @@
 use msnp::ns::ServerCommand;
 use msnp::{Blp, ErrorCode, List, State, TrId};
 
-use crate::notification::{ConnId, Logic, key};
+use crate::cluster::{BusCall, RemoteWatcher};
+use crate::notification::{ConnId, Logic, Output, User, key};
 
 /// What watcher W can see of user U: state and friendly name, or nothing (offline to W).
 pub(crate) type Seen = Option<(State, String)>;
+
+/// What each watcher of a user saw before a change: those signed in here, and (in a cluster) those
+/// signed in on other nodes.
+#[derive(Debug, Default)]
+pub(crate) struct Before {
+    local: Vec<(String, Seen)>,
+    remote: Vec<RemoteWatcher>,
+}
 
 impl Logic {
     pub(crate) fn chg(&mut self, conn: ConnId, user: &str, trid: TrId, state: State) {
@@ -23,12 +32,17 @@ impl Logic {
             let own = self.users[user].account.handle.clone();
             let contacts: Vec<String> =
                 self.users[user].account.list(List::Forward).iter().map(|e| key(&e.handle)).collect();
+            let mut elsewhere = Vec::new();
             for contact in contacts {
                 if let Some((state, name)) = self.seen(&contact, &own) {
                     let handle = self.users[&contact].account.handle.clone();
                     self.send(conn, ServerCommand::Iln { trid, state, handle, name });
+                } else if !self.users.contains_key(&contact) {
+                    elsewhere.push(contact);
                 }
             }
+            // Contacts on other nodes answer with ILN when they can.
+            self.watch_remote(user, trid, elsewhere);
         }
         self.notify(user, before);
     }
@@ -45,28 +59,31 @@ impl Logic {
     }
 
     /// What each watcher of `user` (signed in, past the first CHG) sees of them now.
-    pub(crate) fn snapshot(&self, user: &str) -> Vec<(String, Seen)> {
+    pub(crate) fn snapshot(&self, user: &str) -> Before {
+        let remote = self.remote_watchers(user);
         let Some(watchers) = self.watchers.get(user) else {
-            return Vec::new();
+            return Before { local: Vec::new(), remote };
         };
-        watchers
+        let local = watchers
             .iter()
             .filter_map(|w| self.users.get(w).filter(|wu| wu.state.is_some()).map(|wu| (w, &wu.account.handle)))
             .map(|(w, handle)| (w.clone(), self.seen(user, handle)))
-            .collect()
+            .collect();
+        Before { local, remote }
     }
 
     /// Sends each watcher in `before` what changed in what they see of `user` (§7.3's table).
-    pub(crate) fn notify(&mut self, user: &str, before: Vec<(String, Seen)>) {
-        let handle = match self.users.get(user) {
-            Some(u) => u.account.handle.clone(),
+    pub(crate) fn notify(&mut self, user: &str, before: Before) {
+        let (handle, rev) = match self.users.get(user) {
+            Some(u) => (u.account.handle.clone(), u.rev),
             None => return,
         };
-        self.notify_as(user, &handle, before);
+        self.notify_as(user, &handle, rev, before);
     }
 
-    fn notify_as(&mut self, user: &str, handle: &str, before: Vec<(String, Seen)>) {
-        for (w, old) in before {
+    fn notify_as(&mut self, user: &str, handle: &str, rev: u64, before: Before) {
+        self.notify_remote(user, handle, rev, before.remote);
+        for (w, old) in before.local {
             let Some(watcher) = self.users.get(&w) else {
                 continue;
             };
@@ -87,7 +104,7 @@ impl Logic {
             return;
         }
         let before = self.snapshot(user);
-        let account = self.users.remove(user).expect("checked").account;
+        let User { account, rev, .. } = self.users.remove(user).expect("checked");
         for entry in account.list(List::Forward) {
             if let Some(set) = self.watchers.get_mut(&key(&entry.handle)) {
                 set.remove(user);
@@ -96,7 +113,11 @@ impl Logic {
                 }
             }
         }
-        self.notify_as(user, &account.handle, before);
+        self.notify_as(user, &account.handle, rev, before);
+        self.unwatch_remote(user, None);
+        if self.cluster.is_some() {
+            self.push(Output::Bus(BusCall::Unregister { user: user.to_owned(), rev }));
+        }
         tracing::info!(user = %account.handle, "signed off");
     }
 }

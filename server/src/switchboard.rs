@@ -54,6 +54,8 @@ struct Participant {
     handle: String,
     /// Friendly name when they joined (used if they are no longer signed in to the NS).
     name: String,
+    /// The other node they are signed in on, if not this one.
+    home: Option<String>,
 }
 
 #[derive(Debug)]
@@ -73,6 +75,8 @@ struct Cookie {
     /// `None`: from `XFR` (starts a session); `Some`: from `RNG` (joins that session).
     session: Option<u64>,
     expires: Duration,
+    /// The other node its holder is signed in on, if not this one.
+    home: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -138,15 +142,14 @@ impl Switchboards {
         let cookie = format!("{:010}.{:010}", a % 10_000_000_000, b % 10_000_000_000);
         let user = key(&identity.0);
         let expires = now + self.config.cookie_lifetime;
-        self.cookies.insert(cookie.clone(), Cookie { user, identity, session, expires });
+        self.cookies.insert(cookie.clone(), Cookie { user, identity, session, expires, home: None });
         Ok(cookie)
     }
 
-    /// Takes `cookie` if it is valid for `user` and `session`, returning whom it was issued to; a failed
-    /// try leaves it in place.
-    fn redeem(&mut self, cookie: &str, user: &str, session: Option<u64>, now: Duration) -> Option<(String, String)> {
+    /// Takes `cookie` if it is valid for `user` and `session`, returning it; a failed try leaves it in place.
+    fn redeem(&mut self, cookie: &str, user: &str, session: Option<u64>, now: Duration) -> Option<Cookie> {
         let valid = self.cookies.get(cookie).is_some_and(|c| c.user == user && c.session == session && c.expires > now);
-        valid.then(|| self.cookies.remove(cookie)).flatten().map(|c| c.identity)
+        valid.then(|| self.cookies.remove(cookie)).flatten()
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Duration> {
@@ -222,13 +225,13 @@ impl Logic {
     }
 
     fn sb_usr(&mut self, conn: ConnId, trid: TrId, who: &str, cookie: &str, now: Duration) {
-        let Some((handle, name)) = self.sb.redeem(cookie, &key(who), None, now) else {
+        let Some(Cookie { identity: (handle, name), home, .. }) = self.sb.redeem(cookie, &key(who), None, now) else {
             return self.sb_auth_failed(conn, trid);
         };
         let name = self.current_name(&key(&handle), &name);
         let id = self.sb.next_session;
         self.sb.next_session += 1;
-        let participant = Participant { conn, handle: handle.clone(), name: name.clone() };
+        let participant = Participant { conn, handle: handle.clone(), name: name.clone(), home };
         self.sb.sessions.insert(id, Session { participants: vec![participant] });
         self.joined(conn, id);
         tracing::info!(user = %handle, session = id, "switchboard session started");
@@ -237,8 +240,8 @@ impl Logic {
 
     fn sb_ans(&mut self, conn: ConnId, trid: TrId, who: &str, cookie: &str, session_id: &str, now: Duration) {
         let session = session_id.parse::<u64>().ok().filter(|s| self.sb.sessions.contains_key(s));
-        let identity = session.and_then(|s| self.sb.redeem(cookie, &key(who), Some(s), now));
-        let (Some(session), Some((handle, name))) = (session, identity) else {
+        let redeemed = session.and_then(|s| self.sb.redeem(cookie, &key(who), Some(s), now));
+        let (Some(session), Some(Cookie { identity: (handle, name), home, .. })) = (session, redeemed) else {
             return self.sb_auth_failed(conn, trid);
         };
         let name = self.current_name(&key(&handle), &name);
@@ -252,7 +255,7 @@ impl Logic {
         for p in &others {
             self.send_sb(p.conn, ServerCommand::Joi { handle: handle.clone(), name: name.clone() });
         }
-        let participant = Participant { conn, handle, name };
+        let participant = Participant { conn, handle, name, home };
         self.sb.sessions.get_mut(&session).expect("checked").participants.push(participant);
         self.joined(conn, session);
     }
@@ -261,11 +264,13 @@ impl Logic {
         let participants = &self.sb.sessions[&session].participants;
         let caller = participants.iter().find(|p| p.conn == conn).cloned().expect("joined");
         let callee = key(who);
+        // A callee signed in on another node is asked there; its node checks what the caller may see.
+        let elsewhere = self.remote_node(&callee);
         let code = if !handle::is_valid(who) {
             Some(ErrorCode::InvalidUsername)
         } else if participants.iter().any(|p| key(&p.handle) == callee) {
             Some(ErrorCode::AlreadyThere)
-        } else if self.seen(&callee, &caller.handle).is_none()
+        } else if (elsewhere.is_none() && self.seen(&callee, &caller.handle).is_none())
             || self.sb.sessions_of(&callee) >= self.sb.config.max_sessions_per_user
         {
             // Offline, not yet online, hidden, or not accepting messages from the caller (§8.3).
@@ -279,6 +284,9 @@ impl Logic {
         };
         if let Some(code) = code {
             return self.error(conn, code, trid);
+        }
+        if let Some(node) = elsewhere {
+            return self.cal_remote(conn, session, trid, (callee, node), caller, now);
         }
         let callee_user = &self.users[&callee];
         let (callee_conn, identity) =
@@ -299,6 +307,64 @@ impl Logic {
             },
         );
         self.send_sb(conn, ServerCommand::CalRinging { trid, session_id: session.to_string() });
+    }
+
+    /// `CAL` of `callee`, signed in on `node`: that node rings it; `217` if it cannot.
+    fn cal_remote(
+        &mut self,
+        conn: ConnId,
+        session: u64,
+        trid: TrId,
+        (callee, node): (String, String),
+        caller: Participant,
+        now: Duration,
+    ) {
+        let cookie = match self.sb.issue((callee.clone(), callee.clone()), Some(session), now) {
+            Ok(cookie) => cookie,
+            Err(err) => return self.internal_error(conn, trid, &err),
+        };
+        let Some(from) = self.cluster.as_ref().map(|c| c.config.node.clone()) else { return };
+        let ring = crate::cluster::Note::Ring {
+            from,
+            id: 0,
+            callee,
+            caller_name: self.current_name(&key(&caller.handle), &caller.name),
+            caller: caller.handle,
+            session: session.to_string(),
+            address: self.sb.config.public_address.clone(),
+            cookie: cookie.clone(),
+        };
+        self.ring_remote(conn, node.clone(), ring, now, move |logic, rung| {
+            let session_id = session.to_string();
+            match (rung, logic.sb.cookies.get_mut(&cookie)) {
+                (Some(identity), Some(c)) => {
+                    (c.identity, c.home) = (identity, Some(node));
+                    logic.send_sb(conn, ServerCommand::CalRinging { trid, session_id });
+                }
+                // Answered before the answer came: rung all the same.
+                (Some(_), None) => logic.send_sb(conn, ServerCommand::CalRinging { trid, session_id }),
+                (None, _) => {
+                    logic.sb.cookies.remove(&cookie);
+                    logic.drop_if_empty(session);
+                    logic.error(conn, ErrorCode::NotOnline, trid);
+                }
+            }
+        });
+    }
+
+    /// Node `node` is gone: whoever is here through it leaves (the others get `BYE`).
+    pub(crate) fn sb_node_lost(&mut self, node: &str) {
+        let gone: Vec<ConnId> = self
+            .sb
+            .sessions
+            .values()
+            .flat_map(|s| &s.participants)
+            .filter(|p| p.home.as_deref() == Some(node))
+            .map(|p| p.conn)
+            .collect();
+        for conn in gone {
+            self.sb_close(conn);
+        }
     }
 
     fn sb_msg(&mut self, conn: ConnId, session: u64, trid: TrId, ack: AckMode, payload: Vec<u8>) {

@@ -1,0 +1,480 @@
+//! One node of a cluster: what crosses nodes, seen from the logic (the farms of MSNP2.md §5.4).
+//!
+//! Sans-IO like the rest of the logic. Notes to another node leave as [`Output::Bus`] and notes from
+//! others arrive through [`Logic::note`]; the sign-in registry (which node holds each user's session, under
+//! a revision that orders sign-ins across the cluster) arrives through [`Logic::directory`]; other nodes'
+//! heartbeats through [`Logic::peer_heard`]. [`crate::bus`] carries it all over NATS. Without a cluster
+//! nothing here is used: every user is local.
+//!
+//! Privacy stays with the user's own node: a node tells others what each of their watchers may see of its
+//! users (state and name, or nothing), never the lists behind it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use msnp::ns::ServerCommand;
+use msnp::{List, State, TrId};
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::Done;
+use crate::notification::{ConnId, JobId, Logic, Output, key};
+use crate::presence::Seen;
+use crate::store::Account;
+
+/// A node's place in its cluster, each a command-line flag.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    /// This node's name, unique in the cluster (letters, digits, `-` and `_`).
+    pub node: String,
+    /// A node not heard from for this long is gone: its users go offline everywhere.
+    pub node_timeout: Duration,
+    /// How long `CAL` waits for another node to ring its callee before answering `217`.
+    pub ring_timeout: Duration,
+}
+
+impl ClusterConfig {
+    pub fn new(node: impl Into<String>) -> ClusterConfig {
+        ClusterConfig { node: node.into(), node_timeout: Duration::from_secs(5), ring_timeout: Duration::from_secs(3) }
+    }
+}
+
+/// What the logic asks of the bus.
+#[derive(Debug)]
+pub enum BusCall {
+    /// Deliver `note` to node `to`.
+    Note { to: String, note: Note },
+    /// Record in the registry that `user` signs in here; the revision comes back as [`Done::Registered`].
+    Register { id: JobId, user: String },
+    /// `user`'s session of revision `rev` has ended (unless a newer one replaced it).
+    Unregister { user: String, rev: u64 },
+}
+
+/// What one node tells another.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Note {
+    /// What watchers on the receiving node now see of users on node `from`: changes (`NLN`/`FLN`), or
+    /// with `trid` the answer to a [`Note::Watch`] (`ILN`).
+    Presence { from: String, trid: Option<u32>, sights: Vec<Sight> },
+    /// `watcher` (canonical handle) of node `from` asks what it may see of `contacts` (lowercased handles).
+    Watch { from: String, watcher: String, trid: u32, contacts: Vec<String> },
+    /// `target`'s RL gained `handle` under `name`; its list version is now `version` (`ADD 0 RL`).
+    ReverseAdded { target: String, handle: String, name: String, version: u32 },
+    /// `target`'s RL lost `contact`; its list version is now `version` (`REM 0 RL`).
+    ReverseRemoved { target: String, contact: String, version: u32 },
+    /// Ring `callee` into switchboard `session` at `address` on node `from`; answered with [`Note::Rang`].
+    Ring {
+        from: String,
+        id: u64,
+        callee: String,
+        caller: String,
+        caller_name: String,
+        session: String,
+        address: String,
+        cookie: String,
+    },
+    /// The answer to ring `id`: the callee's canonical handle and name, or `None` (offline to the caller).
+    Rang { id: u64, callee: Option<(String, String)> },
+}
+
+/// What `watcher` (lowercased) sees of `handle`, signed in under registry revision `rev`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sight {
+    pub watcher: String,
+    pub handle: String,
+    pub rev: u64,
+    /// State code and friendly name; `None`: offline to this watcher.
+    pub seen: Option<(String, String)>,
+}
+
+/// A watcher of a local user signed in on another node.
+#[derive(Debug)]
+pub(crate) struct RemoteWatcher {
+    key: String,
+    handle: String,
+    node: String,
+    seen: Seen,
+}
+
+/// What a node keeps of the others.
+#[derive(Debug)]
+pub(crate) struct Cluster {
+    pub(crate) config: ClusterConfig,
+    /// Where each user is signed in, by the registry: node and revision.
+    directory: HashMap<String, (String, u64)>,
+    /// When each other node was last heard from.
+    peers: HashMap<String, Duration>,
+    /// For each local watcher, the contacts on other nodes it now sees online: node and revision.
+    visible: HashMap<String, HashMap<String, (String, u64)>>,
+    /// Rings sent to other nodes, by job, and when they are given up.
+    rings: HashMap<JobId, Duration>,
+}
+
+impl Cluster {
+    pub(crate) fn new(config: ClusterConfig) -> Cluster {
+        Cluster {
+            config,
+            directory: HashMap::new(),
+            peers: HashMap::new(),
+            visible: HashMap::new(),
+            rings: HashMap::new(),
+        }
+    }
+
+    /// The node holding `user`'s session, if it is another node and alive.
+    fn remote_node(&self, user: &str) -> Option<&str> {
+        let (node, _) = self.directory.get(user)?;
+        (node != &self.config.node && self.peers.contains_key(node)).then_some(node.as_str())
+    }
+
+    /// The newest registry revision known for `user`.
+    fn revision(&self, user: &str) -> u64 {
+        self.directory.get(user).map_or(0, |(_, rev)| *rev)
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Duration> {
+        let lost = self.peers.values().map(|heard| *heard + self.config.node_timeout);
+        lost.chain(self.rings.values().copied()).min()
+    }
+}
+
+fn state_code(seen: &Seen) -> Option<(String, String)> {
+    seen.as_ref().map(|(state, name)| (state.as_str().to_owned(), name.clone()))
+}
+
+fn parse_seen(seen: Option<(String, String)>) -> Seen {
+    seen.and_then(|(state, name)| Some((state.parse::<State>().ok()?, name)))
+}
+
+impl Logic {
+    /// This node's name, in a cluster.
+    fn node(&self) -> Option<String> {
+        self.cluster.as_ref().map(|c| c.config.node.clone())
+    }
+
+    /// The other node holding `user`'s session, if any (and alive).
+    pub(crate) fn remote_node(&self, user: &str) -> Option<String> {
+        if self.users.contains_key(user) {
+            return None;
+        }
+        self.cluster.as_ref()?.remote_node(user).map(str::to_owned)
+    }
+
+    fn tell(&mut self, to: String, note: Note) {
+        self.push(Output::Bus(BusCall::Note { to, note }));
+    }
+
+    /// Signs `account` in on `conn`: at once on a lone server; in a cluster once the registry has
+    /// recorded it, so that of two sign-ins of one handle on two nodes the later one wins everywhere.
+    pub(crate) fn admit(&mut self, conn: ConnId, trid: TrId, account: Account) {
+        if self.cluster.is_none() {
+            return self.signed_in(conn, trid, account, 0);
+        }
+        let user = key(&account.handle);
+        let registered = user.clone();
+        let id = self.pending(conn, move |logic, done, _| match done {
+            Done::Registered(Ok(rev)) if logic.awaiting_auth(conn) => {
+                logic.signed_in(conn, trid, account, rev);
+                // A later sign-in elsewhere was recorded before this one's answer came back.
+                if logic.cluster.as_ref().is_some_and(|c| c.revision(&registered) > rev) {
+                    logic.replaced(conn);
+                }
+            }
+            Done::Registered(Ok(_)) => {}
+            Done::Registered(Err(err)) => {
+                tracing::error!(%err, "cannot record a sign-in in the cluster's registry");
+                logic.error(conn, msnp::ErrorCode::InternalServer, trid);
+                logic.close(conn);
+            }
+            other => crate::notification::unexpected(&other),
+        });
+        self.push(Output::Bus(BusCall::Register { id, user }));
+    }
+
+    /// The registry changed: `user` is now signed in on `holder` (node, revision), or on no node (the
+    /// revision of the removal). `fresh`: recorded within the node timeout, so its node is alive.
+    pub fn directory(&mut self, user: &str, holder: Option<(String, u64)>, rev: u64, fresh: bool, now: Duration) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        if cluster.revision(user) > rev {
+            return;
+        }
+        match holder {
+            Some((node, rev)) => {
+                if fresh && node != cluster.config.node {
+                    cluster.peers.insert(node.clone(), now);
+                }
+                cluster.directory.insert(user.to_owned(), (node, rev));
+                // A later sign-in, here or elsewhere, replaces this node's session (§5.3).
+                if let Some(u) = self.users.get(user)
+                    && u.rev < rev
+                {
+                    let conn = u.conn;
+                    self.replaced(conn);
+                }
+            }
+            None => {
+                cluster.directory.remove(user);
+            }
+        }
+    }
+
+    /// The session on `conn` was replaced by a later sign-in: `OUT OTH`.
+    fn replaced(&mut self, conn: ConnId) {
+        self.send(conn, ServerCommand::Out { reason: Some("OTH".into()) });
+        self.close(conn);
+    }
+
+    /// Node `node` is alive.
+    pub fn peer_heard(&mut self, node: &str, now: Duration) {
+        if let Some(cluster) = self.cluster.as_mut()
+            && node != cluster.config.node
+        {
+            cluster.peers.insert(node.to_owned(), now);
+        }
+    }
+
+    /// Nodes not heard from in time are gone; rings not answered in time fail.
+    pub(crate) fn cluster_timeouts(&mut self, now: Duration) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        let timeout = cluster.config.node_timeout;
+        let lost: Vec<String> =
+            cluster.peers.iter().filter(|(_, heard)| **heard + timeout <= now).map(|(n, _)| n.clone()).collect();
+        let late: Vec<JobId> = cluster.rings.iter().filter(|(_, until)| **until <= now).map(|(id, _)| *id).collect();
+        for node in lost {
+            self.node_lost(&node);
+        }
+        for id in late {
+            self.rang(id, None, now);
+        }
+    }
+
+    /// A node went silent: its users are offline to everyone here, and leave the switchboards here.
+    fn node_lost(&mut self, node: &str) {
+        tracing::warn!(node, "node lost: its users go offline");
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        cluster.peers.remove(node);
+        let mut gone = Vec::new();
+        for (watcher, contacts) in &mut cluster.visible {
+            contacts.retain(|contact, (n, _)| {
+                let keep = n != node;
+                if !keep {
+                    gone.push((watcher.clone(), contact.clone()));
+                }
+                keep
+            });
+        }
+        for (watcher, contact) in gone {
+            let Some(w) = self.users.get(&watcher) else { continue };
+            let handle = w.account.find(List::Forward, &contact).map_or(contact, |e| e.handle.clone());
+            self.send(w.conn, ServerCommand::Fln { handle });
+        }
+        self.sb_node_lost(node);
+    }
+
+    /// The watchers of local `user` signed in on other nodes (its RL), with what each sees now.
+    pub(crate) fn remote_watchers(&self, user: &str) -> Vec<RemoteWatcher> {
+        let (Some(cluster), Some(u)) = (&self.cluster, self.users.get(user)) else { return Vec::new() };
+        u.account
+            .list(List::Reverse)
+            .iter()
+            .filter_map(|e| {
+                let watcher = key(&e.handle);
+                let node = cluster.remote_node(&watcher).filter(|_| !self.users.contains_key(&watcher))?;
+                let seen = self.seen(user, &e.handle);
+                Some(RemoteWatcher { key: watcher, handle: e.handle.clone(), node: node.to_owned(), seen })
+            })
+            .collect()
+    }
+
+    /// Tells the other nodes' watchers of `user` (as `handle`, session `rev`) what changed for them.
+    pub(crate) fn notify_remote(&mut self, user: &str, handle: &str, rev: u64, before: Vec<RemoteWatcher>) {
+        let mut by_node: HashMap<String, Vec<Sight>> = HashMap::new();
+        for w in before {
+            let now = self.seen(user, &w.handle);
+            if now != w.seen {
+                let sight = Sight { watcher: w.key, handle: handle.to_owned(), rev, seen: state_code(&now) };
+                by_node.entry(w.node).or_default().push(sight);
+            }
+        }
+        let Some(from) = self.node() else { return };
+        for (to, sights) in by_node {
+            self.tell(to, Note::Presence { from: from.clone(), trid: None, sights });
+        }
+    }
+
+    /// `user` has just come online (first `CHG`) or added `contacts`: asks the nodes holding them what it sees.
+    pub(crate) fn watch_remote(&mut self, user: &str, trid: TrId, contacts: Vec<String>) {
+        let (Some(from), Some(u)) = (self.node(), self.users.get(user)) else { return };
+        let watcher = u.account.handle.clone();
+        let mut by_node: HashMap<String, Vec<String>> = HashMap::new();
+        for contact in contacts {
+            if let Some(node) = self.remote_node(&contact) {
+                by_node.entry(node).or_default().push(contact);
+            }
+        }
+        for (to, contacts) in by_node {
+            let note = Note::Watch { from: from.clone(), watcher: watcher.clone(), trid: trid.0, contacts };
+            self.tell(to, note);
+        }
+    }
+
+    /// A local user signed in: what watchers here knew of it on another node is out of date.
+    pub(crate) fn forget_remote(&mut self, user: &str) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        if let Some(watchers) = self.watchers.get(user) {
+            for w in watchers {
+                if let Some(contacts) = cluster.visible.get_mut(w) {
+                    contacts.remove(user);
+                }
+            }
+        }
+    }
+
+    /// Local `watcher` signed off, or no longer watches `contact` (all contacts if `None`).
+    pub(crate) fn unwatch_remote(&mut self, watcher: &str, contact: Option<&str>) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        match contact {
+            None => {
+                cluster.visible.remove(watcher);
+            }
+            Some(contact) => {
+                if let Some(contacts) = cluster.visible.get_mut(watcher) {
+                    contacts.remove(contact);
+                }
+            }
+        }
+    }
+
+    /// A note from another node.
+    pub fn note(&mut self, note: Note, now: Duration) {
+        match note {
+            Note::Presence { from, trid, sights } => {
+                self.peer_heard(&from, now);
+                for sight in sights {
+                    self.sight(&from, trid.map(TrId), sight);
+                }
+            }
+            Note::Watch { from, watcher, trid, contacts } => self.watched(from, &watcher, trid, contacts),
+            Note::ReverseAdded { target, handle, name, version } => {
+                self.reverse_added(&target, msnp::ns::Entry { handle, name }, Some(version))
+            }
+            Note::ReverseRemoved { target, contact, version } => self.reverse_removed(&target, &contact, version),
+            Note::Ring { from, id, callee, caller, caller_name, session, address, cookie } => {
+                let rung = self.ring_here(&callee, caller, caller_name, session, address, cookie);
+                self.tell(from, Note::Rang { id, callee: rung });
+            }
+            Note::Rang { id, callee } => self.rang(id, callee, now),
+        }
+    }
+
+    /// Delivers one sight to its watcher here, unless out of date or not watched.
+    fn sight(&mut self, from: &str, trid: Option<TrId>, sight: Sight) {
+        let contact = key(&sight.handle);
+        let Some(w) = self.users.get(&sight.watcher) else { return };
+        if w.state.is_none() || !w.account.on(List::Forward, &sight.handle) || self.users.contains_key(&contact) {
+            return;
+        }
+        let conn = w.conn;
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        let contacts = cluster.visible.entry(sight.watcher.clone()).or_default();
+        if contacts.get(&contact).is_some_and(|(_, rev)| *rev > sight.rev) {
+            return;
+        }
+        let handle = sight.handle;
+        match (parse_seen(sight.seen), trid) {
+            (Some((state, name)), trid) => {
+                contacts.insert(contact, (from.to_owned(), sight.rev));
+                match trid {
+                    Some(trid) => self.send(conn, ServerCommand::Iln { trid, state, handle, name }),
+                    None => self.send(conn, ServerCommand::Nln { state, handle, name }),
+                }
+            }
+            (None, _) => {
+                if contacts.remove(&contact).is_some() {
+                    self.send(conn, ServerCommand::Fln { handle });
+                }
+            }
+        }
+        if self.cluster.as_ref().is_some_and(|c| c.visible.get(&sight.watcher).is_some_and(HashMap::is_empty)) {
+            self.unwatch_remote(&sight.watcher, None);
+        }
+    }
+
+    /// Another node's `watcher` asks what it sees of `contacts` signed in here.
+    fn watched(&mut self, from: String, watcher: &str, trid: u32, contacts: Vec<String>) {
+        let sights: Vec<Sight> = contacts
+            .iter()
+            .filter_map(|c| {
+                let u = self.users.get(c)?;
+                let seen = state_code(&self.seen(c, watcher));
+                seen.as_ref()?;
+                Some(Sight { watcher: key(watcher), handle: u.account.handle.clone(), rev: u.rev, seen })
+            })
+            .collect();
+        if let (false, Some(node)) = (sights.is_empty(), self.node()) {
+            self.tell(from, Note::Presence { from: node, trid: Some(trid), sights });
+        }
+    }
+
+    /// Sends `note` about a change to `target`'s lists to the node holding it, if another.
+    pub(crate) fn tell_holder(&mut self, target: &str, note: Note) {
+        if let Some(node) = self.remote_node(target) {
+            self.tell(node, note);
+        }
+    }
+
+    /// Rings `callee` on node `node` for switchboard connection `conn`; `then` gets its answer (`None`
+    /// when it could not be rung, or no answer came in time).
+    pub(crate) fn ring_remote(
+        &mut self,
+        conn: ConnId,
+        node: String,
+        ring: Note,
+        now: Duration,
+        then: impl FnOnce(&mut Logic, Option<(String, String)>) + Send + 'static,
+    ) {
+        let Some(cluster) = self.cluster.as_ref() else { return };
+        let until = now + cluster.config.ring_timeout;
+        let id = self.pending(conn, move |logic, done, _| match done {
+            Done::Rang(callee) => then(logic, callee),
+            other => crate::notification::unexpected(&other),
+        });
+        let ring = match ring {
+            Note::Ring { from, callee, caller, caller_name, session, address, cookie, .. } => {
+                Note::Ring { from, id, callee, caller, caller_name, session, address, cookie }
+            }
+            other => other,
+        };
+        if let Some(cluster) = self.cluster.as_mut() {
+            cluster.rings.insert(id, until);
+        }
+        self.tell(node, ring);
+    }
+
+    fn rang(&mut self, id: JobId, callee: Option<(String, String)>, now: Duration) {
+        if self.cluster.as_mut().and_then(|c| c.rings.remove(&id)).is_some() {
+            self.job_done(id, Done::Rang(callee), now);
+        }
+    }
+
+    /// A ring request for `callee` signed in here: sends `RNG` if the caller may reach it.
+    fn ring_here(
+        &mut self,
+        callee: &str,
+        caller: String,
+        caller_name: String,
+        session_id: String,
+        address: String,
+        cookie: String,
+    ) -> Option<(String, String)> {
+        self.seen(callee, &caller)?;
+        let u = self.users.get(callee)?;
+        let (conn, identity) = (u.conn, (u.account.handle.clone(), u.account.name.clone()));
+        self.send(conn, ServerCommand::Rng { session_id, address, cookie, caller, caller_name });
+        Some(identity)
+    }
+
+    /// The cluster's part of [`Logic::poll_timeout`].
+    pub(crate) fn cluster_poll_timeout(&self) -> Option<Duration> {
+        self.cluster.as_ref()?.poll_timeout()
+    }
+}

@@ -1,0 +1,302 @@
+//! A cluster on real engines: server nodes sharing a throwaway PostgreSQL database and talking through a
+//! three-server NATS cluster, with clients on different nodes (MSNP2.md §5.4's farms).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{ACCOUNTS, Client};
+use msnp_server::bus::BusConfig;
+use msnp_server::cluster::ClusterConfig;
+use msnp_server::{Database, Running, ServeConfig};
+
+const HELLO: &str = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHello Bob";
+
+/// PostgreSQL with the §13 accounts, three NATS servers, and server nodes.
+struct Cluster {
+    pg: engines::Postgres,
+    nats: engines::NatsCluster,
+    dir: tempfile::TempDir,
+    nodes: Vec<Running>,
+}
+
+impl Cluster {
+    async fn start(nodes: usize) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("msnp.key");
+        let (pg, nats) = std::thread::spawn(move || {
+            let pg = engines::Postgres::start().unwrap();
+            let nats = engines::NatsCluster::start(3).unwrap();
+            let mut admin = Database::Postgres(pg.url()).open_admin(Some(&key)).unwrap();
+            msnp_server::accounts::import(admin.as_mut(), ACCOUNTS).unwrap();
+            (pg, nats)
+        })
+        .join()
+        .unwrap();
+        let mut cluster = Cluster { pg, nats, dir, nodes: Vec::new() };
+        for i in 0..nodes {
+            let node = msnp_server::start(cluster.config(&format!("node{i}"))).await.unwrap();
+            cluster.nodes.push(node);
+        }
+        cluster.settle().await;
+        cluster
+    }
+
+    fn key(&self) -> std::path::PathBuf {
+        self.dir.path().join("msnp.key")
+    }
+
+    fn config(&self, node: &str) -> ServeConfig {
+        let mut config = ServeConfig::new(Database::Postgres(self.pg.url()));
+        config.key_file = Some(self.key());
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.sb_listen = "127.0.0.1:0".parse().unwrap();
+        config.bus = Some(BusConfig { url: self.nats.url(), replicas: 3, cluster: ClusterConfig::new(node) });
+        config
+    }
+
+    fn ns(&self, i: usize) -> SocketAddr {
+        self.nodes[i].ns_addr
+    }
+
+    fn sb(&self, i: usize) -> SocketAddr {
+        self.nodes[i].sb_addr
+    }
+
+    /// Every node has heard every other's heartbeat.
+    async fn settle(&self) {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+}
+
+/// Alice on node `a`, Bob on node `b`, both online and seeing each other (mutual contacts).
+async fn alice_and_bob(cluster: &Cluster, a: usize, b: usize) -> (Client, Client) {
+    let mut alice = Client::online(cluster.ns(a), "alice@hotmail.com", "alicepw", "Alice", 4).await;
+    let mut bob = Client::online(cluster.ns(b), "bob@hotmail.com", "bobpw", "Bob", 4).await;
+    bob.expect("ILN 6 NLN alice@hotmail.com Alice").await;
+    alice.expect("NLN NLN bob@hotmail.com Bob").await;
+    (alice, bob)
+}
+
+async fn send_msg(c: &mut Client, head: &str, payload: &str) {
+    c.send_raw(format!("{head} {}\r\n{payload}", payload.len()).as_bytes()).await;
+}
+
+async fn expect_msg(c: &mut Client, head: &str, payload: &str) {
+    let frame = c.recv().await.expect("closed");
+    assert_eq!(frame.line(), format!("{head} {}", payload.len()));
+    assert_eq!(frame.payload(), Some(payload.as_bytes()));
+}
+
+/// `XFR` on `ns` and `USR` at the switchboard it names: joined.
+async fn start_chat(ns: &mut Client, sb: SocketAddr, trid: u32, handle: &str, name: &str) -> Client {
+    ns.send(&format!("XFR {trid} SB")).await;
+    let cookie = ns.expect_prefix(&format!("XFR {trid} SB {sb} CKI ")).await;
+    let mut c = Client::connect(sb).await;
+    c.ask(&format!("USR 1 {handle} {cookie}"), &format!("USR 1 OK {handle} {name}")).await;
+    c
+}
+
+/// Reads an `RNG` on `ns` for a session at `sb` and answers it there; returns the connection after `ANS OK`.
+async fn answer(ns: &mut Client, sb: SocketAddr, handle: &str, caller: &str, iro: &[&str]) -> Client {
+    let rng = ns.recv().await.unwrap().line().to_owned();
+    let tokens: Vec<&str> = rng.split(' ').collect();
+    assert_eq!((tokens[0], tokens[2], tokens[3], tokens[5]), ("RNG", sb.to_string().as_str(), "CKI", caller), "{rng}");
+    let mut c = Client::connect(sb).await;
+    c.send(&format!("ANS 1 {handle} {} {}", tokens[4], tokens[1])).await;
+    c.expect_all(iro).await;
+    c.expect("ANS 1 OK").await;
+    c
+}
+
+/// The next line within `within` (longer than the clients' usual wait).
+async fn next_line_within(c: &mut Client, within: Duration) -> Option<String> {
+    let start = Instant::now();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(4), c.recv()).await {
+            Ok(frame) => return frame.map(|f| f.line().to_owned()),
+            Err(_) if start.elapsed() < within => {}
+            Err(_) => panic!("nothing within {within:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn presence_privacy_and_lists_across_nodes() {
+    let cluster = Cluster::start(2).await;
+    let (mut alice, mut bob) = alice_and_bob(&cluster, 0, 1).await;
+    bob.ask("CHG 7 BSY", "CHG 7 BSY").await;
+    alice.expect("NLN BSY bob@hotmail.com Bob").await;
+    alice.ask("REA 7 alice@hotmail.com Alice%20A.", "REA 7 5 alice@hotmail.com Alice%20A.").await;
+    bob.expect("NLN NLN alice@hotmail.com Alice%20A.").await;
+
+    // Privacy is the watched user's, applied on its own node: Bob blocks Alice, and is gone for her.
+    bob.ask("REM 8 AL alice@hotmail.com", "REM 8 AL 5 alice@hotmail.com").await;
+    bob.ask("ADD 9 BL alice@hotmail.com Alice", "ADD 9 BL 6 alice@hotmail.com Alice").await;
+    alice.expect("FLN bob@hotmail.com").await;
+    bob.ask("CHG 10 NLN", "CHG 10 NLN").await;
+    alice.expect_silence().await;
+
+    // Lists: Erin (node 1) adds JD (node 0), who hears of it; each sees the other once JD adds her back.
+    let mut jd = Client::online(cluster.ns(0), "jd@hotmail.com", "hunter2", "JD", 0).await;
+    let mut erin = Client::online(cluster.ns(1), "erin@hotmail.com", "erinpw", "Erin", 0).await;
+    erin.ask("ADD 7 FL jd@hotmail.com JD", "ADD 7 FL 1 jd@hotmail.com JD").await;
+    erin.expect("ILN 7 NLN jd@hotmail.com JD").await;
+    jd.expect("ADD 0 RL 1 erin@hotmail.com Erin").await;
+    jd.ask("ADD 8 FL erin@hotmail.com Erin", "ADD 8 FL 2 erin@hotmail.com Erin").await;
+    jd.expect("ILN 8 NLN erin@hotmail.com Erin").await;
+    erin.expect("ADD 0 RL 2 jd@hotmail.com JD").await;
+    jd.ask("CHG 9 AWY", "CHG 9 AWY").await;
+    erin.expect("NLN AWY jd@hotmail.com JD").await;
+    erin.ask("REM 8 FL jd@hotmail.com", "REM 8 FL 3 jd@hotmail.com").await;
+    jd.expect("REM 0 RL 3 erin@hotmail.com").await;
+    jd.send("OUT").await;
+    jd.expect_closed().await;
+    erin.expect_silence().await;
+    // Bob blocking Alice hides Bob from her, not her from him.
+    alice.send("OUT").await;
+    alice.expect_closed().await;
+    bob.expect("FLN alice@hotmail.com").await;
+}
+
+#[tokio::test]
+async fn a_three_way_chat_whose_members_signed_in_on_three_nodes() {
+    let cluster = Cluster::start(3).await;
+    let (mut alice, mut bob) = alice_and_bob(&cluster, 0, 1).await;
+    let mut erin = Client::online(cluster.ns(2), "erin@hotmail.com", "erinpw", "Erin", 0).await;
+    // Alice's switchboard is her node's; the callees are rung through theirs.
+    let sb = cluster.sb(0);
+    let mut alice_sb = start_chat(&mut alice, sb, 7, "alice@hotmail.com", "Alice").await;
+    alice_sb.send("CAL 2 bob@hotmail.com").await;
+    let session = alice_sb.expect_prefix("CAL 2 RINGING ").await;
+    let mut bob_sb =
+        answer(&mut bob, sb, "bob@hotmail.com", "alice@hotmail.com", &["IRO 1 1 1 alice@hotmail.com Alice"]).await;
+    alice_sb.expect("JOI bob@hotmail.com Bob").await;
+    // Erin has nobody on her lists (all allowed): Bob may call her.
+    bob_sb.ask("CAL 2 erin@hotmail.com", &format!("CAL 2 RINGING {session}")).await;
+    let iro = ["IRO 1 1 2 alice@hotmail.com Alice", "IRO 1 2 2 bob@hotmail.com Bob"];
+    let mut erin_sb = answer(&mut erin, sb, "erin@hotmail.com", "bob@hotmail.com", &iro).await;
+    alice_sb.expect("JOI erin@hotmail.com Erin").await;
+    bob_sb.expect("JOI erin@hotmail.com Erin").await;
+    send_msg(&mut alice_sb, "MSG 3 N", HELLO).await;
+    expect_msg(&mut bob_sb, "MSG alice@hotmail.com Alice", HELLO).await;
+    expect_msg(&mut erin_sb, "MSG alice@hotmail.com Alice", HELLO).await;
+    erin_sb.send("OUT").await;
+    erin_sb.expect_closed().await;
+    alice_sb.expect("BYE erin@hotmail.com").await;
+    bob_sb.expect("BYE erin@hotmail.com").await;
+
+    // Someone offline, or hidden, on any node cannot be rung.
+    alice_sb.ask("CAL 4 jd@hotmail.com", "217 4").await;
+    erin.ask("CHG 7 HDN", "CHG 7 HDN").await;
+    alice_sb.ask("CAL 5 erin@hotmail.com", "217 5").await;
+}
+
+#[tokio::test]
+async fn one_handle_signed_in_on_two_nodes_keeps_one_session() {
+    let cluster = Cluster::start(2).await;
+    // One after the other: the first session ends.
+    let mut first = Client::online(cluster.ns(0), "jd@hotmail.com", "hunter2", "JD", 0).await;
+    let mut second = Client::online(cluster.ns(1), "jd@hotmail.com", "hunter2", "JD", 0).await;
+    first.expect("OUT OTH").await;
+    first.expect_closed().await;
+    second.ask("PNG", "QNG").await;
+    second.send("OUT").await;
+    second.expect_closed().await;
+
+    // At the same moment, many times over: exactly one survives each time.
+    for _ in 0..5 {
+        let (a, b) = tokio::join!(
+            Client::sign_in(cluster.ns(0), "erin@hotmail.com", "erinpw", "Erin"),
+            Client::sign_in(cluster.ns(1), "erin@hotmail.com", "erinpw", "Erin"),
+        );
+        let mut survivors = 0;
+        for mut c in [a, b] {
+            c.send("PNG").await;
+            match c.recv().await.map(|f| f.line().to_owned()).as_deref() {
+                Some("QNG") => survivors += 1,
+                Some("OUT OTH") => c.expect_closed().await,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(survivors, 1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A node run as its own process, so that it can be killed.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve_process(cluster: &Cluster, node: &str) -> (Process, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_msnp-server"))
+        .args(["serve", "--store", &cluster.pg.url(), "--key-file", cluster.key().to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0", "--sb-listen", "127.0.0.1:0", "--bus", &cluster.nats.url()])
+        .args(["--node", node, "--bus-replicas", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let rest = line.trim_end().strip_prefix("ready ns=").unwrap_or_else(|| panic!("bad ready line {line:?}"));
+    let (ns, _) = rest.split_once(" sb=").unwrap();
+    (Process(child), ns.parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_killed_node_s_users_go_offline_and_leave_chats() {
+    let cluster = Cluster::start(1).await;
+    let (mut doomed, ns) = serve_process(&cluster, "doomed");
+    cluster.settle().await;
+    let mut alice = Client::online(cluster.ns(0), "alice@hotmail.com", "alicepw", "Alice", 4).await;
+    let mut bob = Client::online(ns, "bob@hotmail.com", "bobpw", "Bob", 4).await;
+    bob.expect("ILN 6 NLN alice@hotmail.com Alice").await;
+    alice.expect("NLN NLN bob@hotmail.com Bob").await;
+    let sb = cluster.sb(0);
+    let mut alice_sb = start_chat(&mut alice, sb, 7, "alice@hotmail.com", "Alice").await;
+    alice_sb.send("CAL 2 bob@hotmail.com").await;
+    alice_sb.expect_prefix("CAL 2 RINGING ").await;
+    let _bob_sb =
+        answer(&mut bob, sb, "bob@hotmail.com", "alice@hotmail.com", &["IRO 1 1 1 alice@hotmail.com Alice"]).await;
+    alice_sb.expect("JOI bob@hotmail.com Bob").await;
+
+    let killed = Instant::now();
+    doomed.0.kill().unwrap();
+    doomed.0.wait().unwrap();
+    assert_eq!(next_line_within(&mut alice, Duration::from_secs(10)).await.as_deref(), Some("FLN bob@hotmail.com"));
+    assert_eq!(next_line_within(&mut alice_sb, Duration::from_secs(10)).await.as_deref(), Some("BYE bob@hotmail.com"));
+    assert!(killed.elapsed() < Duration::from_secs(10), "{:?}", killed.elapsed());
+    alice_sb.ask("CAL 3 bob@hotmail.com", "217 3").await;
+}
+
+#[tokio::test]
+async fn the_cluster_keeps_working_when_one_nats_server_dies() {
+    let mut cluster = Cluster::start(2).await;
+    let (mut alice, mut bob) = alice_and_bob(&cluster, 0, 1).await;
+    cluster.nats.kill(0);
+    // Nodes connected to the dead server reconnect to another (notes sent meanwhile may be lost: core
+    // NATS delivers at most once); then changes go on crossing nodes.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    bob.ask("CHG 7 BSY", "CHG 7 BSY").await;
+    assert_eq!(
+        next_line_within(&mut alice, Duration::from_secs(15)).await.as_deref(),
+        Some("NLN BSY bob@hotmail.com Bob")
+    );
+    let mut erin = Client::online(cluster.ns(1), "erin@hotmail.com", "erinpw", "Erin", 0).await;
+    erin.ask("ADD 7 FL alice@hotmail.com Alice", "ADD 7 FL 1 alice@hotmail.com Alice").await;
+    erin.expect("ILN 7 NLN alice@hotmail.com Alice").await;
+    alice.expect("ADD 0 RL 5 erin@hotmail.com Erin").await;
+    // And a sign-in on another node still ends the first session.
+    let _again = Client::sign_in(cluster.ns(0), "erin@hotmail.com", "erinpw", "Erin").await;
+    assert_eq!(next_line_within(&mut erin, Duration::from_secs(10)).await.as_deref(), Some("OUT OTH"));
+}
