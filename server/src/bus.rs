@@ -17,7 +17,7 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::cluster::{BusCall, ClusterConfig, Note};
+use crate::cluster::{BusCall, ClusterConfig, Heartbeat, Note};
 use crate::jobs::Done;
 use crate::net::Server;
 use crate::notification::JobId;
@@ -46,6 +46,8 @@ pub enum BusError {
     Connect { url: String, message: String },
     #[error("cannot open the sign-in registry (JetStream bucket {BUCKET}): {0}")]
     Registry(String),
+    #[error("node {0} did not say it was drained within 10 s (is it running, and is another node taking sign-ins?)")]
+    NotDrained(String),
 }
 
 /// Connects to NATS and starts the tasks that carry the bus for `server`.
@@ -65,7 +67,7 @@ pub(crate) async fn start(server: Arc<Server>, config: &BusConfig) -> Result<Vec
     Ok(vec![
         tokio::spawn(outgoing(client.clone(), registry, node.clone(), calls_rx, results)),
         tokio::spawn(incoming(Arc::clone(&server), inbox)),
-        tokio::spawn(heartbeats(Arc::clone(&server), client, node, beats)),
+        tokio::spawn(heartbeats(Arc::clone(&server), client, beats)),
         tokio::spawn(registry_changes(server, watch, timeout)),
     ])
 }
@@ -182,24 +184,51 @@ async fn incoming(server: Arc<Server>, mut inbox: async_nats::Subscriber) {
     }
 }
 
-/// Says every second that this node is alive, and hears the others say it.
-async fn heartbeats(server: Arc<Server>, client: async_nats::Client, node: String, mut beats: async_nats::Subscriber) {
+/// Says every second that this node is alive (where it takes sign-ins, how many users it has), and
+/// hears the others say it.
+async fn heartbeats(server: Arc<Server>, client: async_nats::Client, mut beats: async_nats::Subscriber) {
     let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(e) = client.publish(HEARTBEAT, node.clone().into_bytes().into()).await {
+                let Some(own) = server.with_logic(|logic| logic.own_heartbeat()) else { return };
+                let payload = serde_json::to_vec(&own).unwrap_or_default();
+                if let Err(e) = client.publish(HEARTBEAT, payload.into()).await {
                     tracing::warn!(error = %e, "cannot send the heartbeat");
                 }
             }
             beat = beats.next() => {
                 let Some(beat) = beat else { return };
-                if let Ok(from) = std::str::from_utf8(&beat.payload) {
+                if let Ok(beat) = serde_json::from_slice::<Heartbeat>(&beat.payload) {
                     let now = server.now();
-                    server.with_logic(|logic| logic.peer_heard(from, now));
+                    server.with_logic(|logic| logic.heartbeat(beat, now));
                 }
             }
         }
+    }
+}
+
+/// `msnp-server drain`: tells node `node` to move its clients (to `to`, or to the live node with the
+/// fewest users), then waits until its heartbeat says it takes no more sign-ins.
+pub async fn drain(url: &str, node: &str, to: Option<String>) -> Result<(), BusError> {
+    let urls: Vec<&str> = url.split(',').map(str::trim).collect();
+    let error = |e: &dyn std::fmt::Display| BusError::Connect { url: url.to_owned(), message: e.to_string() };
+    let client = async_nats::connect(&urls[..]).await.map_err(|e| error(&e))?;
+    let mut beats = client.subscribe(HEARTBEAT).await.map_err(|e| error(&e))?;
+    let note = serde_json::to_vec(&Note::Drain { to }).unwrap_or_default();
+    client.publish(subject(node), note.into()).await.map_err(|e| error(&e))?;
+    client.flush().await.map_err(|e| error(&e))?;
+    let drained = async {
+        while let Some(beat) = beats.next().await {
+            if serde_json::from_slice::<Heartbeat>(&beat.payload).is_ok_and(|b| b.node == node && b.ns.is_none()) {
+                return true;
+            }
+        }
+        false
+    };
+    match tokio::time::timeout(Duration::from_secs(10), drained).await {
+        Ok(true) => Ok(()),
+        _ => Err(BusError::NotDrained(node.to_owned())),
     }
 }
 

@@ -30,12 +30,42 @@ pub struct ClusterConfig {
     pub node_timeout: Duration,
     /// How long `CAL` waits for another node to ring its callee before answering `217`.
     pub ring_timeout: Duration,
+    /// The address clients reach this node's notification server at (dispatch nodes and draining nodes
+    /// send clients there); empty: the address it listens on.
+    pub public_ns: String,
+    /// A dispatch node: it refers every sign-in to the live notification node with the fewest users.
+    pub dispatch: bool,
 }
 
 impl ClusterConfig {
     pub fn new(node: impl Into<String>) -> ClusterConfig {
-        ClusterConfig { node: node.into(), node_timeout: Duration::from_secs(5), ring_timeout: Duration::from_secs(3) }
+        ClusterConfig {
+            node: node.into(),
+            node_timeout: Duration::from_secs(5),
+            ring_timeout: Duration::from_secs(3),
+            public_ns: String::new(),
+            dispatch: false,
+        }
     }
+}
+
+/// What every node says of itself every second.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub node: String,
+    /// Where it takes sign-ins; `None` for a dispatch node or one being drained.
+    pub ns: Option<String>,
+    /// Users signed in on it.
+    pub users: usize,
+}
+
+/// Another node, as last heard.
+#[derive(Debug)]
+struct Peer {
+    heard: Duration,
+    ns: Option<String>,
+    /// Its users by its last heartbeat, plus the sign-ins sent its way since.
+    users: usize,
 }
 
 /// What the logic asks of the bus.
@@ -61,6 +91,9 @@ pub enum Note {
     ReverseAdded { target: String, handle: String, name: String, version: u32 },
     /// `target`'s RL lost `contact`; its list version is now `version` (`REM 0 RL`).
     ReverseRemoved { target: String, contact: String, version: u32 },
+    /// Move every client to `to` (or to the live node with the fewest users) and take no more sign-ins:
+    /// `XFR 0 NS` (MSNP2.md §5.4); sent by `msnp-server drain`.
+    Drain { to: Option<String> },
     /// Ring `callee` into switchboard `session` at `address` on node `from`; answered with [`Note::Rang`].
     Ring {
         from: String,
@@ -101,15 +134,29 @@ pub(crate) struct Cluster {
     pub(crate) config: ClusterConfig,
     /// Where each user is signed in, by the registry: node and revision.
     directory: HashMap<String, (String, u64)>,
-    /// When each other node was last heard from.
-    peers: HashMap<String, Duration>,
+    /// The other nodes, as last heard.
+    peers: HashMap<String, Peer>,
     /// For each local watcher, the contacts on other nodes it now sees online: node and revision.
     visible: HashMap<String, HashMap<String, (String, u64)>>,
     /// Rings sent to other nodes, by job, and when they are given up.
     rings: HashMap<JobId, Duration>,
+    /// Where clients are being moved, once drained.
+    pub(crate) drained_to: Option<String>,
 }
 
 impl Cluster {
+    fn heard(&mut self, node: &str, now: Duration) {
+        if node == self.config.node {
+            return;
+        }
+        match self.peers.get_mut(node) {
+            Some(peer) => peer.heard = now,
+            None => {
+                self.peers.insert(node.to_owned(), Peer { heard: now, ns: None, users: 0 });
+            }
+        }
+    }
+
     pub(crate) fn new(config: ClusterConfig) -> Cluster {
         Cluster {
             config,
@@ -117,7 +164,19 @@ impl Cluster {
             peers: HashMap::new(),
             visible: HashMap::new(),
             rings: HashMap::new(),
+            drained_to: None,
         }
+    }
+
+    /// The live node taking sign-ins with the fewest users (by name among equals), counted as one more.
+    pub(crate) fn least_loaded(&mut self) -> Option<String> {
+        let (_, peer) = self
+            .peers
+            .iter_mut()
+            .filter(|(_, p)| p.ns.is_some())
+            .min_by(|(a, p), (b, q)| p.users.cmp(&q.users).then(a.cmp(b)))?;
+        peer.users += 1;
+        peer.ns.clone()
     }
 
     /// The node holding `user`'s session, if it is another node and alive.
@@ -132,7 +191,7 @@ impl Cluster {
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Duration> {
-        let lost = self.peers.values().map(|heard| *heard + self.config.node_timeout);
+        let lost = self.peers.values().map(|p| p.heard + self.config.node_timeout);
         lost.chain(self.rings.values().copied()).min()
     }
 }
@@ -200,7 +259,7 @@ impl Logic {
         match holder {
             Some((node, rev)) => {
                 if fresh && node != cluster.config.node {
-                    cluster.peers.insert(node.clone(), now);
+                    cluster.heard(&node, now);
                 }
                 cluster.directory.insert(user.to_owned(), (node, rev));
                 // A later sign-in, here or elsewhere, replaces this node's session (§5.3).
@@ -225,10 +284,48 @@ impl Logic {
 
     /// Node `node` is alive.
     pub fn peer_heard(&mut self, node: &str, now: Duration) {
-        if let Some(cluster) = self.cluster.as_mut()
-            && node != cluster.config.node
-        {
-            cluster.peers.insert(node.to_owned(), now);
+        if let Some(cluster) = self.cluster.as_mut() {
+            cluster.heard(node, now);
+        }
+    }
+
+    /// Another node's heartbeat.
+    pub fn heartbeat(&mut self, beat: Heartbeat, now: Duration) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        if beat.node != cluster.config.node {
+            let peer = Peer { heard: now, ns: beat.ns, users: beat.users };
+            cluster.peers.insert(beat.node, peer);
+        }
+    }
+
+    /// What this node says of itself.
+    pub fn own_heartbeat(&self) -> Option<Heartbeat> {
+        let cluster = self.cluster.as_ref()?;
+        let takes_sign_ins = !cluster.config.dispatch && cluster.drained_to.is_none();
+        let ns = takes_sign_ins.then(|| cluster.config.public_ns.clone());
+        Some(Heartbeat { node: cluster.config.node.clone(), ns, users: self.users.len() })
+    }
+
+    /// Where a dispatch node or a drained one sends a sign-in; `None` when this node takes it.
+    pub(crate) fn referral(&mut self) -> Option<Result<String, ()>> {
+        let cluster = self.cluster.as_mut()?;
+        if let Some(to) = &cluster.drained_to {
+            return Some(Ok(to.clone()));
+        }
+        cluster.config.dispatch.then(|| cluster.least_loaded().ok_or(()))
+    }
+
+    /// Moves every client elsewhere (`XFR 0 NS`) and refers sign-ins there from now on.
+    fn drain(&mut self, to: Option<String>) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        let Some(to) = to.or_else(|| cluster.least_loaded()) else {
+            return tracing::warn!("cannot drain: no other node takes sign-ins");
+        };
+        tracing::info!(to, "draining: clients move to another node");
+        cluster.drained_to = Some(to.clone());
+        let conns: Vec<ConnId> = self.users.values().map(|u| u.conn).collect();
+        for conn in conns {
+            self.send(conn, ServerCommand::XfrNs { trid: TrId::UNSOLICITED, address: to.clone() });
         }
     }
 
@@ -237,7 +334,7 @@ impl Logic {
         let Some(cluster) = self.cluster.as_mut() else { return };
         let timeout = cluster.config.node_timeout;
         let lost: Vec<String> =
-            cluster.peers.iter().filter(|(_, heard)| **heard + timeout <= now).map(|(n, _)| n.clone()).collect();
+            cluster.peers.iter().filter(|(_, p)| p.heard + timeout <= now).map(|(n, _)| n.clone()).collect();
         let late: Vec<JobId> = cluster.rings.iter().filter(|(_, until)| **until <= now).map(|(id, _)| *id).collect();
         for node in lost {
             self.node_lost(&node);
@@ -363,6 +460,7 @@ impl Logic {
                 self.tell(from, Note::Rang { id, callee: rung });
             }
             Note::Rang { id, callee } => self.rang(id, callee, now),
+            Note::Drain { to } => self.drain(to),
         }
     }
 

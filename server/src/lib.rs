@@ -33,6 +33,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::bus::{BusConfig, BusError};
+use crate::cluster::ClusterConfig;
 use crate::jobs::Worker;
 use crate::metrics::Metrics;
 use crate::net::{Kind, NetLimits, Server};
@@ -256,8 +257,11 @@ pub async fn start(config: ServeConfig) -> Result<Running, Error> {
     let sb_addr = sb_listener.local_addr().map_err(|source| Error::Listen { addr: config.sb_listen, source })?;
     let metrics = Arc::new(Metrics::default());
     let sb = SbConfig { public_address: config.sb_public.unwrap_or_else(|| sb_addr.to_string()), ..config.sb };
-    let logic =
-        Logic::new(config.ns, sb, Arc::clone(&metrics))?.with_cluster(config.bus.as_ref().map(|b| b.cluster.clone()));
+    let cluster = config.bus.as_ref().map(|bus| ClusterConfig {
+        public_ns: Some(bus.cluster.public_ns.clone()).filter(|a| !a.is_empty()).unwrap_or_else(|| ns_addr.to_string()),
+        ..bus.cluster.clone()
+    });
+    let logic = Logic::new(config.ns, sb, Arc::clone(&metrics))?.with_cluster(cluster);
     let (server, results) = Server::new(logic, config.limits, store, Arc::clone(&metrics));
     let bus_tasks = match &config.bus {
         Some(bus) => bus::start(Arc::clone(&server), bus).await?,

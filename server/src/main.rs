@@ -73,6 +73,19 @@ enum Command {
         #[arg(long, default_value_t = Manners::default().mood_every.as_secs())]
         mood_every: u64,
     },
+    /// Move a cluster node's clients to another node (`XFR 0 NS`) and stop its sign-ins, e.g. before
+    /// maintenance; returns once the node says it is drained.
+    Drain {
+        /// The cluster's NATS servers (nats://HOST:PORT, several separated by commas).
+        #[arg(long, value_name = "nats://…")]
+        bus: String,
+        /// The node to drain.
+        #[arg(long, value_parser = node_name)]
+        node: String,
+        /// Where its clients go (HOST:PORT); default: the live node with the fewest users.
+        #[arg(long, value_name = "HOST:PORT")]
+        to: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +184,14 @@ struct Serve {
     /// NATS servers keeping the cluster's sign-in registry (at most as many as there are).
     #[arg(long, default_value_t = 1)]
     bus_replicas: usize,
+    /// The notification server's address as clients reach it, given to dispatch and draining nodes
+    /// (HOST:PORT); default: the listen address.
+    #[arg(long, value_name = "HOST:PORT", requires = "bus")]
+    public_ns: Option<String>,
+    /// Be the cluster's dispatch node: refer every sign-in (`XFR … NS`) to the live node with the
+    /// fewest users.
+    #[arg(long, requires = "bus")]
+    dispatch: bool,
     /// Seconds without a heartbeat before a node counts as gone (its users go offline everywhere).
     #[arg(long, default_value_t = ClusterConfig::new("").node_timeout.as_secs())]
     node_timeout: u64,
@@ -251,6 +272,11 @@ fn run(cli: Cli) -> Result {
             let manners = Manners { replies_per_second, mood_every: Duration::from_secs(mood_every) };
             eprintln!("{} robots signing in to {ns}", robots.len());
             tokio::runtime::Runtime::new()?.block_on(msnp_server::robots::run(ns, robots, manners));
+            Ok(())
+        }
+        Command::Drain { bus, node, to } => {
+            tokio::runtime::Runtime::new()?.block_on(msnp_server::bus::drain(&bus, &node, to))?;
+            println!("drained {node}");
             Ok(())
         }
     }
@@ -337,6 +363,8 @@ async fn serve_until_signal(serve: Serve) -> Result {
             replicas: serve.bus_replicas,
             cluster: ClusterConfig {
                 node_timeout: Duration::from_secs(serve.node_timeout),
+                public_ns: serve.public_ns.unwrap_or_default(),
+                dispatch: serve.dispatch,
                 ..ClusterConfig::new(node)
             },
         }),

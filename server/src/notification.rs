@@ -410,13 +410,24 @@ impl Logic {
                 if !value.contains('@') {
                     return self.auth_failed(conn, trid);
                 }
-                if let Some(node) = dispatch_node(&value, &self.config.dispatch_to) {
-                    // A dispatch server: refer the client on, and close (MSNP2.md §5.4).
-                    let address = node.clone();
-                    self.metrics.referred();
-                    self.send(conn, ServerCommand::XfrNs { trid, address });
-                    return self.close(conn);
+                let referral = match dispatch_node(&value, &self.config.dispatch_to) {
+                    Some(node) => Some(Ok(node.clone())),
+                    None => self.referral(),
+                };
+                match referral {
+                    // A dispatch server, or a drained one: refer the client on, and close (MSNP2.md §5.4).
+                    Some(Ok(address)) => {
+                        self.metrics.referred();
+                        self.send(conn, ServerCommand::XfrNs { trid, address });
+                        return self.close(conn);
+                    }
+                    Some(Err(())) => {
+                        self.error(conn, ErrorCode::ServerUnavailable, trid);
+                        return self.close(conn);
+                    }
+                    None => {}
                 }
+                let Some(Phase::AwaitAuth(auth)) = self.conns.get_mut(&conn).map(|c| &mut c.phase) else { return };
                 let challenge = match new_challenge() {
                     Ok(challenge) => challenge,
                     Err(err) => return self.internal_error(conn, trid, &err),
@@ -738,7 +749,7 @@ mod tests {
                     Output::Send(conn, frame) => lines.push(format!("{conn}: {}", frame.line())),
                     Output::Close(conn) => lines.push(format!("{conn}: <close>")),
                     Output::Job(id, job) => self.jobs.push_back((id, job)),
-                    Output::Resume(_) => {}
+                    Output::Resume(_) | Output::Bus(_) => {}
                 }
             }
             lines

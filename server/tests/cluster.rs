@@ -213,6 +213,8 @@ async fn one_handle_signed_in_on_two_nodes_keeps_one_session() {
             Client::sign_in(cluster.ns(0), "erin@hotmail.com", "erinpw", "Erin"),
             Client::sign_in(cluster.ns(1), "erin@hotmail.com", "erinpw", "Erin"),
         );
+        // Each node hears of the other's sign-in through the registry, a moment later.
+        tokio::time::sleep(Duration::from_secs(1)).await;
         let mut survivors = 0;
         for mut c in [a, b] {
             c.send("PNG").await;
@@ -299,4 +301,50 @@ async fn the_cluster_keeps_working_when_one_nats_server_dies() {
     // And a sign-in on another node still ends the first session.
     let _again = Client::sign_in(cluster.ns(0), "erin@hotmail.com", "erinpw", "Erin").await;
     assert_eq!(next_line_within(&mut erin, Duration::from_secs(10)).await.as_deref(), Some("OUT OTH"));
+}
+
+/// `VER`, `INF`, `USR … I` on `addr`: the `XFR 3 NS` it answers with (and the connection closes).
+async fn referred(addr: SocketAddr, handle: &str) -> SocketAddr {
+    let mut c = Client::connect(addr).await;
+    c.ask("VER 1 MSNP2", "VER 1 MSNP2").await;
+    c.ask("INF 2", "INF 2 MD5").await;
+    c.send(&format!("USR 3 MD5 I {handle}")).await;
+    let to = c.expect_prefix("XFR 3 NS ").await;
+    c.expect_closed().await;
+    to.parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_dispatch_node_refers_to_the_least_loaded_node_and_a_drained_node_moves_its_clients() {
+    let mut cluster = Cluster::start(2).await;
+    let mut config = cluster.config("dispatch");
+    config.bus.as_mut().unwrap().cluster.dispatch = true;
+    cluster.nodes.push(msnp_server::start(config).await.unwrap());
+    cluster.settle().await;
+    let dispatch = cluster.ns(2);
+    let nodes = [cluster.ns(0), cluster.ns(1)];
+
+    // Two sign-ins in a row go to the two nodes: the second counts the first.
+    let first = referred(dispatch, "alice@hotmail.com").await;
+    let second = referred(dispatch, "bob@hotmail.com").await;
+    assert!(nodes.contains(&first) && nodes.contains(&second) && first != second, "{first} {second}");
+    let (mut alice, mut bob) = (
+        Client::online(first, "alice@hotmail.com", "alicepw", "Alice", 4).await,
+        Client::online(second, "bob@hotmail.com", "bobpw", "Bob", 4).await,
+    );
+    bob.expect("ILN 6 NLN alice@hotmail.com Alice").await;
+    alice.expect("NLN NLN bob@hotmail.com Bob").await;
+
+    // Draining Alice's node sends her to the other, where she signs in again.
+    let drained = if first == nodes[0] { "node0" } else { "node1" };
+    msnp_server::bus::drain(&cluster.nats.url(), drained, None).await.unwrap();
+    alice.expect(&format!("XFR 0 NS {second}")).await;
+    assert_eq!(referred(first, "erin@hotmail.com").await, second);
+    drop(alice);
+    bob.expect("FLN alice@hotmail.com").await;
+    let _alice = Client::online(second, "alice@hotmail.com", "alicepw", "Alice", 4).await;
+    bob.expect("NLN NLN alice@hotmail.com Alice").await;
+    // The dispatch node now refers everyone to the only node taking sign-ins.
+    cluster.settle().await;
+    assert_eq!(referred(dispatch, "jd@hotmail.com").await, second);
 }

@@ -296,7 +296,7 @@ impl Sim {
                     self.writes.push_back((id, job))
                 }
                 Output::Job(id, job) => self.reads.push((id, job)),
-                Output::Resume(_) => {}
+                Output::Resume(_) | Output::Bus(_) => {}
             }
         }
         let census = self.logic.census();
