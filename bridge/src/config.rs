@@ -160,6 +160,9 @@ pub struct Config {
     pub robots: bool,
     /// Offer temporary accounts on the sign-in page (embedded server only).
     pub guests: Option<GuestPolicy>,
+    /// Share announcements with the other bridges behind the same load balancer through these NATS
+    /// servers (`nats://…`, several separated by commas), kept on this many of them.
+    pub share_announcements: Option<(String, usize)>,
 }
 
 /// Temporary guest accounts: how long they last and how many there may be.
@@ -198,6 +201,7 @@ impl Config {
             tls: None,
             robots: false,
             guests: None,
+            share_announcements: None,
         }
     }
 }

@@ -38,6 +38,8 @@ pub enum Error {
     Tls(String),
     #[error("embedded server's demo accounts: {0}")]
     Import(#[from] msnp_server::accounts::ImportError),
+    #[error("sharing announcements: {0}")]
+    Share(#[from] msnp_server::bus::BusError),
 }
 
 /// A bridge serving HTTP.
@@ -131,6 +133,9 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     };
     let origins = own.into_iter().chain(config.allow_origins.iter().cloned()).collect();
     let mut state = State::new(config.limits, upstreams, origins, &config);
+    if let Some((url, replicas)) = &config.share_announcements {
+        state.announcements = announce::Announcements::shared(config.limits.announce_ttl, url, *replicas).await?;
+    }
     state.server_metrics = embedded.as_ref().map(|server| Arc::clone(&server.metrics));
     if let (Some(policy), Some(_)) = (config.guests, &embedded) {
         // Guests are made in the embedded server's database; with an upstream server they are not offered.

@@ -101,6 +101,14 @@ struct Args {
     /// Bytes waiting for a browser before it counts as not reading.
     #[arg(long, default_value_t = Limits::default().write_buffer)]
     write_buffer: usize,
+    /// Share the switchboards and referrals announced through this bridge with every other bridge given
+    /// the same NATS servers (nats://HOST:PORT, several separated by commas): bridges behind one load
+    /// balancer, where a page's connections may land on different instances.
+    #[arg(long, value_name = "nats://…")]
+    share_announcements: Option<String>,
+    /// NATS servers keeping the shared announcements (at most as many as there are).
+    #[arg(long, default_value_t = 1, requires = "share_announcements")]
+    share_replicas: usize,
 }
 
 fn main() -> ExitCode {
@@ -157,6 +165,7 @@ async fn run(args: Args) -> Result<(), bridge::Error> {
             per_address_per_hour: args.guests_per_address_per_hour,
             max: args.max_guests,
         }),
+        share_announcements: args.share_announcements.map(|url| (url, args.share_replicas)),
     };
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let running = bridge::start(config).await?;

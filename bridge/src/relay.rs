@@ -131,7 +131,7 @@ async fn open(
             Ok((tcp, None, Some(Announcer { ip, proxy_protocol: upstream.proxy_protocol })))
         }
         Target::Switchboard { address } => {
-            if !state.announcements.known(address, Instant::now()) {
+            if !state.announcements.known(address, Instant::now()).await {
                 return Err(Some(Close::NOT_ANNOUNCED));
             }
             let first = match tokio::time::timeout(limits.handshake_timeout, ws.recv()).await {
@@ -150,14 +150,14 @@ async fn open(
                 _ => return Err(Some(Close::BAD_COOKIE)),
             };
             let announcements = &state.announcements;
-            let Some(from) = announcements.check(address, &cookie, entry, Instant::now()) else {
+            let Some(from) = announcements.check(address, &cookie, entry, Instant::now()).await else {
                 return Err(Some(Close::BAD_COOKIE));
             };
             let addresses = dial::sb_addresses(address, from.ip, &state.sb_allow, limits.connect_timeout).await?;
             let proxy_for = from.proxy_protocol.then_some(client);
             let tcp = dial::connect(&addresses, limits.connect_timeout, proxy_for).await?;
             // Another session may have used the cookie meanwhile: each works once.
-            if !announcements.redeem(address, &cookie, entry, Instant::now()) {
+            if !announcements.redeem(address, &cookie, entry, Instant::now()).await {
                 return Err(Some(Close::BAD_COOKIE));
             }
             Ok((tcp, Some(frame), None))
@@ -166,13 +166,13 @@ async fn open(
             // Referrals are for the browser they were sent to: its address stands in for a cookie.
             let key = client.ip().to_string();
             let announcements = &state.announcements;
-            let Some(from) = announcements.check(address, &key, Entry::Referral, Instant::now()) else {
+            let Some(from) = announcements.check(address, &key, Entry::Referral, Instant::now()).await else {
                 return Err(Some(Close::NOT_REFERRED));
             };
             let addresses = dial::sb_addresses(address, from.ip, &state.sb_allow, limits.connect_timeout).await?;
             let proxy_for = from.proxy_protocol.then_some(client);
             let tcp = dial::connect(&addresses, limits.connect_timeout, proxy_for).await?;
-            if !announcements.redeem(address, &key, Entry::Referral, Instant::now()) {
+            if !announcements.redeem(address, &key, Entry::Referral, Instant::now()).await {
                 return Err(Some(Close::NOT_REFERRED));
             }
             let ip = tcp.peer_addr().map_err(|_| Close::UNREACHABLE)?.ip();
@@ -248,7 +248,7 @@ async fn relay(ws: &mut WebSocket, target: Target, state: &State, client: Socket
                         Err(_) => return Some(Close::BAD_UPSTREAM_DATA),
                     };
                     if let Some(announcer) = announcer {
-                        note_announcement(&frame, state, announcer, client);
+                        note_announcement(&frame, state, announcer, client).await;
                     }
                     down_bytes.inc_by(frame.as_bytes().len() as u64);
                     match tokio::time::timeout(limits.handshake_timeout, ws.send(message(frame))).await {
@@ -286,7 +286,7 @@ async fn up(upstream: &mut OwnedWriteHalf, bytes: &[u8], counter: &Counter) -> R
 
 /// Remembers switchboard addresses and cookies the notification server hands out (never logs cookies),
 /// and the notification servers it refers `client` to.
-fn note_announcement(frame: &Frame, state: &State, from: Announcer, client: SocketAddr) {
+async fn note_announcement(frame: &Frame, state: &State, from: Announcer, client: SocketAddr) {
     if !matches!(frame.name(), "XFR" | "RNG") {
         return;
     }
@@ -294,15 +294,15 @@ fn note_announcement(frame: &Frame, state: &State, from: Announcer, client: Sock
     match msnp::ns::ServerCommand::parse(frame) {
         Ok(msnp::ns::ServerCommand::XfrSb { address, cookie, .. }) => {
             tracing::debug!(%address, "switchboard announced (XFR)");
-            state.announcements.announce(&address, &cookie, Entry::Caller, from, now);
+            state.announcements.announce(&address, &cookie, Entry::Caller, from, now).await;
         }
         Ok(msnp::ns::ServerCommand::Rng { address, cookie, .. }) => {
             tracing::debug!(%address, "switchboard announced (RNG)");
-            state.announcements.announce(&address, &cookie, Entry::Callee, from, now);
+            state.announcements.announce(&address, &cookie, Entry::Callee, from, now).await;
         }
         Ok(msnp::ns::ServerCommand::XfrNs { address, .. }) => {
             tracing::debug!(%address, "referred to another notification server (XFR NS)");
-            state.announcements.announce(&address, &client.ip().to_string(), Entry::Referral, from, now);
+            state.announcements.announce(&address, &client.ip().to_string(), Entry::Referral, from, now).await;
         }
         _ => {}
     }

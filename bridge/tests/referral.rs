@@ -3,23 +3,7 @@
 
 mod common;
 
-use common::{TestBridge, ws};
-use msnp_server::ServeConfig;
-
-/// A server of the project with the demo accounts, in `dir`, and its settings changed by `tweak`.
-async fn server(dir: &std::path::Path, tweak: impl FnOnce(&mut ServeConfig)) -> msnp_server::Running {
-    let db = dir.join("msnp.db");
-    msnp_server::accounts::import(
-        &mut msnp_server::open_store(&db, None).unwrap(),
-        msnp_server::accounts::DEMO_ACCOUNTS,
-    )
-    .unwrap();
-    let mut config = ServeConfig::new(db);
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.sb_listen = "127.0.0.1:0".parse().unwrap();
-    tweak(&mut config);
-    msnp_server::start(config).await.unwrap()
-}
+use common::{TestBridge, server, ws};
 
 #[tokio::test]
 async fn a_referral_is_followed_once_by_the_browser_it_was_for() {

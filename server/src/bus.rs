@@ -25,7 +25,7 @@ use crate::notification::JobId;
 const BUCKET: &str = "msnp_sessions";
 const HEARTBEAT: &str = "msnp.heartbeat";
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
-/// Tries at opening the registry, half a second apart.
+/// Tries at opening a key-value bucket, half a second apart.
 const REGISTRY_TRIES: u32 = 60;
 /// Tries at recording a sign-in, a quarter of a second apart.
 const REGISTER_TRIES: u32 = 40;
@@ -44,23 +44,23 @@ pub struct BusConfig {
 pub enum BusError {
     #[error("cannot reach NATS at {url}: {message}")]
     Connect { url: String, message: String },
-    #[error("cannot open the sign-in registry (JetStream bucket {BUCKET}): {0}")]
-    Registry(String),
+    #[error("cannot open the JetStream key-value bucket {bucket}: {error}")]
+    Bucket { bucket: String, error: String },
     #[error("node {0} did not say it was drained within 10 s (is it running, and is another node taking sign-ins?)")]
     NotDrained(String),
 }
 
 /// Connects to NATS and starts the tasks that carry the bus for `server`.
 pub(crate) async fn start(server: Arc<Server>, config: &BusConfig) -> Result<Vec<JoinHandle<()>>, BusError> {
-    let urls: Vec<&str> = config.url.split(',').map(str::trim).collect();
     let connect_error =
         |e: &dyn std::fmt::Display| BusError::Connect { url: config.url.clone(), message: e.to_string() };
-    let client = async_nats::connect(&urls[..]).await.map_err(|e| connect_error(&e))?;
-    let registry = open_registry(&client, config.replicas).await?;
+    let client = connect(&config.url).await?;
+    let registry = open_bucket(&client, BUCKET, config.replicas, Duration::ZERO).await?;
     let node = config.cluster.node.clone();
     let inbox = client.subscribe(format!("msnp.node.{node}")).await.map_err(|e| connect_error(&e))?;
     let beats = client.subscribe(HEARTBEAT).await.map_err(|e| connect_error(&e))?;
-    let watch = registry.watch_all().await.map_err(|e| BusError::Registry(e.to_string()))?;
+    let watch =
+        registry.watch_all().await.map_err(|e| BusError::Bucket { bucket: BUCKET.into(), error: e.to_string() })?;
     let (calls, calls_rx) = mpsc::unbounded_channel();
     let results = server.attach_bus(calls);
     let timeout = config.cluster.node_timeout;
@@ -72,16 +72,30 @@ pub(crate) async fn start(server: Arc<Server>, config: &BusConfig) -> Result<Vec
     ])
 }
 
-/// The registry bucket, created if missing (by whichever node comes first; the same settings make the
-/// creation idempotent). The bucket's stream is made here, as the client's `create_key_value` would make
-/// it, because that call first reads account fields that nats-server 2.9 (Debian's) does not send. A NATS
-/// cluster that has just started elects its JetStream leader first: tried again for a while.
-async fn open_registry(client: &async_nats::Client, replicas: usize) -> Result<kv::Store, BusError> {
+/// Connects to the NATS servers of `url` (`nats://host:port`, several separated by commas).
+pub async fn connect(url: &str) -> Result<async_nats::Client, BusError> {
+    let urls: Vec<&str> = url.split(',').map(str::trim).collect();
+    let error = |e: &dyn std::fmt::Display| BusError::Connect { url: url.to_owned(), message: e.to_string() };
+    async_nats::connect(&urls[..]).await.map_err(|e| error(&e))
+}
+
+/// The key-value bucket `bucket` (kept in memory on `replicas` servers, entries expiring after `max_age`
+/// unless zero), created if missing by whoever comes first: the same settings make that idempotent. The
+/// bucket's stream is made here, as the client's `create_key_value` would make it, because that call
+/// first reads account fields that nats-server 2.9 (Debian's) does not send. A NATS cluster that has
+/// just started elects its JetStream leader first: tried again for a while.
+pub async fn open_bucket(
+    client: &async_nats::Client,
+    bucket: &str,
+    replicas: usize,
+    max_age: Duration,
+) -> Result<kv::Store, BusError> {
     let js = jetstream::new(client.clone());
     let stream = jetstream::stream::Config {
-        name: format!("KV_{BUCKET}"),
-        subjects: vec![format!("$KV.{BUCKET}.>")],
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
         max_messages_per_subject: 1,
+        max_age,
         storage: jetstream::stream::StorageType::Memory,
         num_replicas: replicas.max(1),
         allow_rollup: true,
@@ -93,7 +107,7 @@ async fn open_registry(client: &async_nats::Client, replicas: usize) -> Result<k
     let mut tries = 0;
     loop {
         let error = match js.get_or_create_stream(stream.clone()).await {
-            Ok(_) => match js.get_key_value(BUCKET).await {
+            Ok(_) => match js.get_key_value(bucket).await {
                 Ok(store) => return Ok(store),
                 Err(e) => e.to_string(),
             },
@@ -101,9 +115,9 @@ async fn open_registry(client: &async_nats::Client, replicas: usize) -> Result<k
         };
         tries += 1;
         if tries >= REGISTRY_TRIES {
-            return Err(BusError::Registry(error));
+            return Err(BusError::Bucket { bucket: bucket.to_owned(), error });
         }
-        tracing::info!(%error, "the sign-in registry is not ready yet: trying again");
+        tracing::info!(%error, bucket, "a key-value bucket is not ready yet: trying again");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -113,7 +127,12 @@ fn subject(node: &str) -> String {
 }
 
 fn registry_key(user: &str) -> String {
-    user.bytes().map(|b| format!("{b:02x}")).collect()
+    hex(user)
+}
+
+/// `text` in hexadecimal: what key-value keys and subjects can hold, whatever the text.
+pub fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 fn user_of(key: &str) -> Option<String> {
@@ -211,9 +230,8 @@ async fn heartbeats(server: Arc<Server>, client: async_nats::Client, mut beats: 
 /// `msnp-server drain`: tells node `node` to move its clients (to `to`, or to the live node with the
 /// fewest users), then waits until its heartbeat says it takes no more sign-ins.
 pub async fn drain(url: &str, node: &str, to: Option<String>) -> Result<(), BusError> {
-    let urls: Vec<&str> = url.split(',').map(str::trim).collect();
     let error = |e: &dyn std::fmt::Display| BusError::Connect { url: url.to_owned(), message: e.to_string() };
-    let client = async_nats::connect(&urls[..]).await.map_err(|e| error(&e))?;
+    let client = connect(url).await?;
     let mut beats = client.subscribe(HEARTBEAT).await.map_err(|e| error(&e))?;
     let note = serde_json::to_vec(&Note::Drain { to }).unwrap_or_default();
     client.publish(subject(node), note.into()).await.map_err(|e| error(&e))?;

@@ -16,6 +16,21 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// A server of the project with the demo accounts, in `dir`, and its settings changed by `tweak`.
+pub async fn server(dir: &std::path::Path, tweak: impl FnOnce(&mut msnp_server::ServeConfig)) -> msnp_server::Running {
+    let db = dir.join("msnp.db");
+    msnp_server::accounts::import(
+        &mut msnp_server::open_store(&db, None).unwrap(),
+        msnp_server::accounts::DEMO_ACCOUNTS,
+    )
+    .unwrap();
+    let mut config = msnp_server::ServeConfig::new(db);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.sb_listen = "127.0.0.1:0".parse().unwrap();
+    tweak(&mut config);
+    msnp_server::start(config).await.unwrap()
+}
+
 pub struct TestBridge {
     pub running: Option<Running>,
     pub dir: tempfile::TempDir,
