@@ -6,6 +6,12 @@ use std::time::Duration;
 
 use crate::{free_port, stop, wait_for_port};
 
+/// Debian's nats-server is in /usr/sbin, which not every PATH has.
+fn nats_server() -> &'static str {
+    const DEBIAN: &str = "/usr/sbin/nats-server";
+    if std::path::Path::new(DEBIAN).exists() { DEBIAN } else { "nats-server" }
+}
+
 /// NATS servers, clustered; each stopped when dropped (or on [`NatsCluster::kill`]).
 #[derive(Debug)]
 pub struct NatsCluster {
@@ -24,7 +30,7 @@ impl NatsCluster {
         let mut servers = Vec::new();
         for (i, (port, route)) in ports.iter().zip(&routes).enumerate() {
             let store = dir.path().join(format!("js{i}"));
-            let mut c = Command::new("nats-server");
+            let mut c = Command::new(nats_server());
             c.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-n", &format!("n{i}"), "-js", "-sd"])
                 .arg(&store)
                 .stdout(Stdio::null())

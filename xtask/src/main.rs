@@ -1,6 +1,7 @@
 //! Project tasks, run as `cargo xtask <task>`: set the machine up, test everything, build, demo.
 
 mod bench;
+mod cluster;
 mod setup;
 mod sh;
 mod tasks;
@@ -34,6 +35,10 @@ enum Task {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
+    /// A cluster on this machine: PostgreSQL, 3 NATS servers, a dispatch node, 3 notification/switchboard
+    /// nodes and 2 bridges, with the page and the demo accounts, until Ctrl-C. Prints
+    /// `ready dispatch=… ns=…,…,… sb=…,…,… http=…,…` once everything accepts connections.
+    Cluster,
     /// Build the browser app and serve it, with the demo server and accounts.
     Demo {
         /// Where the page is served.
@@ -50,6 +55,7 @@ fn main() -> ExitCode {
         Task::Build => setup::ensure().and_then(|tools| tasks::build(&tools)),
         Task::Demo { listen } => tasks::demo(&listen),
         Task::Bench => bench::bench_all(),
+        Task::Cluster => cluster::cluster(),
         Task::Fuzz { seconds } => tasks::fuzz(seconds),
     };
     match result {

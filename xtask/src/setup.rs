@@ -20,7 +20,7 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("/usr/bin/firefox-esr", "firefox-esr"),
     // The cluster's engines: tests start their own throwaway PostgreSQL cluster and NATS servers.
     ("/usr/lib/postgresql/15/bin/initdb", "postgresql"),
-    ("/usr/bin/nats-server", "nats-server"),
+    ("/usr/sbin/nats-server", "nats-server"),
 ];
 
 /// Where the installed tools are.

@@ -238,9 +238,10 @@ fn wasm_tests(tools: &Tools, browser: Browser, bridge: &str, foreign_bridge: &st
 }
 
 /// `trunk build --release --offline` into dist/: fails at once if a tool is missing instead of
-/// reaching for the network.
+/// reaching for the network. Trunk's report goes to standard error: tasks keep standard output for
+/// the lines scripts read (`cargo xtask cluster`'s `ready …`).
 pub fn build(tools: &Tools) -> Result {
-    run(cmd("trunk", &["build", "--release", "--offline"]).env("PATH", &tools.path))
+    run(cmd("trunk", &["build", "--release", "--offline"]).env("PATH", &tools.path).stdout(std::io::stderr()))
 }
 
 pub fn demo(listen: &str) -> Result {
