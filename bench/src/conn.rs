@@ -31,7 +31,8 @@ pub enum ConnError {
 /// Where clients connect.
 #[derive(Clone, Debug)]
 pub enum Target {
-    /// `host:port` of a notification server.
+    /// `host:port` of a notification server (several, separated by commas: client `i` uses the `i`-th,
+    /// round robin, e.g. the nodes of a cluster).
     Tcp(String),
     /// `ws://host:port/path` of a bridge; `binary` sends binary messages (websockify).
     Ws { url: String, binary: bool },
@@ -116,6 +117,22 @@ impl Conn {
     }
 }
 
+impl Target {
+    /// What client `i` connects to.
+    pub fn nth(&self, i: usize) -> Target {
+        match self {
+            Target::Tcp(list) => {
+                let all: Vec<&str> = list.split(',').collect();
+                Target::Tcp(all[i % all.len()].to_owned())
+            }
+            ws => ws.clone(),
+        }
+    }
+}
+
+/// Referrals (`XFR … NS`) a sign-in follows, as a dispatch node gives them.
+const MAX_REFERRALS: usize = 3;
+
 /// A signed-in client: its connection and session machine.
 #[derive(Debug)]
 pub struct Session {
@@ -127,6 +144,17 @@ pub struct Session {
 impl Session {
     /// Connects and signs in (VER … CHG), as MSN Messenger 1.0 does.
     pub async fn sign_in(target: &Target, handle: &str, password: &str, state: State) -> Result<Session, ConnError> {
+        let mut target = target.clone();
+        for _ in 0..MAX_REFERRALS {
+            match Session::sign_in_at(&target, handle, password, state).await {
+                Err(ConnError::SignIn(msnp::client::SignOutReason::Redirected(to))) => target = Target::Tcp(to),
+                other => return other,
+            }
+        }
+        Err(ConnError::Connect("too many referrals".into()))
+    }
+
+    async fn sign_in_at(target: &Target, handle: &str, password: &str, state: State) -> Result<Session, ConnError> {
         let conn = Conn::open(target).await?;
         let config = NsConfig {
             handle: handle.into(),

@@ -31,7 +31,7 @@ pub async fn sign_in_storm(target: Target, clients: usize, duration: Duration) -
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for i in 0..clients {
-        let target = target.clone();
+        let target = target.nth(i);
         tasks.spawn(async move {
             let (handle, password) = account(i);
             let mut times = Vec::new();
@@ -68,7 +68,7 @@ pub async fn idle(target: Target, n: usize, pid: u32) -> Result<Value, ConnError
     // Sign in 100 at a time, keeping every session open.
     while next < n || !tasks.is_empty() {
         while next < n && tasks.len() < 100 {
-            let target = target.clone();
+            let target = target.nth(next);
             let (handle, password) = account(next);
             tasks.spawn(async move { Session::sign_in(&target, &handle, &password, State::Online).await });
             next += 1;
@@ -99,7 +99,7 @@ pub async fn fan_out(target: Target, watchers: usize, rounds: usize) -> Result<V
     let mut tasks = JoinSet::new();
     let ready = Arc::new(tokio::sync::Barrier::new(watchers + 1));
     for i in 0..watchers {
-        let (target, tx, ready) = (target.clone(), tx.clone(), Arc::clone(&ready));
+        let (target, tx, ready) = (target.nth(i), tx.clone(), Arc::clone(&ready));
         tasks.spawn(async move {
             let (handle, password) = account(i);
             let mut s = Session::sign_in(&target, &handle, &password, State::Online).await?;
@@ -119,7 +119,7 @@ pub async fn fan_out(target: Target, watchers: usize, rounds: usize) -> Result<V
     }
     drop(tx);
     ready.wait().await;
-    let mut star = Session::sign_in(&target, "star@hotmail.com", "star", State::Online).await?;
+    let mut star = Session::sign_in(&target.nth(0), "star@hotmail.com", "star", State::Online).await?;
     // The first CHG made star visible: each watcher counted that as round 0's NLN. Wait for all of them.
     let mut latencies = Vec::new();
     let mut t0 = Instant::now();

@@ -65,10 +65,10 @@ pub(crate) async fn start(server: Arc<Server>, config: &BusConfig) -> Result<Vec
     let results = server.attach_bus(calls);
     let timeout = config.cluster.node_timeout;
     Ok(vec![
-        tokio::spawn(outgoing(client.clone(), registry, node.clone(), calls_rx, results)),
+        tokio::spawn(outgoing(client.clone(), registry.clone(), node.clone(), calls_rx, results)),
         tokio::spawn(incoming(Arc::clone(&server), inbox)),
         tokio::spawn(heartbeats(Arc::clone(&server), client, beats)),
-        tokio::spawn(registry_changes(server, watch, timeout)),
+        tokio::spawn(registry_changes(server, registry, watch, timeout)),
     ])
 }
 
@@ -250,32 +250,49 @@ pub async fn drain(url: &str, node: &str, to: Option<String>) -> Result<(), BusE
     }
 }
 
-/// Hands the registry's changes to the logic (first every entry it holds, then each change).
-async fn registry_changes(server: Arc<Server>, mut watch: kv::Watch, timeout: Duration) {
-    while let Some(entry) = watch.next().await {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                tracing::warn!(error = %e, "the sign-in registry's stream broke");
-                continue;
+/// Hands the registry's changes to the logic (first every entry it holds, then each change). A watch that
+/// breaks (its NATS server died, say) is opened again from the revision after the last one seen.
+async fn registry_changes(server: Arc<Server>, registry: kv::Store, mut watch: kv::Watch, timeout: Duration) {
+    let mut last = 0;
+    loop {
+        while let Some(entry) = watch.next().await {
+            match entry {
+                Ok(entry) => {
+                    last = entry.revision;
+                    registry_change(&server, entry, timeout);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the sign-in registry's watch broke: opening it again");
+                    break;
+                }
             }
-        };
-        let Some(user) = user_of(&entry.key) else { continue };
-        let holder = match entry.operation {
-            kv::Operation::Put => match String::from_utf8(entry.value.to_vec()) {
-                Ok(node) => Some((node, entry.revision)),
-                Err(_) => continue,
-            },
-            kv::Operation::Delete | kv::Operation::Purge => None,
-        };
-        let age = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
-            .saturating_sub(entry.created.unix_timestamp());
-        let fresh = u64::try_from(age).unwrap_or(0) < timeout.as_secs();
-        let now = server.now();
-        server.with_logic(|logic| logic.directory(&user, holder, entry.revision, fresh, now));
+        }
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            match registry.watch_all_from_revision(last + 1).await {
+                Ok(again) => break watch = again,
+                Err(e) => tracing::warn!(error = %e, "cannot watch the sign-in registry yet"),
+            }
+        }
     }
+}
+
+fn registry_change(server: &Server, entry: kv::Entry, timeout: Duration) {
+    let Some(user) = user_of(&entry.key) else { return };
+    let holder = match entry.operation {
+        kv::Operation::Put => match String::from_utf8(entry.value.to_vec()) {
+            Ok(node) => Some((node, entry.revision)),
+            Err(_) => return,
+        },
+        kv::Operation::Delete | kv::Operation::Purge => None,
+    };
+    let age = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+        .saturating_sub(entry.created.unix_timestamp());
+    let fresh = u64::try_from(age).unwrap_or(0) < timeout.as_secs();
+    let now = server.now();
+    server.with_logic(|logic| logic.directory(&user, holder, entry.revision, fresh, now));
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crate::jobs::Done;
 use crate::notification::{ConnId, JobId, Logic, Output, key};
 use crate::presence::Seen;
 use crate::store::Account;
+use crate::switchboard::{Directory, Reach, Ring, Ringing};
 
 /// A node's place in its cluster, each a command-line flag.
 #[derive(Clone, Debug)]
@@ -28,8 +29,6 @@ pub struct ClusterConfig {
     pub node: String,
     /// A node not heard from for this long is gone: its users go offline everywhere.
     pub node_timeout: Duration,
-    /// How long `CAL` waits for another node to ring its callee before answering `217`.
-    pub ring_timeout: Duration,
     /// The address clients reach this node's notification server at (dispatch nodes and draining nodes
     /// send clients there); empty: the address it listens on.
     pub public_ns: String,
@@ -42,7 +41,6 @@ impl ClusterConfig {
         ClusterConfig {
             node: node.into(),
             node_timeout: Duration::from_secs(5),
-            ring_timeout: Duration::from_secs(3),
             public_ns: String::new(),
             dispatch: false,
         }
@@ -91,6 +89,8 @@ pub enum Note {
     ReverseAdded { target: String, handle: String, name: String, version: u32 },
     /// `target`'s RL lost `contact`; its list version is now `version` (`REM 0 RL`).
     ReverseRemoved { target: String, contact: String, version: u32 },
+    /// `user` has signed in on `node` under registry revision `rev` (as the registry says too).
+    SignedIn { user: String, node: String, rev: u64 },
     /// Move every client to `to` (or to the live node with the fewest users) and take no more sign-ins:
     /// `XFR 0 NS` (MSNP2.md §5.4); sent by `msnp-server drain`.
     Drain { to: Option<String> },
@@ -138,8 +138,6 @@ pub(crate) struct Cluster {
     peers: HashMap<String, Peer>,
     /// For each local watcher, the contacts on other nodes it now sees online: node and revision.
     visible: HashMap<String, HashMap<String, (String, u64)>>,
-    /// Rings sent to other nodes, by job, and when they are given up.
-    rings: HashMap<JobId, Duration>,
     /// Where clients are being moved, once drained.
     pub(crate) drained_to: Option<String>,
 }
@@ -158,14 +156,7 @@ impl Cluster {
     }
 
     pub(crate) fn new(config: ClusterConfig) -> Cluster {
-        Cluster {
-            config,
-            directory: HashMap::new(),
-            peers: HashMap::new(),
-            visible: HashMap::new(),
-            rings: HashMap::new(),
-            drained_to: None,
-        }
+        Cluster { config, directory: HashMap::new(), peers: HashMap::new(), visible: HashMap::new(), drained_to: None }
     }
 
     /// The live node taking sign-ins with the fewest users (by name among equals), counted as one more.
@@ -191,8 +182,7 @@ impl Cluster {
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Duration> {
-        let lost = self.peers.values().map(|p| p.heard + self.config.node_timeout);
-        lost.chain(self.rings.values().copied()).min()
+        self.peers.values().map(|p| p.heard + self.config.node_timeout).min()
     }
 }
 
@@ -230,8 +220,13 @@ impl Logic {
         }
         let user = key(&account.handle);
         let registered = user.clone();
+        // Whoever holds the session now, as far as this node knows.
+        let previous = self.cluster.as_ref().and_then(|c| c.directory.get(&user)).map(|(node, _)| node.clone());
         let id = self.pending(conn, move |logic, done, _| match done {
             Done::Registered(Ok(rev)) if logic.awaiting_auth(conn) => {
+                if let Some(previous) = previous {
+                    logic.tell_previous_holder(previous, &registered, rev);
+                }
                 logic.signed_in(conn, trid, account, rev);
                 // A later sign-in elsewhere was recorded before this one's answer came back.
                 if logic.cluster.as_ref().is_some_and(|c| c.revision(&registered) > rev) {
@@ -273,6 +268,15 @@ impl Logic {
             None => {
                 cluster.directory.remove(user);
             }
+        }
+    }
+
+    /// Tells the other node that held `user`'s session, if any, that revision `rev` replaces it: the
+    /// registry's watch tells it too, this is quicker and survives a watch being re-opened.
+    fn tell_previous_holder(&mut self, previous: String, user: &str, rev: u64) {
+        let Some(node) = self.node() else { return };
+        if previous != node {
+            self.tell(previous, Note::SignedIn { user: user.to_owned(), node, rev });
         }
     }
 
@@ -329,18 +333,14 @@ impl Logic {
         }
     }
 
-    /// Nodes not heard from in time are gone; rings not answered in time fail.
+    /// Nodes not heard from in time are gone.
     pub(crate) fn cluster_timeouts(&mut self, now: Duration) {
         let Some(cluster) = self.cluster.as_mut() else { return };
         let timeout = cluster.config.node_timeout;
         let lost: Vec<String> =
             cluster.peers.iter().filter(|(_, p)| p.heard + timeout <= now).map(|(n, _)| n.clone()).collect();
-        let late: Vec<JobId> = cluster.rings.iter().filter(|(_, until)| **until <= now).map(|(id, _)| *id).collect();
         for node in lost {
             self.node_lost(&node);
-        }
-        for id in late {
-            self.rang(id, None, now);
         }
     }
 
@@ -364,7 +364,7 @@ impl Logic {
             let handle = w.account.find(List::Forward, &contact).map_or(contact, |e| e.handle.clone());
             self.send(w.conn, ServerCommand::Fln { handle });
         }
-        self.sb_node_lost(node);
+        self.sb.node_lost(node);
     }
 
     /// The watchers of local `user` signed in on other nodes (its RL), with what each sees now.
@@ -456,11 +456,13 @@ impl Logic {
             }
             Note::ReverseRemoved { target, contact, version } => self.reverse_removed(&target, &contact, version),
             Note::Ring { from, id, callee, caller, caller_name, session, address, cookie } => {
-                let rung = self.ring_here(&callee, caller, caller_name, session, address, cookie);
+                let ring = Ring { id, callee, caller, caller_name, session, address, cookie };
+                let rung = self.ring_here(ring);
                 self.tell(from, Note::Rang { id, callee: rung });
             }
-            Note::Rang { id, callee } => self.rang(id, callee, now),
+            Note::Rang { id, callee } => self.sb.rang(id, callee),
             Note::Drain { to } => self.drain(to),
+            Note::SignedIn { user, node, rev } => self.directory(&user, Some((node, rev)), rev, true, now),
         }
     }
 
@@ -520,59 +522,42 @@ impl Logic {
         }
     }
 
-    /// Rings `callee` on node `node` for switchboard connection `conn`; `then` gets its answer (`None`
-    /// when it could not be rung, or no answer came in time).
-    pub(crate) fn ring_remote(
-        &mut self,
-        conn: ConnId,
-        node: String,
-        ring: Note,
-        now: Duration,
-        then: impl FnOnce(&mut Logic, Option<(String, String)>) + Send + 'static,
-    ) {
-        let Some(cluster) = self.cluster.as_ref() else { return };
-        let until = now + cluster.config.ring_timeout;
-        let id = self.pending(conn, move |logic, done, _| match done {
-            Done::Rang(callee) => then(logic, callee),
-            other => crate::notification::unexpected(&other),
-        });
-        let ring = match ring {
-            Note::Ring { from, callee, caller, caller_name, session, address, cookie, .. } => {
-                Note::Ring { from, id, callee, caller, caller_name, session, address, cookie }
-            }
-            other => other,
-        };
-        if let Some(cluster) = self.cluster.as_mut() {
-            cluster.rings.insert(id, until);
-        }
-        self.tell(node, ring);
-    }
-
-    fn rang(&mut self, id: JobId, callee: Option<(String, String)>, now: Duration) {
-        if self.cluster.as_mut().and_then(|c| c.rings.remove(&id)).is_some() {
-            self.job_done(id, Done::Rang(callee), now);
-        }
-    }
-
-    /// A ring request for `callee` signed in here: sends `RNG` if the caller may reach it.
-    fn ring_here(
-        &mut self,
-        callee: &str,
-        caller: String,
-        caller_name: String,
-        session_id: String,
-        address: String,
-        cookie: String,
-    ) -> Option<(String, String)> {
-        self.seen(callee, &caller)?;
-        let u = self.users.get(callee)?;
+    /// Rings a callee signed in here: sends `RNG` if the caller may reach it.
+    fn ring_here(&mut self, ring: Ring) -> Option<(String, String)> {
+        self.seen(&ring.callee, &ring.caller)?;
+        let u = self.users.get(&ring.callee)?;
         let (conn, identity) = (u.conn, (u.account.handle.clone(), u.account.name.clone()));
-        self.send(conn, ServerCommand::Rng { session_id, address, cookie, caller, caller_name });
+        let Ring { session, address, cookie, caller, caller_name, .. } = ring;
+        self.send(conn, ServerCommand::Rng { session_id: session, address, cookie, caller, caller_name });
         Some(identity)
     }
 
     /// The cluster's part of [`Logic::poll_timeout`].
     pub(crate) fn cluster_poll_timeout(&self) -> Option<Duration> {
         self.cluster.as_ref()?.poll_timeout()
+    }
+}
+
+/// What the switchboard asks of this node's notification server, and through it of the cluster.
+impl Directory for Logic {
+    fn name(&self, user: &str) -> Option<String> {
+        self.users.get(user).map(|u| u.account.name.clone())
+    }
+
+    fn reach(&self, callee: &str, caller: &str) -> Reach {
+        if self.users.contains_key(callee) {
+            return if self.seen(callee, caller).is_some() { Reach::Here } else { Reach::No };
+        }
+        self.remote_node(callee).map_or(Reach::No, Reach::Elsewhere)
+    }
+
+    fn ring(&mut self, ring: Ring) -> Ringing {
+        if self.users.contains_key(&ring.callee) {
+            return self.ring_here(ring).map_or(Ringing::NotRung, |(handle, name)| Ringing::Rung(handle, name));
+        }
+        let (Some(node), Some(from)) = (self.remote_node(&ring.callee), self.node()) else { return Ringing::NotRung };
+        let Ring { id, callee, caller, caller_name, session, address, cookie } = ring;
+        self.tell(node.clone(), Note::Ring { from, id, callee, caller, caller_name, session, address, cookie });
+        Ringing::Asked(node)
     }
 }

@@ -1,9 +1,17 @@
 //! The project's MSNP2 server: notification server (sign-in, lists, presence) and switchboard, with
 //! accounts and lists in SQLite (the default) or PostgreSQL.
 //!
-//! The protocol logic ([`notification`], [`lists`], [`presence`], [`switchboard`]) is sans-IO: frames
-//! and store results in, frames and store jobs out, time passed in; so it is tested without sockets or
-//! a database. [`net`] only moves bytes; [`jobs`] runs the store's work on threads of its own.
+//! The protocol logic ([`notification`], [`lists`], [`presence`], [`switchboard`], [`cluster`]) is
+//! sans-IO: frames, store results and notes from other nodes in; frames, store jobs and notes out; time
+//! passed in; so it is tested without sockets, a database or a bus. [`net`] only moves bytes; [`jobs`]
+//! runs the store's work on threads of its own; [`bus`] carries a cluster's notes over NATS.
+//!
+//! Who owns what: the notification server ([`notification::Logic`]) owns connections, signed-in users and
+//! watchers; the switchboard ([`switchboard::Switchboards`]) owns its connections, sessions and cookies and
+//! asks the notification server only through [`switchboard::Directory`] (a user's name now; can a callee
+//! be rung, and ring them). In a cluster, what crosses nodes is a [`cluster::Note`] (presence as each
+//! watcher may see it, list changes, rings, drains) or an entry of the sign-in registry (who is signed in
+//! where, in order); the accounts and lists are in the shared PostgreSQL database.
 
 pub mod accounts;
 pub mod bus;

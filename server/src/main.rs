@@ -328,6 +328,7 @@ async fn serve_until_signal(serve: Serve) -> Result {
             max_participants: serve.sb_max_participants,
             max_sessions_per_user: serve.sb_max_sessions_per_user,
             max_pending_invitations: serve.sb_max_pending_invitations,
+            ..SbConfig::default()
         },
         ns: NsConfig {
             allowed_domains: serve.allowed_domains,

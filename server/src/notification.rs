@@ -1,8 +1,9 @@
 //! The server's logic, without sockets or database: the notification server here (MSNP2.md §4–§7,
-//! §9–§11), its list commands in [`crate::lists`], presence in [`crate::presence`], the switchboards in
-//! [`crate::switchboard`].
+//! §9–§11), its list commands in [`crate::lists`], presence in [`crate::presence`], its part in a cluster
+//! in [`crate::cluster`]; the switchboard is a machine of its own ([`crate::switchboard`]), which [`Logic`]
+//! holds and feeds, and which reaches the notification server only through its `Directory` interface.
 //!
-//! [`Logic`] owns every connection's state, who is online, and who watches whom. The network layer
+//! [`Logic`] owns every notification connection's state, who is online, and who watches whom. The network layer
 //! feeds it frames ([`Logic::receive`], [`Logic::sb_receive`]) and connection events, and drains
 //! [`Output`]s: frames to write, connections to close, and store [`Job`]s to run, whose results come back
 //! through [`Logic::job_done`]. While a connection waits for a job it takes no frames
@@ -24,7 +25,7 @@ use crate::conn::{Conn, next_deadline, overdue};
 use crate::jobs::{Done, Job};
 use crate::metrics::Metrics;
 use crate::store::{Account, AdminEvent, StoreError, Versions};
-use crate::switchboard::{SbConfig, Switchboards};
+use crate::switchboard::{InviteError, SbConfig, Switchboards};
 use crate::throttle::{SignInLimits, SignInThrottle};
 
 /// Identifies a store job the logic is waiting for.
@@ -230,7 +231,7 @@ impl Logic {
     pub fn disconnect(&mut self, conn: ConnId) {
         self.busy.remove(&conn);
         if self.sb.has(conn) {
-            return self.sb_disconnect(conn);
+            return self.sb.disconnect(conn);
         }
         if let Some(c) = self.conns.remove(&conn)
             && let Phase::Online(user) = c.phase
@@ -245,7 +246,7 @@ impl Logic {
         for conn in overdue(&self.conns, now) {
             self.close(conn);
         }
-        self.sb_timeouts(now);
+        self.sb.handle_timeout(now);
         self.cluster_timeouts(now);
         self.throttle.sweep(now);
     }
@@ -265,11 +266,24 @@ impl Logic {
             }
             self.close(conn);
         }
-        self.sb_shutdown();
+        self.sb.shutdown();
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        self.out.pop_front().or_else(|| self.sb.poll_output())
+    }
+
+    /// A client connected to the switchboard port.
+    pub fn sb_connect(&mut self, conn: ConnId, now: Duration) {
+        self.sb.connect(conn, now);
+    }
+
+    /// A frame arrived on switchboard connection `conn`: the switchboard handles it, asking this node's
+    /// notification server (its [`crate::switchboard::Directory`]) what it needs.
+    pub fn sb_receive(&mut self, conn: ConnId, frame: &Frame, now: Duration) {
+        let mut sb = std::mem::take(&mut self.sb);
+        sb.receive(conn, frame, now, self);
+        self.sb = sb;
     }
 
     /// How many users are signed in.
@@ -292,7 +306,7 @@ impl Logic {
 
     /// Whether `conn` waits for a store job: feed it no frames until [`Output::Resume`].
     pub fn waiting(&self, conn: ConnId) -> bool {
-        self.busy.contains(&conn)
+        self.busy.contains(&conn) || self.sb.waiting(conn)
     }
 
     /// A frame arrived on `conn`.
@@ -518,6 +532,17 @@ impl Logic {
         self.auth_failed(conn, trid);
     }
 
+    /// `XFR <trid> SB` from a signed-in, visible user: the switchboard's address and a cookie for a new
+    /// session.
+    fn xfr_sb(&mut self, conn: ConnId, user: &str, trid: TrId, now: Duration) {
+        let account = &self.users[user].account;
+        match self.sb.invite((account.handle.clone(), account.name.clone()), now) {
+            Ok((address, cookie)) => self.send(conn, ServerCommand::XfrSb { trid, address, cookie }),
+            Err(InviteError::TooMany) => self.error(conn, ErrorCode::TooManySessions, trid),
+            Err(InviteError::Random(err)) => self.internal_error(conn, trid, &err),
+        }
+    }
+
     /// Whether `conn` is between VER and a successful USR.
     pub(crate) fn awaiting_auth(&self, conn: ConnId) -> bool {
         matches!(self.conns.get(&conn).map(|c| &c.phase), Some(Phase::AwaitAuth(_)))
@@ -652,11 +677,7 @@ impl Logic {
     /// Queues `frame` for `conn`, unless it is closed: nothing is sent after a close (§11 rule 11), such
     /// as the answer to a command whose connection went while the store was busy with it.
     pub(crate) fn send_frame(&mut self, conn: ConnId, frame: Frame) {
-        let open = match self.conns.get(&conn) {
-            Some(c) => !matches!(c.phase, Phase::Closed),
-            None => self.sb.is_open(conn),
-        };
-        if open {
+        if self.conns.get(&conn).is_some_and(|c| !matches!(c.phase, Phase::Closed)) {
             self.out.push_back(Output::Send(conn, frame));
         }
     }

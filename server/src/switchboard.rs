@@ -1,20 +1,74 @@
-//! The switchboard: chat sessions (MSNP2.md §8).
+//! The switchboard: chat sessions (MSNP2.md §8), a sans-IO machine of its own.
 //!
-//! Switchboards share [`Logic`] with the notification server because they cannot work apart from it:
-//! `XFR SB` hands out the caller's cookie, `CAL` checks the callee's presence and privacy there, and `RNG`
-//! goes out on the callee's notification-server connection. A cookie carries its holder's canonical
-//! handle and friendly name, so the switchboard never needs the store.
+//! It owns its connections, sessions and cookies, and never touches the notification server's state:
+//! what it needs of it goes through [`Directory`] (the friendly name a user goes by now; whether a callee
+//! can be rung, and ringing them, on this node or another), and the notification server asks it for a
+//! cookie with [`Switchboards::invite`] (`XFR SB`). A cookie carries its holder's canonical handle and
+//! friendly name, so the switchboard never needs the store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
+use msnp::parse::error_frame;
 use msnp::sb::{ClientCommand, ServerCommand};
 use msnp::{AckMode, ErrorCode, Frame, ParseError, TrId, handle};
 
 use crate::conn::{Conn, ConnId, next_deadline, overdue};
-use crate::notification::{Logic, Output, key};
+use crate::notification::{Output, key};
 use crate::secret::random_bytes;
 use crate::store::StoreError;
+
+/// What the switchboard asks of the notification server (on this node, or through it of the cluster).
+pub trait Directory {
+    /// The friendly name `user` (lowercased handle) goes by now, if signed in on this node.
+    fn name(&self, user: &str) -> Option<String>;
+    /// Whether `callee` (lowercased) may be rung for `caller` (canonical handle): visible to them here, or
+    /// signed in on another node (which decides when asked).
+    fn reach(&self, callee: &str, caller: &str) -> Reach;
+    /// Rings `ring.callee`: `RNG` sent here (whom to), or the ring asked of another node (its answer comes
+    /// through [`Switchboards::rang`] with `ring.id`), or neither.
+    fn ring(&mut self, ring: Ring) -> Ringing;
+}
+
+/// Where a callee can be rung.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reach {
+    Here,
+    /// On that other node.
+    Elsewhere(String),
+    /// Offline, hidden, or not accepting the caller (`217`).
+    No,
+}
+
+/// An invitation to a switchboard session, for [`Directory::ring`].
+#[derive(Clone, Debug)]
+pub struct Ring {
+    pub id: u64,
+    pub callee: String,
+    pub caller: String,
+    pub caller_name: String,
+    pub session: String,
+    pub address: String,
+    pub cookie: String,
+}
+
+/// What became of a [`Ring`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ringing {
+    /// `RNG` went out here, to this canonical handle and friendly name.
+    Rung(String, String),
+    /// Asked of that other node.
+    Asked(String),
+    NotRung,
+}
+
+/// Why [`Switchboards::invite`] gave no cookie.
+#[derive(Debug)]
+pub enum InviteError {
+    /// `800`: the user is in (or invited to) as many sessions as allowed.
+    TooMany,
+    Random(StoreError),
+}
 
 /// Switchboard settings and limits, each a command-line flag.
 #[derive(Clone, Debug)]
@@ -31,6 +85,8 @@ pub struct SbConfig {
     pub max_sessions_per_user: usize,
     /// Invitations a session may have waiting for an answer.
     pub max_pending_invitations: usize,
+    /// How long `CAL` waits for another node to ring its callee before answering `217`.
+    pub ring_timeout: Duration,
 }
 
 impl Default for SbConfig {
@@ -42,6 +98,7 @@ impl Default for SbConfig {
             max_participants: 32,
             max_sessions_per_user: 32,
             max_pending_invitations: 32,
+            ring_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -85,18 +142,34 @@ struct Session {
     participants: Vec<Participant>,
 }
 
-/// All switchboard state.
+/// A `CAL` waiting for another node to ring its callee.
 #[derive(Debug)]
-pub(crate) struct Switchboards {
+struct Calling {
+    conn: ConnId,
+    trid: TrId,
+    session: u64,
+    cookie: String,
+    node: String,
+    until: Duration,
+}
+
+/// All switchboard state.
+#[derive(Debug, Default)]
+pub struct Switchboards {
     config: SbConfig,
     conns: HashMap<ConnId, Conn<Phase>>,
     sessions: HashMap<u64, Session>,
     cookies: HashMap<String, Cookie>,
     next_session: u64,
+    /// Rings asked of other nodes, by ring id; their connections take no frames meanwhile.
+    calling: HashMap<u64, Calling>,
+    busy: HashSet<ConnId>,
+    next_ring: u64,
+    out: VecDeque<Output>,
 }
 
 impl Switchboards {
-    pub(crate) fn new(config: SbConfig) -> Result<Switchboards, StoreError> {
+    pub fn new(config: SbConfig) -> Result<Switchboards, StoreError> {
         // Session ids are decimal (§8.3); start somewhere unremarkable rather than at 1.
         let start = 10_000_000 + u64::from_le_bytes(random_bytes::<8>()?) % 80_000_000;
         Ok(Switchboards {
@@ -105,24 +178,33 @@ impl Switchboards {
             sessions: HashMap::new(),
             cookies: HashMap::new(),
             next_session: start,
+            calling: HashMap::new(),
+            busy: HashSet::new(),
+            next_ring: 1,
+            out: VecDeque::new(),
         })
     }
 
-    pub(crate) fn connections(&self) -> usize {
+    /// Whether `conn` is a switchboard connection.
+    pub fn has(&self, conn: ConnId) -> bool {
+        self.conns.contains_key(&conn)
+    }
+
+    pub fn connections(&self) -> usize {
         self.conns.len()
     }
 
-    pub(crate) fn sessions(&self) -> usize {
+    pub fn sessions(&self) -> usize {
         self.sessions.len()
     }
 
-    /// Whether `conn` is a switchboard connection not yet closed.
-    pub(crate) fn is_open(&self, conn: ConnId) -> bool {
-        self.conns.get(&conn).is_some_and(|c| !matches!(c.phase, Phase::Closed))
+    /// Whether `conn` waits for another node's answer: feed it no frames until [`Output::Resume`].
+    pub fn waiting(&self, conn: ConnId) -> bool {
+        self.busy.contains(&conn)
     }
 
-    pub(crate) fn has(&self, conn: ConnId) -> bool {
-        self.conns.contains_key(&conn)
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
     }
 
     fn sessions_of(&self, user: &str) -> usize {
@@ -152,132 +234,128 @@ impl Switchboards {
         valid.then(|| self.cookies.remove(cookie)).flatten()
     }
 
-    pub(crate) fn poll_timeout(&self) -> Option<Duration> {
-        next_deadline(&self.conns)
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        next_deadline(&self.conns).into_iter().chain(self.calling.values().map(|c| c.until)).min()
     }
-}
 
-impl Logic {
-    /// `XFR <trid> SB` from a signed-in, visible user: a cookie for a new session.
-    pub(crate) fn xfr_sb(&mut self, conn: ConnId, user: &str, trid: TrId, now: Duration) {
-        if self.sb.sessions_of(user) >= self.sb.config.max_sessions_per_user {
-            return self.error(conn, ErrorCode::TooManySessions, trid);
+    /// `XFR SB` from `identity` (canonical handle, friendly name): this switchboard's address and a cookie
+    /// for a new session.
+    pub fn invite(&mut self, identity: (String, String), now: Duration) -> Result<(String, String), InviteError> {
+        if self.sessions_of(&key(&identity.0)) >= self.config.max_sessions_per_user {
+            return Err(InviteError::TooMany);
         }
-        let account = &self.users[user].account;
-        let cookie = match self.sb.issue((account.handle.clone(), account.name.clone()), None, now) {
-            Ok(cookie) => cookie,
-            Err(err) => return self.internal_error(conn, trid, &err),
-        };
-        let address = self.sb.config.public_address.clone();
-        self.send(conn, msnp::ns::ServerCommand::XfrSb { trid, address, cookie });
+        let cookie = self.issue(identity, None, now).map_err(InviteError::Random)?;
+        Ok((self.config.public_address.clone(), cookie))
     }
 
     /// A client connected to the switchboard port.
-    pub fn sb_connect(&mut self, conn: ConnId, now: Duration) {
-        self.sb.conns.insert(conn, Conn::new(Phase::AwaitAuth, now + self.sb.config.auth_timeout));
+    pub fn connect(&mut self, conn: ConnId, now: Duration) {
+        self.conns.insert(conn, Conn::new(Phase::AwaitAuth, now + self.config.auth_timeout));
     }
 
     /// A frame arrived on switchboard connection `conn`.
-    pub fn sb_receive(&mut self, conn: ConnId, frame: &Frame, now: Duration) {
-        let Some(c) = self.sb.conns.get(&conn) else { return };
+    pub fn receive(&mut self, conn: ConnId, frame: &Frame, now: Duration, dir: &mut dyn Directory) {
+        let Some(c) = self.conns.get(&conn) else { return };
         match c.phase {
             Phase::Closed => {}
             Phase::AwaitAuth => match ClientCommand::parse(frame) {
-                Ok(ClientCommand::Usr { trid, handle, cookie }) => self.sb_usr(conn, trid, &handle, &cookie, now),
+                Ok(ClientCommand::Usr { trid, handle, cookie }) => self.usr(conn, trid, &handle, &cookie, now, dir),
                 Ok(ClientCommand::Ans { trid, handle, cookie, session_id }) => {
-                    self.sb_ans(conn, trid, &handle, &cookie, &session_id, now)
+                    self.ans(conn, trid, &handle, &cookie, &session_id, now, dir)
                 }
                 Err(ParseError::MissingParams { trid: Some(trid), .. }) if matches!(frame.name(), "USR" | "ANS") => {
-                    self.sb_auth_failed(conn, trid)
+                    self.auth_failed(conn, trid)
                 }
                 // Anything else before USR/ANS: close (project rule, §8.2).
-                _ => self.sb_close(conn),
+                _ => self.close(conn),
             },
             Phase::Joined { session } => match ClientCommand::parse(frame) {
-                Ok(ClientCommand::Cal { trid, handle }) => self.sb_cal(conn, session, trid, &handle, now),
-                Ok(ClientCommand::Msg { trid, ack, payload }) => self.sb_msg(conn, session, trid, ack, payload),
-                Ok(ClientCommand::Out) => self.sb_close(conn),
+                Ok(ClientCommand::Cal { trid, handle }) => self.cal(conn, session, trid, &handle, now, dir),
+                Ok(ClientCommand::Msg { trid, ack, payload }) => self.msg(conn, session, trid, ack, payload, dir),
+                Ok(ClientCommand::Out) => self.close(conn),
                 Ok(ClientCommand::Usr { trid, .. } | ClientCommand::Ans { trid, .. }) => {
                     self.error(conn, ErrorCode::AlreadyLoggedIn, trid)
                 }
                 Err(err) => match err.reply() {
                     Some(reply) => self.send_frame(conn, reply),
-                    None => self.sb_close(conn),
+                    None => self.close(conn),
                 },
             },
         }
     }
 
-    /// The caller's name as others should see it now: the NS's current name if signed in.
-    fn current_name(&self, user: &str, fallback: &str) -> String {
-        self.users.get(user).map(|u| u.account.name.clone()).unwrap_or_else(|| fallback.to_owned())
-    }
-
-    fn sb_auth_failed(&mut self, conn: ConnId, trid: TrId) {
+    fn auth_failed(&mut self, conn: ConnId, trid: TrId) {
         self.error(conn, ErrorCode::AuthenticationFailed, trid);
-        self.sb_close(conn);
+        self.close(conn);
     }
 
     fn joined(&mut self, conn: ConnId, session: u64) {
-        if let Some(c) = self.sb.conns.get_mut(&conn) {
+        if let Some(c) = self.conns.get_mut(&conn) {
             c.admit(Phase::Joined { session });
         }
     }
 
-    fn sb_usr(&mut self, conn: ConnId, trid: TrId, who: &str, cookie: &str, now: Duration) {
-        let Some(Cookie { identity: (handle, name), home, .. }) = self.sb.redeem(cookie, &key(who), None, now) else {
-            return self.sb_auth_failed(conn, trid);
+    fn usr(&mut self, conn: ConnId, trid: TrId, who: &str, cookie: &str, now: Duration, dir: &dyn Directory) {
+        let Some(Cookie { identity: (handle, name), home, .. }) = self.redeem(cookie, &key(who), None, now) else {
+            return self.auth_failed(conn, trid);
         };
-        let name = self.current_name(&key(&handle), &name);
-        let id = self.sb.next_session;
-        self.sb.next_session += 1;
+        let name = dir.name(&key(&handle)).unwrap_or(name);
+        let id = self.next_session;
+        self.next_session += 1;
         let participant = Participant { conn, handle: handle.clone(), name: name.clone(), home };
-        self.sb.sessions.insert(id, Session { participants: vec![participant] });
+        self.sessions.insert(id, Session { participants: vec![participant] });
         self.joined(conn, id);
         tracing::info!(user = %handle, session = id, "switchboard session started");
-        self.send_sb(conn, ServerCommand::UsrOk { trid, handle, name });
+        self.send(conn, ServerCommand::UsrOk { trid, handle, name });
     }
 
-    fn sb_ans(&mut self, conn: ConnId, trid: TrId, who: &str, cookie: &str, session_id: &str, now: Duration) {
-        let session = session_id.parse::<u64>().ok().filter(|s| self.sb.sessions.contains_key(s));
-        let redeemed = session.and_then(|s| self.sb.redeem(cookie, &key(who), Some(s), now));
+    #[allow(clippy::too_many_arguments)]
+    fn ans(
+        &mut self,
+        conn: ConnId,
+        trid: TrId,
+        who: &str,
+        cookie: &str,
+        session_id: &str,
+        now: Duration,
+        dir: &dyn Directory,
+    ) {
+        let session = session_id.parse::<u64>().ok().filter(|s| self.sessions.contains_key(s));
+        let redeemed = session.and_then(|s| self.redeem(cookie, &key(who), Some(s), now));
         let (Some(session), Some(Cookie { identity: (handle, name), home, .. })) = (session, redeemed) else {
-            return self.sb_auth_failed(conn, trid);
+            return self.auth_failed(conn, trid);
         };
-        let name = self.current_name(&key(&handle), &name);
-        let others = self.sb.sessions[&session].participants.clone();
+        let name = dir.name(&key(&handle)).unwrap_or(name);
+        let others = self.sessions[&session].participants.clone();
         let total = others.len() as u32;
         for (p, index) in others.iter().zip(1..) {
-            let name = self.current_name(&key(&p.handle), &p.name);
-            self.send_sb(conn, ServerCommand::Iro { trid, index, total, handle: p.handle.clone(), name });
+            let name = dir.name(&key(&p.handle)).unwrap_or_else(|| p.name.clone());
+            self.send(conn, ServerCommand::Iro { trid, index, total, handle: p.handle.clone(), name });
         }
-        self.send_sb(conn, ServerCommand::AnsOk { trid });
+        self.send(conn, ServerCommand::AnsOk { trid });
         for p in &others {
-            self.send_sb(p.conn, ServerCommand::Joi { handle: handle.clone(), name: name.clone() });
+            self.send(p.conn, ServerCommand::Joi { handle: handle.clone(), name: name.clone() });
         }
         let participant = Participant { conn, handle, name, home };
-        self.sb.sessions.get_mut(&session).expect("checked").participants.push(participant);
+        self.sessions.get_mut(&session).expect("checked").participants.push(participant);
         self.joined(conn, session);
     }
 
-    fn sb_cal(&mut self, conn: ConnId, session: u64, trid: TrId, who: &str, now: Duration) {
-        let participants = &self.sb.sessions[&session].participants;
+    fn cal(&mut self, conn: ConnId, session: u64, trid: TrId, who: &str, now: Duration, dir: &mut dyn Directory) {
+        let participants = &self.sessions[&session].participants;
         let caller = participants.iter().find(|p| p.conn == conn).cloned().expect("joined");
         let callee = key(who);
-        // A callee signed in on another node is asked there; its node checks what the caller may see.
-        let elsewhere = self.remote_node(&callee);
+        let reach = if handle::is_valid(who) { dir.reach(&callee, &caller.handle) } else { Reach::No };
         let code = if !handle::is_valid(who) {
             Some(ErrorCode::InvalidUsername)
         } else if participants.iter().any(|p| key(&p.handle) == callee) {
             Some(ErrorCode::AlreadyThere)
-        } else if (elsewhere.is_none() && self.seen(&callee, &caller.handle).is_none())
-            || self.sb.sessions_of(&callee) >= self.sb.config.max_sessions_per_user
-        {
+        } else if reach == Reach::No || self.sessions_of(&callee) >= self.config.max_sessions_per_user {
             // Offline, not yet online, hidden, or not accepting messages from the caller (§8.3).
             Some(ErrorCode::NotOnline)
-        } else if participants.len() >= self.sb.config.max_participants {
+        } else if participants.len() >= self.config.max_participants {
             Some(ErrorCode::SessionOverload)
-        } else if self.sb.pending_invitations(session) >= self.sb.config.max_pending_invitations {
+        } else if self.pending_invitations(session) >= self.config.max_pending_invitations {
             Some(ErrorCode::UserTooActive)
         } else {
             None
@@ -285,108 +363,87 @@ impl Logic {
         if let Some(code) = code {
             return self.error(conn, code, trid);
         }
-        if let Some(node) = elsewhere {
-            return self.cal_remote(conn, session, trid, (callee, node), caller, now);
-        }
-        let callee_user = &self.users[&callee];
-        let (callee_conn, identity) =
-            (callee_user.conn, (callee_user.account.handle.clone(), callee_user.account.name.clone()));
-        let cookie = match self.sb.issue(identity, Some(session), now) {
+        let cookie = match self.issue((callee.clone(), callee.clone()), Some(session), now) {
             Ok(cookie) => cookie,
             Err(err) => return self.internal_error(conn, trid, &err),
         };
-        let caller_name = self.current_name(&key(&caller.handle), &caller.name);
-        self.send(
-            callee_conn,
-            msnp::ns::ServerCommand::Rng {
-                session_id: session.to_string(),
-                address: self.sb.config.public_address.clone(),
-                cookie,
-                caller: caller.handle,
-                caller_name,
-            },
-        );
-        self.send_sb(conn, ServerCommand::CalRinging { trid, session_id: session.to_string() });
-    }
-
-    /// `CAL` of `callee`, signed in on `node`: that node rings it; `217` if it cannot.
-    fn cal_remote(
-        &mut self,
-        conn: ConnId,
-        session: u64,
-        trid: TrId,
-        (callee, node): (String, String),
-        caller: Participant,
-        now: Duration,
-    ) {
-        let cookie = match self.sb.issue((callee.clone(), callee.clone()), Some(session), now) {
-            Ok(cookie) => cookie,
-            Err(err) => return self.internal_error(conn, trid, &err),
-        };
-        let Some(from) = self.cluster.as_ref().map(|c| c.config.node.clone()) else { return };
-        let ring = crate::cluster::Note::Ring {
-            from,
-            id: 0,
+        let id = self.next_ring;
+        self.next_ring += 1;
+        let caller_name = dir.name(&key(&caller.handle)).unwrap_or(caller.name);
+        let ring = Ring {
+            id,
             callee,
-            caller_name: self.current_name(&key(&caller.handle), &caller.name),
             caller: caller.handle,
+            caller_name,
             session: session.to_string(),
-            address: self.sb.config.public_address.clone(),
+            address: self.config.public_address.clone(),
             cookie: cookie.clone(),
         };
-        self.ring_remote(conn, node.clone(), ring, now, move |logic, rung| {
-            let session_id = session.to_string();
-            match (rung, logic.sb.cookies.get_mut(&cookie)) {
-                (Some(identity), Some(c)) => {
-                    (c.identity, c.home) = (identity, Some(node));
-                    logic.send_sb(conn, ServerCommand::CalRinging { trid, session_id });
-                }
-                // Answered before the answer came: rung all the same.
-                (Some(_), None) => logic.send_sb(conn, ServerCommand::CalRinging { trid, session_id }),
-                (None, _) => {
-                    logic.sb.cookies.remove(&cookie);
-                    logic.drop_if_empty(session);
-                    logic.error(conn, ErrorCode::NotOnline, trid);
-                }
+        match dir.ring(ring) {
+            Ringing::Rung(handle, name) => self.rung(conn, trid, session, &cookie, (handle, name), None),
+            Ringing::Asked(node) => {
+                let until = now + self.config.ring_timeout;
+                self.calling.insert(id, Calling { conn, trid, session, cookie, node, until });
+                self.busy.insert(conn);
             }
-        });
-    }
-
-    /// Node `node` is gone: whoever is here through it leaves (the others get `BYE`).
-    pub(crate) fn sb_node_lost(&mut self, node: &str) {
-        let gone: Vec<ConnId> = self
-            .sb
-            .sessions
-            .values()
-            .flat_map(|s| &s.participants)
-            .filter(|p| p.home.as_deref() == Some(node))
-            .map(|p| p.conn)
-            .collect();
-        for conn in gone {
-            self.sb_close(conn);
+            Ringing::NotRung => self.not_rung(conn, trid, session, &cookie),
         }
     }
 
-    fn sb_msg(&mut self, conn: ConnId, session: u64, trid: TrId, ack: AckMode, payload: Vec<u8>) {
-        let participants = &self.sb.sessions[&session].participants;
+    /// The callee was rung: its cookie names it, and the caller hears `RINGING`.
+    fn rung(
+        &mut self,
+        conn: ConnId,
+        trid: TrId,
+        session: u64,
+        cookie: &str,
+        identity: (String, String),
+        home: Option<String>,
+    ) {
+        // The callee may have answered already: rung all the same.
+        if let Some(c) = self.cookies.get_mut(cookie) {
+            (c.identity, c.home) = (identity, home);
+        }
+        self.send(conn, ServerCommand::CalRinging { trid, session_id: session.to_string() });
+    }
+
+    fn not_rung(&mut self, conn: ConnId, trid: TrId, session: u64, cookie: &str) {
+        self.cookies.remove(cookie);
+        self.drop_if_empty(session);
+        self.error(conn, ErrorCode::NotOnline, trid);
+    }
+
+    /// Another node's answer to ring `id`: whom it rang, or `None`.
+    pub fn rang(&mut self, id: u64, callee: Option<(String, String)>) {
+        let Some(Calling { conn, trid, session, cookie, node, .. }) = self.calling.remove(&id) else { return };
+        match callee {
+            Some(identity) => self.rung(conn, trid, session, &cookie, identity, Some(node)),
+            None => self.not_rung(conn, trid, session, &cookie),
+        }
+        self.busy.remove(&conn);
+        self.out.push_back(Output::Resume(conn));
+    }
+
+    fn msg(&mut self, conn: ConnId, session: u64, trid: TrId, ack: AckMode, payload: Vec<u8>, dir: &dyn Directory) {
+        let participants = &self.sessions[&session].participants;
         let sender = participants.iter().find(|p| p.conn == conn).cloned().expect("joined");
         let others: Vec<ConnId> = participants.iter().map(|p| p.conn).filter(|c| *c != conn).collect();
-        let sender_name = self.current_name(&key(&sender.handle), &sender.name);
+        let sender_name = dir.name(&key(&sender.handle)).unwrap_or(sender.name);
         let relay = ServerCommand::Msg { sender: sender.handle, sender_name, payload }.to_frame();
         for other in &others {
             self.send_frame(*other, relay.clone());
         }
         // Delivery fails exactly when nobody else is in the session (§8.7).
         match (others.is_empty(), ack) {
-            (true, AckMode::NegativeOnly | AckMode::Acknowledged) => self.send_sb(conn, ServerCommand::Nak { trid }),
-            (false, AckMode::Acknowledged) => self.send_sb(conn, ServerCommand::Ack { trid }),
+            (true, AckMode::NegativeOnly | AckMode::Acknowledged) => self.send(conn, ServerCommand::Nak { trid }),
+            (false, AckMode::Acknowledged) => self.send(conn, ServerCommand::Ack { trid }),
             _ => {}
         }
     }
 
     /// Closes a switchboard connection; the others in its session get `BYE`.
-    pub(crate) fn sb_close(&mut self, conn: ConnId) {
-        let Some(c) = self.sb.conns.get_mut(&conn) else { return };
+    fn close(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
         let phase = c.close(Phase::Closed);
         if matches!(phase, Phase::Closed) {
             return;
@@ -394,44 +451,50 @@ impl Logic {
         if let Phase::Joined { session } = phase {
             self.leave(conn, session);
         }
-        self.push(Output::Close(conn));
+        self.out.push_back(Output::Close(conn));
     }
 
     fn leave(&mut self, conn: ConnId, session: u64) {
-        let Some(s) = self.sb.sessions.get_mut(&session) else { return };
+        let Some(s) = self.sessions.get_mut(&session) else { return };
         let Some(i) = s.participants.iter().position(|p| p.conn == conn) else { return };
         let gone = s.participants.remove(i);
         let remaining: Vec<ConnId> = s.participants.iter().map(|p| p.conn).collect();
         for other in remaining {
-            self.send_sb(other, ServerCommand::Bye { handle: gone.handle.clone() });
+            self.send(other, ServerCommand::Bye { handle: gone.handle.clone() });
         }
         self.drop_if_empty(session);
     }
 
     /// An empty session lives on only while an invitation to it can still be answered.
     fn drop_if_empty(&mut self, session: u64) {
-        let empty = self.sb.sessions.get(&session).is_some_and(|s| s.participants.is_empty());
-        if empty && self.sb.pending_invitations(session) == 0 {
-            self.sb.sessions.remove(&session);
+        let empty = self.sessions.get(&session).is_some_and(|s| s.participants.is_empty());
+        if empty && self.pending_invitations(session) == 0 {
+            self.sessions.remove(&session);
         }
     }
 
     /// The connection is gone.
-    pub(crate) fn sb_disconnect(&mut self, conn: ConnId) {
-        if let Some(c) = self.sb.conns.remove(&conn)
+    pub fn disconnect(&mut self, conn: ConnId) {
+        self.busy.remove(&conn);
+        if let Some(c) = self.conns.remove(&conn)
             && let Phase::Joined { session } = c.phase
         {
             self.leave(conn, session);
         }
     }
 
-    /// Closes connections that did not authenticate in time; forgets expired cookies.
-    pub(crate) fn sb_timeouts(&mut self, now: Duration) {
-        for conn in overdue(&self.sb.conns, now) {
-            self.sb_close(conn);
+    /// Closes connections that did not authenticate in time; forgets expired cookies; gives up on rings
+    /// other nodes did not answer.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        for conn in overdue(&self.conns, now) {
+            self.close(conn);
+        }
+        let late: Vec<u64> = self.calling.iter().filter(|(_, c)| c.until <= now).map(|(id, _)| *id).collect();
+        for id in late {
+            self.rang(id, None);
         }
         let mut expired_sessions = Vec::new();
-        self.sb.cookies.retain(|_, c| {
+        self.cookies.retain(|_, c| {
             let keep = c.expires > now;
             if !keep && let Some(s) = c.session {
                 expired_sessions.push(s);
@@ -443,16 +506,46 @@ impl Logic {
         }
     }
 
-    /// Shutdown: close every switchboard connection, without BYEs.
-    pub(crate) fn sb_shutdown(&mut self) {
-        self.sb.sessions.clear();
-        let conns: Vec<ConnId> = self.sb.conns.keys().copied().collect();
-        for conn in conns {
-            self.sb_close(conn);
+    /// Node `node` is gone: whoever is here through it leaves (the others get `BYE`).
+    pub fn node_lost(&mut self, node: &str) {
+        let gone: Vec<ConnId> = self
+            .sessions
+            .values()
+            .flat_map(|s| &s.participants)
+            .filter(|p| p.home.as_deref() == Some(node))
+            .map(|p| p.conn)
+            .collect();
+        for conn in gone {
+            self.close(conn);
         }
     }
 
-    fn send_sb(&mut self, conn: ConnId, cmd: ServerCommand) {
+    /// Shutdown: close every switchboard connection, without BYEs.
+    pub fn shutdown(&mut self) {
+        self.sessions.clear();
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            self.close(conn);
+        }
+    }
+
+    /// Queues `frame` for `conn` unless it is closed (§11 rule 11).
+    fn send_frame(&mut self, conn: ConnId, frame: Frame) {
+        if self.conns.get(&conn).is_some_and(|c| !matches!(c.phase, Phase::Closed)) {
+            self.out.push_back(Output::Send(conn, frame));
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, cmd: ServerCommand) {
         self.send_frame(conn, cmd.to_frame());
+    }
+
+    fn error(&mut self, conn: ConnId, code: ErrorCode, trid: TrId) {
+        self.send_frame(conn, error_frame(code, Some(trid)));
+    }
+
+    fn internal_error(&mut self, conn: ConnId, trid: TrId, err: &dyn std::error::Error) {
+        tracing::error!(%err, "command failed");
+        self.error(conn, ErrorCode::InternalServer, trid);
     }
 }

@@ -15,12 +15,12 @@ const BRIDGE_IDLE: usize = 9_000;
 const SERVER_IDLE: usize = 10_000;
 
 /// A child process, killed on drop.
-struct Proc {
+pub struct Proc {
     child: Child,
 }
 
 impl Proc {
-    fn pid(&self) -> u32 {
+    pub fn pid(&self) -> u32 {
         self.child.id()
     }
 }
@@ -33,14 +33,14 @@ impl Drop for Proc {
 }
 
 /// Starts `command` and returns it with the first line it prints (its ready line).
-fn start(mut command: Command) -> Result<(Proc, String)> {
+pub fn start(mut command: Command) -> Result<(Proc, String)> {
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().map_err(|e| e.to_string())?;
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line).map_err(|e| e.to_string())?;
     Ok((Proc { child }, line.trim().to_owned()))
 }
 
-fn bench(args: &[&str]) -> Result<Value> {
+pub fn bench(args: &[&str]) -> Result<Value> {
     let bin = root().join("target/release/msnp-bench");
     eprintln!("$ msnp-bench {}", args.join(" "));
     let out = Command::new(&bin).args(args).stderr(Stdio::inherit()).output().map_err(|e| e.to_string())?;
@@ -168,6 +168,8 @@ pub fn bench_all() -> Result {
     // The bridge's --handshake-timeout is its default, 10 s: counted 1 s after.
     let slowloris = bench(&["slowloris", "--http", &http, "--connections", "1000", "--seconds", "11"])?;
     drop((bridge, server));
+    let cluster = crate::bench_cluster::measure(&release, &accounts_file, SERVER_IDLE)?;
+    let in_cluster = |scenario: &str, key: &str| num(&cluster[scenario], key);
 
     let added = |v: &Value, key: &str| num(v, key) - num(&direct, key);
     // (figure, measured, unit, target, whether higher is better)
@@ -224,6 +226,30 @@ pub fn bench_all() -> Result {
             false,
         ),
         (
+            "cluster: sign-ins per second through the dispatch node to 3 nodes",
+            in_cluster("sign_in_storm", "sign_ins_per_second"),
+            "/s",
+            f64::NAN,
+            true,
+        ),
+        (
+            "cluster: sign-ins per second ÷ one plain node's",
+            in_cluster("sign_in_storm", "sign_ins_per_second") / num(&storm, "sign_ins_per_second"),
+            "×",
+            0.5,
+            true,
+        ),
+        (
+            "one node on PostgreSQL (no bus): sign-ins per second",
+            in_cluster("lone_postgres_sign_in_storm", "sign_ins_per_second"),
+            "/s",
+            f64::NAN,
+            true,
+        ),
+        ("cluster: fan-out to 500 watchers on 3 nodes, p50", in_cluster("fan_out", "p50_ms"), "ms", f64::NAN, false),
+        ("cluster: fan-out to 500 watchers on 3 nodes, max", in_cluster("fan_out", "max_ms"), "ms", 30.0, false),
+        ("cluster: node memory per idle session", in_cluster("idle", "bytes_per_session"), "B", f64::NAN, false),
+        (
             "half-sent HTTP requests open 1 s after the handshake timeout (of 1000)",
             num(&slowloris, "still_open"),
             "",
@@ -247,7 +273,8 @@ pub fn bench_all() -> Result {
         "machine": machine,
         "scenarios": { "sign_in_storm": storm, "idle_server": idle_server, "idle_bridge": idle_bridge, "fan_out": fanout,
             "chat": chat, "relay_direct": direct, "relay_bridge": ours, "relay_websockify": theirs,
-            "flood_blank": flood_blank, "flood_png": flood_png, "guess": guess, "slowloris": slowloris },
+            "flood_blank": flood_blank, "flood_png": flood_png, "guess": guess, "slowloris": slowloris,
+            "cluster": cluster },
         "ratios": ratios,
     });
     std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?)

@@ -1,6 +1,7 @@
 //! Project tasks, run as `cargo xtask <task>`: set the machine up, test everything, build, demo.
 
 mod bench;
+mod bench_cluster;
 mod cluster;
 mod setup;
 mod sh;
