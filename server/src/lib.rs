@@ -204,6 +204,11 @@ impl Running {
         self.server.open_connections()
     }
 
+    /// Users signed in here right now.
+    pub fn online(&self) -> usize {
+        self.server.with_logic(|logic| logic.online())
+    }
+
     /// Client addresses with connections being counted (0 once every connection has closed).
     pub fn tracked_addresses(&self) -> usize {
         self.server.tracked_addresses()
