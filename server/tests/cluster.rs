@@ -125,6 +125,45 @@ async fn next_line_within(c: &mut Client, within: Duration) -> Option<String> {
 }
 
 #[tokio::test]
+async fn the_section_13_transcripts_with_alice_and_bob_on_two_nodes() {
+    // §13.2, Alice on one node and Bob on another.
+    let cluster = Cluster::start(2).await;
+    let (mut alice, mut bob) = alice_and_bob(&cluster, 0, 1).await;
+    bob.ask("CHG 7 AWY", "CHG 7 AWY").await;
+    alice.expect("NLN AWY bob@hotmail.com Bob").await;
+    bob.ask("REA 8 bob@hotmail.com Bobby%20B", "REA 8 5 bob@hotmail.com Bobby%20B").await;
+    alice.expect("NLN AWY bob@hotmail.com Bobby%20B").await;
+    bob.ask("CHG 9 HDN", "CHG 9 HDN").await;
+    alice.expect("FLN bob@hotmail.com").await;
+    bob.ask("CHG 10 NLN", "CHG 10 NLN").await;
+    alice.expect("NLN NLN bob@hotmail.com Bobby%20B").await;
+
+    // §13.3: the chat is on Alice's node's switchboard; Bob is rung through his.
+    let sb = cluster.sb(0);
+    let mut alice_sb = start_chat(&mut alice, sb, 7, "alice@hotmail.com", "Alice").await;
+    alice_sb.send("CAL 2 bob@hotmail.com").await;
+    alice_sb.expect_prefix("CAL 2 RINGING ").await;
+    let iro = ["IRO 1 1 1 alice@hotmail.com Alice"];
+    let mut bob_sb = answer(&mut bob, sb, "bob@hotmail.com", "alice@hotmail.com", &iro).await;
+    alice_sb.expect("JOI bob@hotmail.com Bobby%20B").await;
+    send_msg(&mut alice_sb, "MSG 3 N", HELLO).await;
+    expect_msg(&mut bob_sb, "MSG alice@hotmail.com Alice", HELLO).await;
+    let lunch = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHi Alice, lunch?";
+    send_msg(&mut bob_sb, "MSG 2 A", lunch).await;
+    expect_msg(&mut alice_sb, "MSG bob@hotmail.com Bobby%20B", lunch).await;
+    bob_sb.expect("ACK 2").await;
+    bob_sb.send("OUT").await;
+    bob_sb.expect_closed().await;
+    alice_sb.expect("BYE bob@hotmail.com").await;
+    alice_sb.send("OUT").await;
+    alice_sb.expect_closed().await;
+    alice.ask("PNG", "QNG").await;
+    bob.send("OUT").await;
+    bob.expect_closed().await;
+    alice.expect("FLN bob@hotmail.com").await;
+}
+
+#[tokio::test]
 async fn presence_privacy_and_lists_across_nodes() {
     let cluster = Cluster::start(2).await;
     let (mut alice, mut bob) = alice_and_bob(&cluster, 0, 1).await;
