@@ -276,3 +276,149 @@ impl Directory for Logic {
         Ringing::Asked(node)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Two nodes without sockets, NATS or threads: the test carries their notes and plays the registry,
+    //! answering registrations and delivering its entries in whatever order a race could.
+
+    use std::sync::Arc;
+
+    use msnp::{Frame, auth};
+
+    use super::*;
+    use crate::jobs::Done;
+    use crate::metrics::Metrics;
+    use crate::notification::ConnId;
+    use crate::secret::Secret;
+    use crate::store::{Account, Admin, SqliteStore};
+    use crate::switchboard::SbConfig;
+
+    struct Pair {
+        nodes: [Logic; 2],
+        store: SqliteStore,
+        /// The registry's entries, in revision order (revision = index + 1): user and node.
+        registry: Vec<(String, String)>,
+        /// Registrations recorded but not yet answered: node, job and revision.
+        unanswered: Vec<(usize, JobId, u64)>,
+    }
+
+    impl Pair {
+        fn new() -> Pair {
+            let mut store = SqliteStore::memory(Secret::random().unwrap()).unwrap();
+            store.put_account(&Account::new("jd@hotmail.com", "JD"), "hunter2").unwrap();
+            let node = |name: &str| {
+                let logic = Logic::new(Default::default(), SbConfig::default(), Arc::new(Metrics::default())).unwrap();
+                logic.with_cluster(Some(ClusterConfig::new(name)))
+            };
+            Pair { nodes: [node("a"), node("b")], store, registry: Vec::new(), unanswered: Vec::new() }
+        }
+
+        /// Runs what the nodes asked for (store jobs, notes), leaving registrations unanswered and the
+        /// registry unwatched; returns the lines sent.
+        fn run(&mut self) -> Vec<String> {
+            let mut lines = Vec::new();
+            let mut more = true;
+            while more {
+                more = false;
+                for i in 0..2 {
+                    while let Some(output) = self.nodes[i].poll_output() {
+                        more = true;
+                        match output {
+                            Output::Send(conn, frame) => lines.push(format!("{i}/{conn}: {}", frame.line())),
+                            Output::Close(conn) => lines.push(format!("{i}/{conn}: <close>")),
+                            Output::Job(id, job) => {
+                                let done = job.run(&mut self.store);
+                                self.nodes[i].job_done(id, done, Duration::ZERO);
+                            }
+                            Output::Bus(BusCall::Register { id, user }) => {
+                                self.registry.push((user, ["a", "b"][i].to_owned()));
+                                self.unanswered.push((i, id, self.registry.len() as u64));
+                            }
+                            Output::Bus(BusCall::Note { to, note }) => {
+                                self.nodes[usize::from(to == "b")].note(note, Duration::ZERO)
+                            }
+                            Output::Bus(BusCall::Unregister { .. }) | Output::Resume(_) => {}
+                        }
+                    }
+                }
+            }
+            lines
+        }
+
+        /// Answers node `i`'s registration.
+        fn answer(&mut self, i: usize) {
+            let k = self.unanswered.iter().position(|(n, ..)| *n == i).unwrap();
+            let (_, id, rev) = self.unanswered.remove(k);
+            self.nodes[i].job_done(id, Done::Registered(Ok(rev)), Duration::ZERO);
+        }
+
+        /// Delivers registry revision `rev` to node `i`'s watch.
+        fn watch(&mut self, i: usize, rev: u64) {
+            let (user, node) = self.registry[rev as usize - 1].clone();
+            self.nodes[i].directory(&user, Some((node, rev)), rev, true, Duration::ZERO);
+        }
+
+        /// jd signs in on node `i`, connection `conn`, up to the registration.
+        fn sign_in(&mut self, i: usize, conn: ConnId) {
+            let node = &mut self.nodes[i];
+            node.connect(conn, None, Duration::ZERO);
+            node.receive(conn, &Frame::command("VER 1 MSNP2"), Duration::ZERO);
+            node.receive(conn, &Frame::command("USR 2 MD5 I jd@hotmail.com"), Duration::ZERO);
+            let challenge = self.run().pop().unwrap();
+            let response = auth::md5_response(challenge.rsplit(' ').next().unwrap(), "hunter2");
+            self.nodes[i].receive(conn, &Frame::command(format!("USR 3 MD5 S {response}")), Duration::ZERO);
+            assert_eq!(self.run(), Vec::<String>::new());
+        }
+    }
+
+    const OK: &str = "USR 3 OK jd@hotmail.com JD";
+
+    #[test]
+    fn of_two_sign_ins_at_once_the_later_survives_whatever_order_the_watches_see() {
+        for order in [[1, 2], [2, 1]] {
+            let mut pair = Pair::new();
+            pair.sign_in(0, 1);
+            pair.sign_in(1, 2);
+            pair.answer(0);
+            pair.answer(1);
+            assert_eq!(pair.run(), [format!("0/1: {OK}"), format!("1/2: {OK}")]);
+            for rev in order {
+                pair.watch(0, rev);
+                pair.watch(1, rev);
+            }
+            assert_eq!(pair.run(), ["0/1: OUT OTH", "0/1: <close>"], "order {order:?}");
+            assert_eq!((pair.nodes[0].online(), pair.nodes[1].online()), (0, 1));
+        }
+    }
+
+    #[test]
+    fn a_registration_answered_after_a_later_one_was_watched_ends_at_once() {
+        let mut pair = Pair::new();
+        pair.sign_in(0, 1);
+        pair.sign_in(1, 2);
+        pair.answer(1);
+        pair.watch(0, 2);
+        pair.answer(0);
+        assert_eq!(
+            pair.run(),
+            [format!("0/1: {OK}"), "0/1: OUT OTH".into(), "0/1: <close>".into(), format!("1/2: {OK}")]
+        );
+        pair.watch(1, 1);
+        assert_eq!(pair.run(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_sign_in_elsewhere_tells_the_previous_holder_before_its_watch_does() {
+        let mut pair = Pair::new();
+        pair.sign_in(0, 1);
+        pair.answer(0);
+        pair.watch(0, 1);
+        pair.watch(1, 1);
+        assert_eq!(pair.run(), [format!("0/1: {OK}")]);
+        // Node b knows node a holds jd: its confirmed sign-in tells a, whose watch has seen nothing yet.
+        pair.sign_in(1, 2);
+        pair.answer(1);
+        assert_eq!(pair.run(), [format!("1/2: {OK}"), "0/1: OUT OTH".into(), "0/1: <close>".into()]);
+    }
+}
