@@ -52,9 +52,11 @@ use crate::switchboard::SbConfig;
 
 /// How long a write waits for another process's lock on the database before it fails (`500`).
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Store threads that read (sign-ins, contacts' accounts) beside the one that writes; each holds its own
-/// database cache.
-const STORE_READERS: usize = 1;
+/// Store threads that read (sign-ins, contacts' accounts) beside the one that writes, each with its own
+/// connection: one for SQLite (in-process, a reader is as fast as the core it runs on), several for
+/// PostgreSQL (each read waits a network round trip, and the server serves them in parallel).
+const SQLITE_READERS: usize = 1;
+const POSTGRES_READERS: usize = 4;
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -246,7 +248,11 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
 fn open_stores(db: &Database, key_file: Option<PathBuf>, busy: Duration) -> Result<(i64, Worker), Error> {
     let secret = db.secret(key_file.as_deref())?;
     let last_event = db.open_admin(key_file.as_deref())?.last_admin_event()?;
-    let store = Worker::start(STORE_READERS, || db.open(secret.clone(), busy))?;
+    let readers = match db {
+        Database::Sqlite(_) => SQLITE_READERS,
+        Database::Postgres(_) => POSTGRES_READERS,
+    };
+    let store = Worker::start(readers, || db.open(secret.clone(), busy))?;
     Ok((last_event, store))
 }
 

@@ -7,7 +7,7 @@
 use msnp::List;
 use msnp::ns::Entry;
 use postgres::error::SqlState;
-use postgres::{Client, GenericClient, NoTls, Transaction};
+use postgres::{Client, GenericClient, NoTls, Statement, Transaction};
 
 use super::{
     ADMIN_EVENTS_KEPT_SECONDS, Account, Admin, AdminEvent, Change, NEXT_VERSION, Result, Store, StoreError, Versions,
@@ -19,7 +19,14 @@ use crate::secret::Secret;
 pub struct PgStore {
     db: Client,
     secret: Secret,
+    /// [`LOAD`], prepared once for this connection.
+    load: Statement,
 }
+
+/// An account, its password and its lists in one statement (one snapshot, one round trip): a row per
+/// entry, in the order they were added, or one row with no entry.
+const LOAD: &str = "SELECT a.password, a.handle, a.name, a.version, a.gtc, a.blp, e.list, e.handle, e.name \
+    FROM accounts a LEFT JOIN entries e ON e.account = a.id WHERE lower(a.handle) = lower($1) ORDER BY e.id";
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -87,7 +94,28 @@ impl PgStore {
             tx.batch_execute(SCHEMA)?;
             tx.commit()?;
         }
-        Ok(PgStore { db, secret })
+        let load = db.prepare(LOAD)?;
+        Ok(PgStore { db, secret, load })
+    }
+
+    /// The sealed password and the account of `handle`, from one statement.
+    fn load(&mut self, handle: &str) -> Result<Option<(Vec<u8>, Account)>> {
+        let rows = self.db.query(&self.load, &[&handle])?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let mut account = Account {
+            handle: first.get(1),
+            name: first.get(2),
+            version: version(first.get(3))?,
+            gtc: parse("gtc", first.get(4))?,
+            blp: parse("blp", first.get(5))?,
+            lists: Default::default(),
+        };
+        for row in &rows {
+            if let Some(list) = row.get::<_, Option<String>>(6) {
+                account.list_mut(parse("list", list)?).push(Entry { handle: row.get(7), name: row.get(8) });
+            }
+        }
+        Ok(Some((first.get(0), account)))
     }
 
     /// Runs `work` in a transaction, again if PostgreSQL aborts it for a conflict with another one.
@@ -167,29 +195,6 @@ fn record(tx: &mut Transaction<'_>, event: &AdminEvent) -> Result<()> {
     Ok(())
 }
 
-/// An account with its lists, as `db` (a transaction) sees it.
-fn read_account(db: &mut impl GenericClient, handle: &str) -> Result<Option<Account>> {
-    let row = db.query_opt(
-        "SELECT id, handle, name, version, gtc, blp FROM accounts WHERE lower(handle) = lower($1)",
-        &[&handle],
-    )?;
-    let Some(row) = row else { return Ok(None) };
-    let id: i64 = row.get(0);
-    let mut account = Account {
-        handle: row.get(1),
-        name: row.get(2),
-        version: version(row.get(3))?,
-        gtc: parse("gtc", row.get(4))?,
-        blp: parse("blp", row.get(5))?,
-        lists: Default::default(),
-    };
-    for row in db.query("SELECT list, handle, name FROM entries WHERE account = $1 ORDER BY id", &[&id])? {
-        let list: List = parse("list", row.get(0))?;
-        account.list_mut(list).push(Entry { handle: row.get(1), name: row.get(2) });
-    }
-    Ok(Some(account))
-}
-
 /// Applies one change: the id of the account it belongs to, and how many rows it changed.
 fn apply_one(tx: &mut Transaction<'_>, change: &Change) -> Result<(i64, u64)> {
     Ok(match change {
@@ -243,28 +248,16 @@ fn apply_one(tx: &mut Transaction<'_>, change: &Change) -> Result<(i64, u64)> {
 
 impl Store for PgStore {
     fn sign_in(&mut self, handle: &str, challenge: &str, response: &str) -> Result<Option<Account>> {
-        // One snapshot: the password and the account come from the same moment.
-        let mut tx = self.db.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
-        let sealed: Option<Vec<u8>> = tx
-            .query_opt("SELECT password FROM accounts WHERE lower(handle) = lower($1)", &[&handle])?
-            .map(|r| r.get(0));
-        let Some(sealed) = sealed else { return Ok(None) };
+        // One statement: the password and the account come from the same moment.
+        let Some((sealed, account)) = self.load(handle)? else { return Ok(None) };
         let password = self.secret.open(&sealed)?;
         let password = String::from_utf8(password)
             .map_err(|_| StoreError::Corrupt { column: "password", value: String::new() })?;
-        if !msnp::auth::verify_md5_response(challenge, &password, response) {
-            return Ok(None);
-        }
-        let account = read_account(&mut tx, handle)?;
-        tx.commit()?;
-        Ok(account)
+        Ok(msnp::auth::verify_md5_response(challenge, &password, response).then_some(account))
     }
 
     fn account(&mut self, handle: &str) -> Result<Option<Account>> {
-        let mut tx = self.db.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
-        let account = read_account(&mut tx, handle)?;
-        tx.commit()?;
-        Ok(account)
+        Ok(self.load(handle)?.map(|(_, account)| account))
     }
 
     fn apply(&mut self, changes: &[Change]) -> Result<Versions> {
