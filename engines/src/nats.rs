@@ -53,6 +53,11 @@ impl NatsCluster {
         self.ports.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
     }
 
+    /// The servers' process ids (of those running).
+    pub fn pids(&self) -> Vec<u32> {
+        self.servers.iter().flatten().map(Child::id).collect()
+    }
+
     /// Kills server `i` (SIGKILL), as a crash would.
     pub fn kill(&mut self, i: usize) {
         if let Some(mut child) = self.servers.get_mut(i).and_then(Option::take) {

@@ -170,6 +170,7 @@ pub fn bench_all() -> Result {
     drop((bridge, server));
     let cluster = crate::bench_cluster::measure(&release, &accounts_file, SERVER_IDLE)?;
     let in_cluster = |scenario: &str, key: &str| num(&cluster[scenario], key);
+    let cpu_ms = |part: &str| num(&cluster["sign_in_storm"]["cpu_ms_per_sign_in"], part);
 
     let added = |v: &Value, key: &str| num(v, key) - num(&direct, key);
     // (figure, measured, unit, target, whether higher is better)
@@ -245,6 +246,17 @@ pub fn bench_all() -> Result {
             "/s",
             f64::NAN,
             true,
+        ),
+        ("cluster: CPU per sign-in, the 3 nodes", cpu_ms("nodes"), "ms", f64::NAN, false),
+        ("cluster: CPU per sign-in, the dispatch node", cpu_ms("dispatch"), "ms", f64::NAN, false),
+        ("cluster: CPU per sign-in, the 3 NATS servers", cpu_ms("nats"), "ms", f64::NAN, false),
+        ("cluster: CPU per sign-in, PostgreSQL", cpu_ms("postgres"), "ms", f64::NAN, false),
+        (
+            "cluster: CPU per sign-in, the whole machine (load generator included)",
+            cpu_ms("machine"),
+            "ms",
+            f64::NAN,
+            false,
         ),
         ("cluster: fan-out to 500 watchers on 3 nodes, p50", in_cluster("fan_out", "p50_ms"), "ms", f64::NAN, false),
         ("cluster: fan-out to 500 watchers on 3 nodes, max", in_cluster("fan_out", "max_ms"), "ms", 30.0, false),

@@ -59,11 +59,64 @@ pub fn measure(release: &Path, accounts: &Path, idle: usize) -> Result<Value> {
     let all = all.join(",");
 
     step("7b. sign-in storm through the dispatch node: 200 clients, 20 s");
-    let storm = bench(&["signin", "--ns", &dispatch_ns, "--clients", "200", "--seconds", "20"])?;
+    let node_pids: Vec<u32> = nodes.iter().map(|(node, _)| node.pid()).collect();
+    let parts: [(&str, Vec<u32>); 3] =
+        [("nodes", node_pids), ("dispatch", vec![_dispatch.pid()]), ("nats", nats.pids())];
+    let before = cpu_use(&parts);
+    let mut storm = bench(&["signin", "--ns", &dispatch_ns, "--clients", "200", "--seconds", "20"])?;
+    let after = cpu_use(&parts);
+    // CPU milliseconds per sign-in (and its sign-out), by part of the cluster.
+    let sign_ins = storm["sign_ins"].as_f64().unwrap_or(f64::NAN);
+    let per_sign_in: serde_json::Map<String, Value> = before
+        .iter()
+        .zip(&after)
+        .map(|((name, b), (_, a))| (name.clone(), json!((a - b) * 1000.0 / sign_ins)))
+        .collect();
+    storm["cpu_ms_per_sign_in"] = Value::Object(per_sign_in);
     step("7c. presence fan-out: 500 watchers on 3 nodes");
     let fanout = bench(&["fanout", "--ns", &all, "--watchers", "500", "--rounds", "21"])?;
     step("7d. idle sessions on one node of the cluster");
     let (node, node_ns) = &nodes[1];
     let idle = bench(&["idle", "--ns", node_ns, "--clients", &idle.to_string(), "--pid", &node.pid().to_string()])?;
     Ok(json!({ "lone_postgres_sign_in_storm": lone_storm, "sign_in_storm": storm, "fan_out": fanout, "idle": idle }))
+}
+
+/// CPU seconds used so far by each part (its processes), by PostgreSQL's processes, and by the whole
+/// machine (all cores).
+fn cpu_use(parts: &[(&str, Vec<u32>)]) -> Vec<(String, f64)> {
+    let mut used: Vec<(String, f64)> =
+        parts.iter().map(|(name, pids)| (name.to_string(), pids.iter().map(|p| process_cpu(*p)).sum())).collect();
+    let postgres: f64 = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres"))
+        .map(process_cpu)
+        .sum();
+    used.push(("postgres".into(), postgres));
+    used.push(("machine".into(), machine_cpu()));
+    used
+}
+
+/// Clock ticks per second, as Linux reports CPU times in /proc.
+const TICKS: f64 = 100.0;
+
+/// User and system CPU seconds of process `pid` (its threads included).
+fn process_cpu(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command (which may hold spaces), from the 3rd: utime is the 14th, stime the 15th.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / TICKS
+}
+
+/// CPU seconds all cores have spent busy (not idle, not waiting for I/O).
+fn machine_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu: Vec<f64> =
+        stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+    let idle = cpu.get(3).copied().unwrap_or(0.0) + cpu.get(4).copied().unwrap_or(0.0);
+    (cpu.iter().sum::<f64>() - idle) / TICKS
 }
