@@ -830,15 +830,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_lost_connection_is_retried_in_the_same_state_other_endings_forget_the_password() {
-        let request = SignInRequest {
+    /// jd's sign-in, as the form sends it.
+    fn jd_request() -> SignInRequest {
+        SignInRequest {
             email: "jd@hotmail.com".into(),
             password: "hunter2".into(),
             server: String::new(),
             state: State::Online,
             remember: false,
-        };
+        }
+    }
+
+    #[test]
+    fn a_lost_connection_is_retried_in_the_same_state_other_endings_forget_the_password() {
+        let request = jd_request();
         let ends: [(End, bool); 4] = [
             (&|s| s.closed(1006, "", 2.0), true),
             (&|s| s.received(&Frame::command("OUT SSD"), 2.0), true),
@@ -861,13 +866,7 @@ mod tests {
 
     #[test]
     fn a_referral_is_followed_with_the_dispatch_servers_lines_kept_a_loop_is_not() {
-        let request = SignInRequest {
-            email: "jd@hotmail.com".into(),
-            password: "hunter2".into(),
-            server: String::new(),
-            state: State::Online,
-            remember: false,
-        };
+        let request = jd_request();
         let mut live = Live { credentials: Some(request), ..Live::default() };
         for hop in 1..=MAX_REFERRALS + 1 {
             let mut session = Session::new(config("hunter2"), 0.0);
@@ -890,13 +889,7 @@ mod tests {
     #[test]
     fn a_first_sign_in_that_cannot_connect_is_not_retried() {
         let mut live = Live { session: Some(Session::new(config("hunter2"), 0.0)), ..Live::default() };
-        live.credentials = Some(SignInRequest {
-            email: "jd@hotmail.com".into(),
-            password: "hunter2".into(),
-            server: String::new(),
-            state: State::Online,
-            remember: false,
-        });
+        live.credentials = Some(jd_request());
         live.session.as_mut().unwrap().closed(1006, "", 1.0);
         live.flush();
         assert!(!live.retry_due && live.reconnect.is_none() && live.credentials.is_none());

@@ -81,16 +81,6 @@ async fn alice_and_bob(cluster: &Cluster, a: usize, b: usize) -> (Client, Client
     (alice, bob)
 }
 
-async fn send_msg(c: &mut Client, head: &str, payload: &str) {
-    c.send_raw(format!("{head} {}\r\n{payload}", payload.len()).as_bytes()).await;
-}
-
-async fn expect_msg(c: &mut Client, head: &str, payload: &str) {
-    let frame = c.recv().await.expect("closed");
-    assert_eq!(frame.line(), format!("{head} {}", payload.len()));
-    assert_eq!(frame.payload(), Some(payload.as_bytes()));
-}
-
 /// `XFR` on `ns` and `USR` at the switchboard it names: joined.
 async fn start_chat(ns: &mut Client, sb: SocketAddr, trid: u32, handle: &str, name: &str) -> Client {
     ns.send(&format!("XFR {trid} SB")).await;
@@ -146,11 +136,11 @@ async fn the_section_13_transcripts_with_alice_and_bob_on_two_nodes() {
     let iro = ["IRO 1 1 1 alice@hotmail.com Alice"];
     let mut bob_sb = answer(&mut bob, sb, "bob@hotmail.com", "alice@hotmail.com", &iro).await;
     alice_sb.expect("JOI bob@hotmail.com Bobby%20B").await;
-    send_msg(&mut alice_sb, "MSG 3 N", HELLO).await;
-    expect_msg(&mut bob_sb, "MSG alice@hotmail.com Alice", HELLO).await;
+    alice_sb.send_msg("MSG 3 N", HELLO).await;
+    bob_sb.expect_msg("MSG alice@hotmail.com Alice", HELLO).await;
     let lunch = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHi Alice, lunch?";
-    send_msg(&mut bob_sb, "MSG 2 A", lunch).await;
-    expect_msg(&mut alice_sb, "MSG bob@hotmail.com Bobby%20B", lunch).await;
+    bob_sb.send_msg("MSG 2 A", lunch).await;
+    alice_sb.expect_msg("MSG bob@hotmail.com Bobby%20B", lunch).await;
     bob_sb.expect("ACK 2").await;
     bob_sb.send("OUT").await;
     bob_sb.expect_closed().await;
@@ -220,9 +210,9 @@ async fn a_three_way_chat_whose_members_signed_in_on_three_nodes() {
     let mut erin_sb = answer(&mut erin, sb, "erin@hotmail.com", "bob@hotmail.com", &iro).await;
     alice_sb.expect("JOI erin@hotmail.com Erin").await;
     bob_sb.expect("JOI erin@hotmail.com Erin").await;
-    send_msg(&mut alice_sb, "MSG 3 N", HELLO).await;
-    expect_msg(&mut bob_sb, "MSG alice@hotmail.com Alice", HELLO).await;
-    expect_msg(&mut erin_sb, "MSG alice@hotmail.com Alice", HELLO).await;
+    alice_sb.send_msg("MSG 3 N", HELLO).await;
+    bob_sb.expect_msg("MSG alice@hotmail.com Alice", HELLO).await;
+    erin_sb.expect_msg("MSG alice@hotmail.com Alice", HELLO).await;
     erin_sb.send("OUT").await;
     erin_sb.expect_closed().await;
     alice_sb.expect("BYE erin@hotmail.com").await;

@@ -32,17 +32,6 @@ async fn answer(server: &TestServer, ns: &mut Client, handle: &str, caller: &str
     sb
 }
 
-/// A payload message: the line, then exactly `payload`.
-async fn expect_msg(c: &mut Client, head: &str, payload: &str) {
-    let frame = c.recv().await.expect("closed");
-    assert_eq!(frame.line(), format!("{head} {}", payload.len()));
-    assert_eq!(frame.payload(), Some(payload.as_bytes()));
-}
-
-async fn send_msg(c: &mut Client, head: &str, payload: &str) {
-    c.send_raw(format!("{head} {}\r\n{payload}", payload.len()).as_bytes()).await;
-}
-
 async fn alice_and_bob(server: &TestServer) -> (Client, Client) {
     let alice = Client::online(server.ns(), "alice@hotmail.com", "alicepw", "Alice", 4).await;
     let mut bob = Client::online(server.ns(), "bob@hotmail.com", "bobpw", "Bob", 4).await;
@@ -65,17 +54,17 @@ async fn a_chat_through_a_switchboard() {
         answer(&server, &mut bob, "bob@hotmail.com", "alice@hotmail.com", &["IRO 1 1 1 alice@hotmail.com Alice"]).await;
     alice_sb.expect("JOI bob@hotmail.com Bob").await;
 
-    send_msg(&mut alice_sb, "MSG 3 N", HELLO).await;
-    expect_msg(&mut bob_sb, "MSG alice@hotmail.com Alice", HELLO).await;
+    alice_sb.send_msg("MSG 3 N", HELLO).await;
+    bob_sb.expect_msg("MSG alice@hotmail.com Alice", HELLO).await;
     let lunch = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHi Alice, lunch?";
     assert_eq!(lunch.len(), 78);
-    send_msg(&mut bob_sb, "MSG 2 A", lunch).await;
-    expect_msg(&mut alice_sb, "MSG bob@hotmail.com Bob", lunch).await;
+    bob_sb.send_msg("MSG 2 A", lunch).await;
+    alice_sb.expect_msg("MSG bob@hotmail.com Bob", lunch).await;
     bob_sb.expect("ACK 2").await;
     let sure = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nSure!";
     assert_eq!(sure.len(), 67);
-    send_msg(&mut alice_sb, "MSG 4 N", sure).await;
-    expect_msg(&mut bob_sb, "MSG alice@hotmail.com Alice", sure).await;
+    alice_sb.send_msg("MSG 4 N", sure).await;
+    bob_sb.expect_msg("MSG alice@hotmail.com Alice", sure).await;
     bob_sb.send("OUT").await;
     bob_sb.expect_closed().await;
     alice_sb.expect("BYE bob@hotmail.com").await;
@@ -119,8 +108,8 @@ async fn a_three_person_chat_where_anyone_may_invite() {
 
     // Every message reaches every other participant exactly once, in order.
     for i in 0..20 {
-        send_msg(&mut a, &format!("MSG {} U", 10 + i), &format!("a{i}")).await;
-        send_msg(&mut e, &format!("MSG {} U", 10 + i), &format!("e{i}")).await;
+        a.send_msg(&format!("MSG {} U", 10 + i), &format!("a{i}")).await;
+        e.send_msg(&format!("MSG {} U", 10 + i), &format!("e{i}")).await;
     }
     let mut at_b = (Vec::new(), Vec::new());
     for _ in 0..40 {
@@ -131,14 +120,14 @@ async fn a_three_person_chat_where_anyone_may_invite() {
     assert_eq!(at_b.0, (0..20).map(|i| format!("a{i}")).collect::<Vec<_>>());
     assert_eq!(at_b.1, (0..20).map(|i| format!("e{i}")).collect::<Vec<_>>());
     for i in 0..20 {
-        expect_msg(&mut e, "MSG alice@hotmail.com Alice", &format!("a{i}")).await;
-        expect_msg(&mut a, "MSG erin@hotmail.com Erin", &format!("e{i}")).await;
+        e.expect_msg("MSG alice@hotmail.com Alice", &format!("a{i}")).await;
+        a.expect_msg("MSG erin@hotmail.com Erin", &format!("e{i}")).await;
     }
     // The sender's current friendly name is used.
     alice.ask("REA 8 alice@hotmail.com Ally", "REA 8 5 alice@hotmail.com Ally").await;
-    send_msg(&mut a, "MSG 50 U", "renamed").await;
-    expect_msg(&mut b, "MSG alice@hotmail.com Ally", "renamed").await;
-    expect_msg(&mut e, "MSG alice@hotmail.com Ally", "renamed").await;
+    a.send_msg("MSG 50 U", "renamed").await;
+    b.expect_msg("MSG alice@hotmail.com Ally", "renamed").await;
+    e.expect_msg("MSG alice@hotmail.com Ally", "renamed").await;
     a.expect_silence().await;
     b.expect_silence().await;
     e.expect_silence().await;
@@ -262,10 +251,10 @@ async fn acknowledgement_modes() {
     let (mut alice, mut bob) = alice_and_bob(&server).await;
     let mut a = start_chat(&server, &mut alice, 7, "alice@hotmail.com", "Alice").await;
     // Alone: N and A get NAK, U gets nothing.
-    send_msg(&mut a, "MSG 2 U", "x").await;
-    send_msg(&mut a, "MSG 3 N", "x").await;
+    a.send_msg("MSG 2 U", "x").await;
+    a.send_msg("MSG 3 N", "x").await;
     a.expect("NAK 3").await;
-    send_msg(&mut a, "MSG 4 A", "x").await;
+    a.send_msg("MSG 4 A", "x").await;
     a.expect("NAK 4").await;
     a.expect_silence().await;
 
@@ -275,21 +264,21 @@ async fn acknowledgement_modes() {
         answer(&server, &mut bob, "bob@hotmail.com", "alice@hotmail.com", &["IRO 1 1 1 alice@hotmail.com Alice"]).await;
     a.expect("JOI bob@hotmail.com Bob").await;
     // With someone there: A gets ACK after the relay, N and U nothing. Empty payloads are fine.
-    send_msg(&mut a, "MSG 6 U", "").await;
-    send_msg(&mut a, "MSG 7 N", "n").await;
-    send_msg(&mut a, "MSG 8 A", "a").await;
+    a.send_msg("MSG 6 U", "").await;
+    a.send_msg("MSG 7 N", "n").await;
+    a.send_msg("MSG 8 A", "a").await;
     a.expect("ACK 8").await;
     a.expect_silence().await;
-    expect_msg(&mut b, "MSG alice@hotmail.com Alice", "").await;
-    expect_msg(&mut b, "MSG alice@hotmail.com Alice", "n").await;
-    expect_msg(&mut b, "MSG alice@hotmail.com Alice", "a").await;
+    b.expect_msg("MSG alice@hotmail.com Alice", "").await;
+    b.expect_msg("MSG alice@hotmail.com Alice", "n").await;
+    b.expect_msg("MSG alice@hotmail.com Alice", "a").await;
     // A bad ack letter closes without relaying; the others get BYE.
-    send_msg(&mut a, "MSG 9 a", "lowercase").await;
+    a.send_msg("MSG 9 a", "lowercase").await;
     a.expect_closed().await;
     b.expect("BYE alice@hotmail.com").await;
     b.expect_silence().await;
     // Bob is alone now: NAK.
-    send_msg(&mut b, "MSG 3 N", "anyone?").await;
+    b.send_msg("MSG 3 N", "anyone?").await;
     b.expect("NAK 3").await;
 }
 
@@ -304,9 +293,9 @@ async fn oversized_payloads_close_without_relaying() {
         answer(&server, &mut bob, "bob@hotmail.com", "alice@hotmail.com", &["IRO 1 1 1 alice@hotmail.com Alice"]).await;
     a.expect("JOI bob@hotmail.com Bob").await;
     let max = "m".repeat(1664);
-    send_msg(&mut a, "MSG 3 U", &max).await;
-    expect_msg(&mut b, "MSG alice@hotmail.com Alice", &max).await;
-    send_msg(&mut a, "MSG 4 U", &"m".repeat(1665)).await;
+    a.send_msg("MSG 3 U", &max).await;
+    b.expect_msg("MSG alice@hotmail.com Alice", &max).await;
+    a.send_msg("MSG 4 U", &"m".repeat(1665)).await;
     a.expect_closed().await;
     b.expect("BYE alice@hotmail.com").await;
     b.expect_silence().await;
@@ -336,8 +325,8 @@ async fn a_participant_dropping_mid_chat() {
     drop(b);
     a.expect("BYE bob@hotmail.com").await;
     e.expect("BYE bob@hotmail.com").await;
-    send_msg(&mut a, "MSG 4 A", "still here").await;
-    expect_msg(&mut e, "MSG alice@hotmail.com Alice", "still here").await;
+    a.send_msg("MSG 4 A", "still here").await;
+    e.expect_msg("MSG alice@hotmail.com Alice", "still here").await;
     a.expect("ACK 4").await;
     // The session lives on; Bob can be invited back, and his NS connection never noticed.
     a.ask("CAL 5 bob@hotmail.com", &format!("CAL 5 RINGING {session}")).await;
@@ -378,7 +367,7 @@ async fn a_participant_that_stops_reading_is_dropped_after_the_send_timeout() {
     let text = format!("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n{}", "x".repeat(1500));
     let mut trid = 3;
     loop {
-        send_msg(&mut a, &format!("MSG {trid} A"), &text).await;
+        a.send_msg(&format!("MSG {trid} A"), &text).await;
         match a.recv().await.unwrap().line() {
             "BYE bob@hotmail.com" => break,
             ack => assert_eq!(ack, format!("ACK {trid}")),

@@ -193,6 +193,18 @@ impl Client {
         self.expect_closed().await;
     }
 
+    /// Sends a payload command: `head` with the payload's length, then exactly `payload`.
+    pub async fn send_msg(&mut self, head: &str, payload: &str) {
+        self.send_raw(format!("{head} {}\r\n{payload}", payload.len()).as_bytes()).await;
+    }
+
+    /// Asserts a payload message: the line `head` with the length, then exactly `payload`.
+    pub async fn expect_msg(&mut self, head: &str, payload: &str) {
+        let frame = self.recv().await.expect("closed");
+        assert_eq!(frame.line(), format!("{head} {}", payload.len()));
+        assert_eq!(frame.payload(), Some(payload.as_bytes()));
+    }
+
     /// Asserts the next line.
     pub async fn expect(&mut self, line: &str) {
         let frame = self.recv().await.unwrap_or_else(|| panic!("closed; expected {line:?}"));
