@@ -5,6 +5,7 @@
 //! `msnp-bench accounts N` prints a TOML file for `msnp-server import` that creates them.
 
 mod attacks;
+mod canned;
 mod conn;
 mod foreign;
 mod measure;
@@ -65,12 +66,13 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
-    /// Sign in many clients and keep them idle; report the memory of process PID per session.
+    /// Sign in many clients and keep them idle; report the memory of process PID per session at each count
+    /// of --clients (e.g. 2000,10000).
     Idle {
         #[command(flatten)]
         at: Where,
-        #[arg(long, default_value_t = 10_000)]
-        clients: usize,
+        #[arg(long, value_delimiter = ',', default_value = "10000")]
+        clients: Vec<usize>,
         #[arg(long)]
         pid: u32,
     },
@@ -135,6 +137,12 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
     },
+    /// A notification server answering the sign-in sequence with prepared lines (checks nothing, stores
+    /// nothing): the ceiling for `signin` on this machine. Prints `ready ns=ADDR`.
+    CannedServer {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+    },
     /// PNG/QNG through a path (direct, or a relay whose process is --pid): latency, throughput, CPU, memory.
     Relay {
         #[command(flatten)]
@@ -163,6 +171,17 @@ fn accounts(n: usize, watchers: usize) -> String {
     out
 }
 
+/// The exit code of a server command that returned.
+fn served(result: std::io::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("msnp-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let result = match Cli::parse().command {
@@ -173,7 +192,7 @@ async fn main() -> ExitCode {
         Command::Signin { at, clients, seconds } => {
             scenarios::sign_in_storm(at.target(), clients, Duration::from_secs(seconds)).await
         }
-        Command::Idle { at, clients, pid } => scenarios::idle(at.target(), clients, pid).await,
+        Command::Idle { at, clients, pid } => scenarios::idle(at.target(), &clients, pid).await,
         Command::Fanout { at, watchers, rounds } => scenarios::fan_out(at.target(), watchers, rounds).await,
         Command::Chat { at, pairs, seconds } => {
             let sb: Arc<dyn Fn(&str) -> Target + Send + Sync> = match at.target() {
@@ -193,15 +212,8 @@ async fn main() -> ExitCode {
         Command::Guess { ns, metrics, account, seconds } => {
             attacks::guess(ns, metrics, account, Duration::from_secs(seconds)).await
         }
-        Command::ForeignServer { listen } => {
-            return match foreign::run(listen).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("msnp-bench: {e}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
+        Command::ForeignServer { listen } => return served(foreign::run(listen).await),
+        Command::CannedServer { listen } => return served(canned::run(listen).await),
         Command::Slowloris { http, connections, seconds } => {
             attacks::slowloris(http, connections, Duration::from_secs(seconds)).await
         }

@@ -59,13 +59,33 @@ pub async fn sign_in_storm(target: Target, clients: usize, duration: Duration) -
     }))
 }
 
-/// Scenario 2: `n` clients signed in and idle: the memory of process `pid` (and its children) per session.
-pub async fn idle(target: Target, n: usize, pid: u32) -> Result<Value, ConnError> {
+/// Scenario 2: clients signed in and idle, up to each count of `counts` in turn (ascending): the memory of
+/// process `pid` (and its children) per session at each.
+pub async fn idle(target: Target, counts: &[usize], pid: u32) -> Result<Value, ConnError> {
     let before = pss_bytes(pid);
-    let mut sessions = Vec::with_capacity(n);
+    let mut sessions = Vec::new();
+    let mut scales = Vec::new();
+    for &n in counts {
+        sign_in_idle(&target, n, &mut sessions).await?;
+        // Let queues drain and allocators settle before reading memory.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = pss_bytes(pid);
+        scales.push(json!({
+            "sessions": sessions.len(),
+            "pss_after_bytes": after,
+            "bytes_per_session": (after as f64 - before as f64) / sessions.len() as f64,
+        }));
+    }
+    for s in sessions {
+        let _ = s.sign_out().await;
+    }
+    Ok(json!({ "pss_before_bytes": before, "scales": scales }))
+}
+
+/// Signs in accounts `sessions.len()` … `n - 1`, 100 at a time, adding them to `sessions`.
+async fn sign_in_idle(target: &Target, n: usize, sessions: &mut Vec<Session>) -> Result<(), ConnError> {
     let mut tasks = JoinSet::new();
-    let mut next = 0;
-    // Sign in 100 at a time, keeping every session open.
+    let mut next = sessions.len();
     while next < n || !tasks.is_empty() {
         while next < n && tasks.len() < 100 {
             let target = target.nth(next);
@@ -77,19 +97,7 @@ pub async fn idle(target: Target, n: usize, pid: u32) -> Result<Value, ConnError
             sessions.push(done.expect("task")?);
         }
     }
-    // Let queues drain and allocators settle before reading memory.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = pss_bytes(pid);
-    let result = json!({
-        "sessions": sessions.len(),
-        "pss_before_bytes": before,
-        "pss_after_bytes": after,
-        "bytes_per_session": (after.saturating_sub(before)) as f64 / sessions.len() as f64,
-    });
-    for s in sessions {
-        let _ = s.sign_out().await;
-    }
-    Ok(result)
+    Ok(())
 }
 
 /// Scenario 3: `watchers` online watchers of star; star changes state `rounds` times: time until the last watcher

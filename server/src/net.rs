@@ -89,11 +89,9 @@ impl Default for NetLimits {
     }
 }
 
-/// A connection's outgoing queue: frames for its writer task (none once the connection is closing: the
-/// writer sends what is queued, then shuts the socket), what it shares with its tasks, and its writer
-/// (aborted when it has made no progress for the send timeout, closing or not).
+/// A connection as the hub holds it: what it shares with its tasks, and its writer (aborted when it has
+/// made no progress for the send timeout, closing or not).
 struct Queue {
-    tx: Option<mpsc::UnboundedSender<Frame>>,
     shared: Arc<Shared>,
     writer: tokio::task::AbortHandle,
 }
@@ -101,6 +99,11 @@ struct Queue {
 /// What a connection's reader and writer share with the hub.
 #[derive(Debug, Default)]
 struct Shared {
+    /// The bytes the writer is to send next. A byte queue rather than a channel of frames: an idle
+    /// connection's queue then holds no memory at all (a tokio channel keeps a block of 32 slots, 2 KB).
+    outbox: Mutex<Outbox>,
+    /// Wakes the writer when the outbox has bytes or closes.
+    outbox_ready: Notify,
     /// Bytes queued and not yet written.
     pending: AtomicUsize,
     /// When the write in progress began (milliseconds since the server started, plus one), or 0.
@@ -109,7 +112,38 @@ struct Shared {
     wake: Notify,
 }
 
+/// Bytes for a connection's writer; once `closing`, it takes no more.
+#[derive(Debug, Default)]
+struct Outbox {
+    bytes: Vec<u8>,
+    closing: bool,
+}
+
 impl Shared {
+    /// Queues `bytes` for the writer; false when the connection is closing (nothing is queued).
+    fn push(&self, bytes: &[u8]) -> bool {
+        let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        if outbox.closing {
+            return false;
+        }
+        outbox.bytes.extend_from_slice(bytes);
+        drop(outbox);
+        self.outbox_ready.notify_one();
+        true
+    }
+
+    /// The writer is to send what is queued, then shut the socket.
+    fn close(&self) {
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner()).closing = true;
+        self.outbox_ready.notify_one();
+    }
+
+    /// Everything queued (empty if nothing is), and whether the connection is closing.
+    fn take(&self) -> (Vec<u8>, bool) {
+        let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        (std::mem::take(&mut outbox.bytes), outbox.closing)
+    }
+
     /// Whether the writer has been stuck in one write for longer than `timeout`.
     fn stalled(&self, now: Duration, timeout: Duration) -> bool {
         let since = self.writing_since.load(Ordering::Relaxed);
@@ -136,11 +170,11 @@ impl Hub {
         while let Some(output) = self.logic.poll_output() {
             match output {
                 Output::Send(conn, frame) => self.send(conn, frame),
-                // Dropping the sender lets the writer send what is queued, then close; the queue stays until
-                // the connection's task ends, so a writer stuck on a socket that takes nothing is still swept.
+                // The writer sends what is queued, then closes; the queue stays until the connection's task
+                // ends, so a writer stuck on a socket that takes nothing is still swept.
                 Output::Close(conn) => {
-                    if let Some(queue) = self.writers.get_mut(&conn) {
-                        queue.tx = None;
+                    if let Some(queue) = self.writers.get(&conn) {
+                        queue.shared.close();
                     }
                 }
                 Output::Job(id, job) => {
@@ -165,10 +199,12 @@ impl Hub {
 
     fn send(&mut self, conn: ConnId, frame: Frame) {
         let Some(queue) = self.writers.get(&conn) else { return };
-        let Some(tx) = &queue.tx else { return };
+        if !queue.shared.push(frame.as_bytes()) {
+            return;
+        }
         let len = frame.as_bytes().len();
         let pending = queue.shared.pending.fetch_add(len, Ordering::Relaxed) + len;
-        if pending > self.send_queue_bytes || tx.send(frame).is_err() {
+        if pending > self.send_queue_bytes {
             tracing::warn!(conn, pending, "send queue full: dropping a client that does not read");
             self.metrics.refused("send_queue_full");
             self.drop_connection(conn);
@@ -478,7 +514,10 @@ impl Server {
         }
         let writer = self.with_hub(|hub| {
             hub.logic.disconnect(conn);
-            hub.writers.remove(&conn).map(|queue| queue.writer)
+            hub.writers.remove(&conn).map(|queue| {
+                queue.shared.close();
+                queue.writer
+            })
         });
         // The writer sends what is queued, then shuts the socket; one that cannot within the send timeout
         // is stopped, so the connection is counted until its socket is really gone.
@@ -500,14 +539,13 @@ impl Server {
         client: Option<IpAddr>,
         writer: tokio::net::tcp::OwnedWriteHalf,
     ) -> (Arc<Shared>, oneshot::Receiver<()>) {
-        let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::default());
         let (done_tx, done) = oneshot::channel();
-        let writing = write_frames(writer, rx, Arc::clone(&shared), self.epoch, done_tx);
+        let writing = write_frames(writer, Arc::clone(&shared), self.epoch, done_tx);
         let writer = tokio::spawn(writing.in_current_span()).abort_handle();
         let now = self.now();
         self.with_hub(|hub| {
-            hub.writers.insert(conn, Queue { tx: Some(tx), shared: Arc::clone(&shared), writer });
+            hub.writers.insert(conn, Queue { shared: Arc::clone(&shared), writer });
             match kind {
                 Kind::Notification => hub.logic.connect(conn, client, now),
                 Kind::Switchboard => hub.logic.sb_connect(conn, now),
@@ -581,24 +619,23 @@ fn decode(decoder: &mut Decoder, frames: &mut VecDeque<Frame>) -> Result<(), Fra
     Ok(())
 }
 
-/// Writes queued frames until the queue closes, then shuts the socket down. Frames waiting together
-/// go out in one write. Each write's start is noted in `shared`, so the hub can give up on a client whose
-/// socket takes nothing (it aborts this task); an idle connection's writer holds no timer.
+/// Writes what is queued until the outbox closes, then shuts the socket down: everything queued goes out
+/// in one write. Each write's start is noted in `shared`, so the hub can give up on a client whose socket
+/// takes nothing (it aborts this task); an idle connection's writer holds no timer and no buffer.
 async fn write_frames(
     mut writer: tokio::net::tcp::OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<Frame>,
     shared: Arc<Shared>,
     epoch: Instant,
     done: oneshot::Sender<()>,
 ) {
-    let mut batch = Vec::new();
-    while let Some(frame) = rx.recv().await {
-        batch.extend_from_slice(frame.as_bytes());
-        while batch.len() < 64 * 1024 {
-            match rx.try_recv() {
-                Ok(frame) => batch.extend_from_slice(frame.as_bytes()),
-                Err(_) => break,
+    loop {
+        let (batch, closing) = shared.take();
+        if batch.is_empty() {
+            if closing {
+                break;
             }
+            shared.outbox_ready.notified().await;
+            continue;
         }
         let mut written = 0;
         while written < batch.len() {
@@ -610,12 +647,6 @@ async fn write_frames(
         }
         shared.writing_since.store(0, Ordering::Relaxed);
         shared.pending.fetch_sub(batch.len(), Ordering::Relaxed);
-        // Keep a small buffer for the next burst; give a big one (a long list dump) back.
-        if batch.capacity() > 4096 {
-            batch = Vec::new();
-        } else {
-            batch.clear();
-        }
     }
     let _ = writer.shutdown().await;
     let _ = done.send(());
