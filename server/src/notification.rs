@@ -179,7 +179,9 @@ impl std::fmt::Debug for Pending {
 pub struct Logic {
     pub(crate) config: NsConfig,
     conns: HashMap<ConnId, Conn<Phase>>,
-    pub(crate) users: HashMap<String, User>,
+    /// Boxed: a table of 10,000 users then holds 32 bytes per slot, not a whole `User` per slot (spare
+    /// slots included).
+    pub(crate) users: HashMap<String, Box<User>>,
     pub(crate) sb: Switchboards,
     /// For each handle, the signed-in users who have it on their FL.
     pub(crate) watchers: HashMap<String, BTreeSet<String>>,
@@ -561,7 +563,7 @@ impl Logic {
         let reply = ServerCommand::UsrOk { trid, handle: account.handle.clone(), name: account.name.clone() };
         tracing::info!(user = %account.handle, "signed in");
         self.metrics.signed_in();
-        self.users.insert(user.clone(), User { conn, account, state: None, rev });
+        self.users.insert(user.clone(), Box::new(User { conn, account, state: None, rev }));
         self.forget_remote(&user);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.admit(Phase::Online(user));

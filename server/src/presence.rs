@@ -104,7 +104,7 @@ impl Logic {
             return;
         }
         let before = self.snapshot(user);
-        let User { account, rev, .. } = self.users.remove(user).expect("checked");
+        let User { account, rev, .. } = *self.users.remove(user).expect("checked");
         for entry in account.list(List::Forward) {
             if let Some(set) = self.watchers.get_mut(&key(&entry.handle)) {
                 set.remove(user);
