@@ -143,12 +143,20 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
     },
-    /// PNG/QNG through a path (direct, or a relay whose process is --pid): latency, throughput, CPU, memory.
+    /// PNG/QNG through a relay (the process --pid) in front of the server --direct: latency of both paths
+    /// (interleaved), the relay's throughput, CPU and memory.
     Relay {
-        #[command(flatten)]
-        at: Where,
+        /// The relay's WebSocket URL.
         #[arg(long)]
-        pid: Option<u32>,
+        ws: String,
+        /// Send binary WebSocket messages (websockify) instead of text (the project's bridge).
+        #[arg(long)]
+        binary: bool,
+        /// The server behind the relay, HOST:PORT, for the direct path's round trips.
+        #[arg(long)]
+        direct: String,
+        #[arg(long)]
+        pid: u32,
         #[arg(long, default_value_t = 100)]
         clients: usize,
         #[arg(long, default_value_t = 10)]
@@ -203,8 +211,9 @@ async fn main() -> ExitCode {
             };
             scenarios::chat(at.target(), sb, pairs, Duration::from_secs(seconds)).await
         }
-        Command::Relay { at, pid, clients, seconds } => {
-            scenarios::relay(at.target(), pid, clients, Duration::from_secs(seconds)).await
+        Command::Relay { ws, binary, direct, pid, clients, seconds } => {
+            let relay = Target::Ws { url: ws, binary };
+            scenarios::relay(relay, Target::Tcp(direct), pid, clients, Duration::from_secs(seconds)).await
         }
         Command::Flood { ns, kind, flooders, seconds } => {
             attacks::flood(ns, kind, flooders, Duration::from_secs(seconds)).await

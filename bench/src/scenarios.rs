@@ -289,23 +289,63 @@ async fn greeted(target: &Target) -> Result<Conn, ConnError> {
     Ok(conn)
 }
 
-/// Scenario 5: One path to the server (direct, or through a relay whose process is `pid`): round-trip latency of
-/// one client, then `clients` clients ping-ponging for `duration`: messages per second, CPU seconds of the
-/// relay per 100,000 messages, memory of the relay per connection.
-pub async fn relay(target: Target, pid: Option<u32>, clients: usize, duration: Duration) -> Result<Value, ConnError> {
-    let mut single = greeted(&target).await?;
-    ping_pong(&mut single, 200).await?;
-    let mut rtts = ping_pong(&mut single, 2000).await?;
-    drop(single);
+/// Round trips straight to the server and through the relay, one after the other, `n` of each: both paths
+/// see the same moments of the machine, so their difference is the relay's and not a change in load.
+async fn interleaved(relayed: &Target, direct: &Target, n: usize) -> Result<(Vec<f64>, Vec<f64>), ConnError> {
+    let (mut through, mut straight) = (greeted(relayed).await?, greeted(direct).await?);
+    ping_pong(&mut through, 200).await?;
+    ping_pong(&mut straight, 200).await?;
+    let (mut relayed_rtts, mut direct_rtts) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        direct_rtts.extend(ping_pong(&mut straight, 1).await?);
+        relayed_rtts.extend(ping_pong(&mut through, 1).await?);
+    }
+    Ok((relayed_rtts, direct_rtts))
+}
 
-    let before_pss = pid.map(pss_bytes);
+/// Scenario 5: a relay (the process `pid`) in front of the server at `direct`: one client's round trips
+/// through it and straight to the server, interleaved; then `clients` clients ping-ponging through it for
+/// `duration`: messages per second, the relay's CPU seconds per 100,000 messages, and its memory per
+/// connection (meaningful in a fresh relay process: memory a run has freed is reused by the next).
+pub async fn relay(
+    target: Target,
+    direct: Target,
+    pid: u32,
+    clients: usize,
+    duration: Duration,
+) -> Result<Value, ConnError> {
+    let (mut relayed, mut straight) = interleaved(&target, &direct, 2000).await?;
+    let (relayed_p50, direct_p50) = (percentile(&mut relayed, 50.0), percentile(&mut straight, 50.0));
+
+    let before_pss = pss_bytes(pid);
     let mut conns = Vec::new();
     for _ in 0..clients {
         conns.push(greeted(&target).await?);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let with_conns = pid.map(pss_bytes);
-    let cpu0 = pid.map(cpu_seconds);
+    let with_conns = pss_bytes(pid);
+    let cpu0 = cpu_seconds(pid);
+    let (round_trips, elapsed) = ping_pong_all(conns, duration).await?;
+    let cpu = cpu_seconds(pid) - cpu0;
+    // Each round trip is two messages through the relay: PNG up, QNG down.
+    let messages = round_trips * 2;
+    Ok(json!({
+        "relayed_p50_ms": relayed_p50,
+        "relayed_p99_ms": percentile(&mut relayed, 99.0),
+        "direct_p50_ms": direct_p50,
+        "direct_p99_ms": percentile(&mut straight, 99.0),
+        "added_p50_us": (relayed_p50 - direct_p50) * 1000.0,
+        "clients": clients,
+        "messages_per_second": messages as f64 / elapsed,
+        "cpu_seconds_per_100k_messages": cpu / messages as f64 * 100_000.0,
+        "pss_before_bytes": before_pss,
+        "pss_with_connections_bytes": with_conns,
+        "bytes_per_connection": (with_conns as f64 - before_pss as f64) / clients as f64,
+    }))
+}
+
+/// Every connection ping-pongs as fast as it is answered until `duration` is over: round trips, seconds.
+async fn ping_pong_all(conns: Vec<Conn>, duration: Duration) -> Result<(u64, f64), ConnError> {
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let mut tasks = JoinSet::new();
@@ -323,22 +363,8 @@ pub async fn relay(target: Target, pid: Option<u32>, clients: usize, duration: D
     while let Some(done) = tasks.join_next().await {
         let (n, conn) = done.expect("task")?;
         round_trips += n;
+        // Closed only once all have finished, so no connection's close disturbs the others' last rounds.
         keep.push(conn);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let cpu = pid.map(|p| cpu_seconds(p) - cpu0.unwrap_or(0.0));
-    drop(keep);
-    // Each round trip is two messages through the relay: PNG up, QNG down.
-    let messages = round_trips * 2;
-    Ok(json!({
-        "p50_rtt_ms": percentile(&mut rtts, 50.0),
-        "p99_rtt_ms": percentile(&mut rtts, 99.0),
-        "clients": clients,
-        "messages_per_second": messages as f64 / elapsed,
-        "cpu_seconds_per_100k_messages": cpu.map(|c| c / messages as f64 * 100_000.0),
-        "bytes_per_connection": match (before_pss, with_conns) {
-            (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / clients as f64),
-            _ => None,
-        },
-    }))
+    Ok((round_trips, started.elapsed().as_secs_f64()))
 }

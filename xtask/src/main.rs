@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_cluster;
+mod bench_report;
 mod cluster;
 mod setup;
 mod sh;
