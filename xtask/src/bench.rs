@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::bench_cluster::{machine_cpu, process_cpu};
 use crate::bench_report::{Figure, chart, each, ratio, table};
 
 use crate::sh::{Result, cmd, output, root, run, step};
@@ -178,12 +179,12 @@ pub fn bench_all() -> Result {
     let env = Env::prepare()?;
     let mut canned = Command::new(env.release.join("msnp-bench"));
     canned.arg("canned-server");
-    let (_canned, ready) = start(canned)?;
-    let canned = ready.strip_prefix("ready ns=").ok_or(format!("the canned server said {ready:?}"))?.to_owned();
+    let (canned, ready) = start(canned)?;
+    let canned_ns = ready.strip_prefix("ready ns=").ok_or(format!("the canned server said {ready:?}"))?;
     let mut runs = Vec::new();
     for n in 1..=RUNS {
         step(&format!("run {n} of {RUNS}"));
-        runs.push(one_run(&env, &canned)?);
+        runs.push(one_run(&env, (canned_ns, canned.pid()))?);
     }
     let cluster = crate::bench_cluster::measure(&env.release, &env.accounts, SERVER_IDLE, RUNS)?;
     let figures = figures(&runs, &cluster);
@@ -208,15 +209,15 @@ pub fn bench_all() -> Result {
 
 /// Every scenario once, each on fresh processes where what earlier scenarios left behind (freed memory,
 /// throttles) would change its figures.
-fn one_run(env: &Env, canned: &str) -> Result<Value> {
+fn one_run(env: &Env, canned: (&str, u32)) -> Result<Value> {
     let server = env.server()?;
     let (ns, pid) = (server.ns.as_str(), server.proc.pid().to_string());
     step("idle sessions on a fresh server: memory per session at 2,000 and 10,000");
     let idle = format!("2000,{SERVER_IDLE}");
     let idle_server = bench(&["idle", "--ns", ns, "--clients", &idle, "--pid", &pid])?;
     step("sign-in storms, 200 clients, 15 s: the server, then the canned-reply server");
-    let storm = bench(&["signin", "--ns", ns, "--clients", "200", "--seconds", "15"])?;
-    let ceiling = bench(&["signin", "--ns", canned, "--clients", "200", "--seconds", "15"])?;
+    let storm = storm_with_cpu(ns, server.proc.pid())?;
+    let ceiling = storm_with_cpu(canned.0, canned.1)?;
     step("presence fan-out to 500 watchers; chat, 100 pairs, 10 s");
     let fan_out = bench(&["fanout", "--ns", ns, "--watchers", "500", "--rounds", "21"])?;
     let chat = bench(&["chat", "--ns", ns, "--pairs", "100", "--seconds", "10"])?;
@@ -233,7 +234,11 @@ fn one_run(env: &Env, canned: &str) -> Result<Value> {
     let slowloris = bench(&["slowloris", "--http", &http, "--connections", "1000", "--seconds", "11"])?;
     drop(bridge);
     let (relay_bridge, relay_websockify) = relays(env, &server)?;
+    step("presence fan-out again, the server alone on CPU 1 and the load generator on CPU 0");
+    pin(server.proc.pid(), "1")?;
+    let fan_out_apart = bench_on(Some("0"), &["fanout", "--ns", ns, "--watchers", "500", "--rounds", "21"])?;
     Ok(json!({
+        "fan_out_apart": fan_out_apart,
         "idle_server": idle_server, "sign_in_storm": storm, "canned_sign_in_storm": ceiling, "fan_out": fan_out,
         "chat": chat, "flood_blank": flood_blank, "flood_png": flood_png, "guess": guess,
         "idle_bridge": idle_bridge, "slowloris": slowloris,
@@ -241,11 +246,30 @@ fn one_run(env: &Env, canned: &str) -> Result<Value> {
     }))
 }
 
+/// Moves the running process `pid` (all its threads) to the CPUs `cpus`.
+fn pin(pid: u32, cpus: &str) -> Result {
+    run(Command::new("taskset").args(["-a", "-p", "-c", cpus, &pid.to_string()]).stdout(Stdio::null()))
+}
+
+/// A sign-in storm (200 clients, 15 s) against `ns`, with the CPU milliseconds per sign-in (and its sign-out)
+/// of the server's process `pid` and of the whole machine (the load generator included).
+fn storm_with_cpu(ns: &str, pid: u32) -> Result<Value> {
+    let before = (process_cpu(pid), machine_cpu());
+    let mut storm = bench(&["signin", "--ns", ns, "--clients", "200", "--seconds", "15"])?;
+    let sign_ins = storm["sign_ins"].as_f64().unwrap_or(f64::NAN);
+    let per_sign_in = |after: f64, before: f64| (after - before) * 1000.0 / sign_ins;
+    storm["cpu_ms_per_sign_in"] = json!({
+        "server": per_sign_in(process_cpu(pid), before.0),
+        "machine": per_sign_in(machine_cpu(), before.1),
+    });
+    Ok(storm)
+}
+
 /// The bridge and websockify, each fresh and alone on CPU 1, with the server and the load generator on
 /// CPU 0: 100 clients, 10 s each.
 fn relays(env: &Env, server: &Server) -> Result<(Value, Value)> {
     step("relays: each alone on CPU 1; the server and the load generator on CPU 0");
-    run(Command::new("taskset").args(["-a", "-p", "-c", "0", &server.proc.pid().to_string()]).stdout(Stdio::null()))?;
+    pin(server.proc.pid(), "0")?;
     let relay = |url: &str, pid: u32, extra: &[&str]| {
         let pid = pid.to_string();
         let mut args = vec!["relay", "--ws", url, "--direct", &server.ns, "--pid", &pid];
@@ -272,6 +296,14 @@ fn figures(runs: &[Value], cluster: &[Value]) -> Vec<Figure> {
         fig("sign-ins per second (200 clients)", "/s", sign_ins.clone()).at_least(5000.0),
         fig("canned-reply server: sign-ins per second (the ceiling)", "/s", ceiling.clone()),
         fig("sign-ins per second ÷ the canned-reply server's", "×", ratio(&sign_ins, &ceiling)).at_least(0.6),
+        fig("CPU per sign-in: the server", "ms", at("/sign_in_storm/cpu_ms_per_sign_in/server")),
+        fig("CPU per sign-in: the canned-reply server", "ms", at("/canned_sign_in_storm/cpu_ms_per_sign_in/server")),
+        fig("CPU per sign-in, whole machine: the server's storm", "ms", at("/sign_in_storm/cpu_ms_per_sign_in/machine")),
+        fig(
+            "CPU per sign-in, whole machine: the canned-reply server's storm",
+            "ms",
+            at("/canned_sign_in_storm/cpu_ms_per_sign_in/machine"),
+        ),
         fig("sign-in p50", "ms", at("/sign_in_storm/p50_ms")),
         fig("sign-in p99", "ms", at("/sign_in_storm/p99_ms")),
         fig("server memory per idle session, 2,000 sessions", "B", at("/idle_server/scales/0/bytes_per_session")),
@@ -281,6 +313,8 @@ fn figures(runs: &[Value], cluster: &[Value]) -> Vec<Figure> {
             .at_most(16384.0),
         fig("fan-out to 500 watchers, p50", "ms", at("/fan_out/p50_ms")).at_most(20.0),
         fig("fan-out to 500 watchers, max", "ms", at("/fan_out/max_ms")).at_most(20.0),
+        fig("fan-out p50, the server and the load generator on a core each", "ms", at("/fan_out_apart/p50_ms")),
+        fig("fan-out max, the server and the load generator on a core each", "ms", at("/fan_out_apart/max_ms")),
         fig("chat messages per second (100 pairs)", "/s", at("/chat/messages_per_second")),
         fig("chat latency p99", "ms", at("/chat/p99_ms")),
         fig("round trip p50, straight to the server", "ms", at("/relay_bridge/direct_p50_ms")),

@@ -151,7 +151,7 @@ fn cpu_use(parts: &[(&str, Vec<u32>)]) -> Vec<(String, f64)> {
 const TICKS: f64 = 100.0;
 
 /// User and system CPU seconds of process `pid` (its threads included).
-fn process_cpu(pid: u32) -> f64 {
+pub fn process_cpu(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command (which may hold spaces), from the 3rd: utime is the 14th, stime the 15th.
     let fields: Vec<&str> =
@@ -161,7 +161,7 @@ fn process_cpu(pid: u32) -> f64 {
 }
 
 /// CPU seconds all cores have spent busy (not idle, not waiting for I/O).
-fn machine_cpu() -> f64 {
+pub fn machine_cpu() -> f64 {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
     let cpu: Vec<f64> =
         stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
