@@ -222,7 +222,7 @@ impl Running {
             task.abort();
         }
         self.server.shutdown();
-        // Give the writers a moment to deliver OUT SSD.
+        // Give the connections a moment to deliver OUT SSD.
         for _ in 0..50 {
             if self.server.open_connections() == 0 {
                 break;

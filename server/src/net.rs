@@ -1,12 +1,12 @@
 //! The tokio side: accepts connections and moves bytes between sockets, the server logic and the store.
 //!
-//! Each connection has a reader task and a writer task. The reader decodes on its own task, outside any
-//! lock, so a client's bytes (however many, however split) cost that client's task; only whole frames
-//! reach the shared [`Logic`], a few at a time, and none while the logic waits for the store on that
-//! connection's behalf. The writer is fed by a queue bounded in bytes; a writer whose socket takes nothing
-//! for `send_timeout` is stopped (while the connection is open, and while it is closing), and the
-//! connection counts until then. Store jobs run on the store's own threads ([`Worker`]); their
-//! results come back through one task, in the order the store finished them.
+//! Each connection is one task. It decodes on its own, outside any lock, so a client's bytes (however
+//! many, however split) cost that client's task; only whole frames reach the shared [`Logic`], a few at a
+//! time, and none while the logic waits for the store on that connection's behalf. What the logic sends a
+//! connection waits in its outbox, bounded in bytes, until its task writes it; a socket that takes nothing
+//! for `send_timeout` ends the connection (while it is open, and while it is closing), and the connection
+//! counts until then. Store jobs run on the store's own threads ([`Worker`]); their results come back
+//! through one task, in the order the store finished them.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use msnp::frame::MAX_CLIENT_PAYLOAD;
 use msnp::{Decoder, Frame, FrameError};
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::Instrument;
@@ -27,6 +26,19 @@ use crate::metrics::Metrics;
 use crate::notification::{ConnId, JobId, Logic, Output};
 use crate::proxy::{self, Trusted};
 use crate::throttle::{ConnectionCaps, ConnectionLimits};
+
+/// How a connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ended {
+    /// The server closed it, after sending everything queued.
+    Closed,
+    /// The client left, or broke the framing.
+    ByClient,
+    /// The hub gave up on it (it queued too much).
+    Dropped,
+    /// Its socket took nothing for the send timeout.
+    Stalled,
+}
 
 /// Which server a listener serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,40 +101,47 @@ impl Default for NetLimits {
     }
 }
 
-/// A connection as the hub holds it: what it shares with its tasks, and its writer (aborted when it has
-/// made no progress for the send timeout, closing or not).
-struct Queue {
-    shared: Arc<Shared>,
-    writer: tokio::task::AbortHandle,
-}
-
-/// What a connection's reader and writer share with the hub.
+/// What a connection's task shares with the hub.
 #[derive(Debug, Default)]
 struct Shared {
-    /// The bytes the writer is to send next. A byte queue rather than a channel of frames: an idle
+    /// The bytes the task is to write next. A byte queue rather than a channel of frames: an idle
     /// connection's queue then holds no memory at all (a tokio channel keeps a block of 32 slots, 2 KB).
     outbox: Mutex<Outbox>,
-    /// Wakes the writer when the outbox has bytes or closes.
+    /// Wakes the task when the outbox has bytes, closes or is dropped.
     outbox_ready: Notify,
     /// Bytes queued and not yet written.
     pending: AtomicUsize,
-    /// When the write in progress began (milliseconds since the server started, plus one), or 0.
-    writing_since: AtomicU64,
-    /// Wakes the reader when the logic has finished waiting for the store.
+    /// Wakes the task when the logic has finished waiting for the store.
     wake: Notify,
 }
 
-/// Bytes for a connection's writer; once `closing`, it takes no more.
+/// Bytes for a connection's socket; once `closing`, it takes no more; once `dropped`, nothing more is sent.
 #[derive(Debug, Default)]
 struct Outbox {
     bytes: Vec<u8>,
     closing: bool,
+    dropped: bool,
+}
+
+/// What the outbox asks of its connection's task.
+#[derive(Debug, PartialEq)]
+enum Outgoing {
+    /// These bytes (none: nothing yet); the connection stays open.
+    Send(Vec<u8>),
+    /// These last bytes (perhaps none), then shut the socket.
+    Close(Vec<u8>),
+    /// Nothing more: the hub gave up on the connection.
+    Dropped,
 }
 
 impl Shared {
-    /// Queues `bytes` for the writer; false when the connection is closing (nothing is queued).
+    fn outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `bytes` for the socket; false when the connection is closing (nothing is queued).
     fn push(&self, bytes: &[u8]) -> bool {
-        let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        let mut outbox = self.outbox();
         if outbox.closing {
             return false;
         }
@@ -132,22 +151,29 @@ impl Shared {
         true
     }
 
-    /// The writer is to send what is queued, then shut the socket.
+    /// The task is to send what is queued, then shut the socket.
     fn close(&self) {
-        self.outbox.lock().unwrap_or_else(|e| e.into_inner()).closing = true;
+        self.outbox().closing = true;
         self.outbox_ready.notify_one();
     }
 
-    /// Everything queued (empty if nothing is), and whether the connection is closing.
-    fn take(&self) -> (Vec<u8>, bool) {
-        let mut outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
-        (std::mem::take(&mut outbox.bytes), outbox.closing)
+    /// The task is to end the connection without sending anything more.
+    fn drop_now(&self) {
+        let mut outbox = self.outbox();
+        (outbox.dropped, outbox.closing) = (true, true);
+        outbox.bytes = Vec::new();
+        drop(outbox);
+        self.outbox_ready.notify_one();
     }
 
-    /// Whether the writer has been stuck in one write for longer than `timeout`.
-    fn stalled(&self, now: Duration, timeout: Duration) -> bool {
-        let since = self.writing_since.load(Ordering::Relaxed);
-        since != 0 && now.as_millis() as u64 + 1 > since + timeout.as_millis() as u64
+    /// Everything queued, and what to do after.
+    fn take(&self) -> Outgoing {
+        let mut outbox = self.outbox();
+        match (outbox.dropped, outbox.closing) {
+            (true, _) => Outgoing::Dropped,
+            (false, true) => Outgoing::Close(std::mem::take(&mut outbox.bytes)),
+            (false, false) => Outgoing::Send(std::mem::take(&mut outbox.bytes)),
+        }
     }
 }
 
@@ -155,7 +181,7 @@ impl Shared {
 /// frames go to queues, jobs to the store's threads.
 struct Hub {
     logic: Logic,
-    writers: HashMap<ConnId, Queue>,
+    writers: HashMap<ConnId, Arc<Shared>>,
     send_queue_bytes: usize,
     store: Worker,
     results: mpsc::UnboundedSender<(JobId, Done)>,
@@ -170,11 +196,10 @@ impl Hub {
         while let Some(output) = self.logic.poll_output() {
             match output {
                 Output::Send(conn, frame) => self.send(conn, frame),
-                // The writer sends what is queued, then closes; the queue stays until the connection's task
-                // ends, so a writer stuck on a socket that takes nothing is still swept.
+                // The task sends what is queued, then closes (or gives up after the send timeout).
                 Output::Close(conn) => {
-                    if let Some(queue) = self.writers.get(&conn) {
-                        queue.shared.close();
+                    if let Some(shared) = self.writers.get(&conn) {
+                        shared.close();
                     }
                 }
                 Output::Job(id, job) => {
@@ -184,8 +209,8 @@ impl Hub {
                     });
                 }
                 Output::Resume(conn) => {
-                    if let Some(queue) = self.writers.get(&conn) {
-                        queue.shared.wake.notify_one();
+                    if let Some(shared) = self.writers.get(&conn) {
+                        shared.wake.notify_one();
                     }
                 }
                 Output::Bus(call) => {
@@ -198,12 +223,12 @@ impl Hub {
     }
 
     fn send(&mut self, conn: ConnId, frame: Frame) {
-        let Some(queue) = self.writers.get(&conn) else { return };
-        if !queue.shared.push(frame.as_bytes()) {
+        let Some(shared) = self.writers.get(&conn) else { return };
+        if !shared.push(frame.as_bytes()) {
             return;
         }
         let len = frame.as_bytes().len();
-        let pending = queue.shared.pending.fetch_add(len, Ordering::Relaxed) + len;
+        let pending = shared.pending.fetch_add(len, Ordering::Relaxed) + len;
         if pending > self.send_queue_bytes {
             tracing::warn!(conn, pending, "send queue full: dropping a client that does not read");
             self.metrics.refused("send_queue_full");
@@ -211,23 +236,12 @@ impl Hub {
         }
     }
 
-    /// Gives up on a connection: its writer stops, its reader sees that and ends, the logic forgets it.
+    /// Gives up on a connection: its task ends without sending more, the logic forgets it.
     fn drop_connection(&mut self, conn: ConnId) {
-        if let Some(queue) = self.writers.remove(&conn) {
-            queue.writer.abort();
+        if let Some(shared) = self.writers.remove(&conn) {
+            shared.drop_now();
         }
         self.logic.disconnect(conn);
-    }
-
-    /// Drops the clients whose socket has taken nothing for `timeout`.
-    fn drop_stalled(&mut self, now: Duration, timeout: Duration) {
-        let stalled: Vec<ConnId> =
-            self.writers.iter().filter(|(_, q)| q.shared.stalled(now, timeout)).map(|(c, _)| *c).collect();
-        for conn in stalled {
-            tracing::info!(conn, ?timeout, "closing: the client has taken nothing for the send timeout");
-            self.metrics.refused("send_timeout");
-            self.drop_connection(conn);
-        }
     }
 }
 
@@ -343,17 +357,13 @@ impl Server {
         }
     }
 
-    /// Closes connections that do not sign in in time or whose writes make no progress, expires cookies;
-    /// runs until the task is dropped.
+    /// Closes connections that do not sign in in time, expires cookies; runs until the task is dropped.
     pub async fn deadlines(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
             let now = self.now();
-            self.with_hub(|hub| {
-                hub.logic.handle_timeout(now);
-                hub.drop_stalled(now, self.limits.send_timeout);
-            });
+            self.with_logic(|logic| logic.handle_timeout(now));
             self.caps.lock().unwrap_or_else(|e| e.into_inner()).sweep(now);
         }
     }
@@ -455,7 +465,8 @@ impl Server {
     }
 
     /// Serves one connection until either side ends it: decodes what it sends, hands the frames to the
-    /// logic a turn at a time, and waits (reading nothing) while the logic waits for the store.
+    /// logic a turn at a time, waits (reading nothing) while the logic waits for the store, and writes what
+    /// the logic queued for it. One task does all of it: an idle connection holds one task, no buffers.
     async fn serve(
         self: Arc<Self>,
         kind: Kind,
@@ -464,17 +475,19 @@ impl Server {
         client: Option<IpAddr>,
         leftover: Vec<u8>,
     ) {
-        let (reader, writer) = stream.into_split();
-        let (shared, mut done) = self.register(kind, conn, client, writer);
+        let shared = self.register(kind, conn, client);
         let mut decoder =
             Decoder::new(msnp::Limits { max_line: self.limits.max_line, max_payload: MAX_CLIENT_PAYLOAD });
         decoder.extend(&leftover);
         let mut frames = VecDeque::new();
         let mut bad_framing = decode(&mut decoder, &mut frames).err();
-        // Whether the writer has finished (the socket is shut).
-        let mut written = false;
-        loop {
+        let ended = loop {
             let waiting = self.deliver(kind, conn, &mut frames);
+            match self.write_out(&stream, &shared).await {
+                Ok(true) => {}
+                Ok(false) => break Ended::Closed,
+                Err(ended) => break ended,
+            }
             if !waiting && !frames.is_empty() {
                 // More than a turn's worth: let every other connection have its turn first.
                 tokio::task::yield_now().await;
@@ -482,77 +495,110 @@ impl Server {
             }
             if waiting {
                 tokio::select! {
-                    _ = shared.wake.notified() => continue,
-                    _ = &mut done => {
-                        written = true;
-                        break;
-                    }
+                    _ = shared.wake.notified() => {}
+                    _ = shared.outbox_ready.notified() => {}
                 }
+                continue;
             }
             if let Some(e) = bad_framing {
                 tracing::info!(error = %e, "closing: bad framing");
-                break;
+                break Ended::ByClient;
             }
             if frames.capacity() > 0 {
                 // Everything is delivered: an idle connection keeps no queue.
                 frames = VecDeque::new();
             }
             tokio::select! {
-                ready = reader.readable() => if ready.is_err() { break },
-                // The writer finished: the server closed this connection.
-                _ = &mut done => {
-                    written = true;
-                    break;
-                }
+                ready = stream.readable() => if ready.is_err() { break Ended::ByClient },
+                _ = shared.outbox_ready.notified() => continue,
             }
-            let Ok(n) = read_into(&reader, &mut decoder) else { break };
+            let Ok(n) = read_into(&stream, &mut decoder) else { break Ended::ByClient };
             bad_framing = decode(&mut decoder, &mut frames).err();
             if n == SCRATCH_SIZE {
                 // A client sending as fast as it can: let every other connection have its turn first.
                 tokio::task::yield_now().await;
             }
-        }
-        let writer = self.with_hub(|hub| {
+        };
+        self.with_hub(|hub| {
             hub.logic.disconnect(conn);
-            hub.writers.remove(&conn).map(|queue| {
-                queue.shared.close();
-                queue.writer
-            })
+            hub.writers.remove(&conn);
         });
-        // The writer sends what is queued, then shuts the socket; one that cannot within the send timeout
-        // is stopped, so the connection is counted until its socket is really gone.
-        if !written
-            && tokio::time::timeout(self.limits.send_timeout, done).await.is_err()
-            && let Some(writer) = writer
-        {
-            writer.abort();
+        if ended == Ended::ByClient {
+            // What was queued before the client left (answers to its last commands) still goes out.
+            shared.close();
+            let _ = self.write_out(&stream, &shared).await;
         }
-        tracing::debug!("disconnected");
+        tracing::debug!(?ended, "disconnected");
     }
 
-    /// Starts the connection's writer and tells the logic of it: what the connection's tasks share, and a
-    /// signal that the writer has finished (the connection is closed).
-    fn register(
-        &self,
-        kind: Kind,
-        conn: ConnId,
-        client: Option<IpAddr>,
-        writer: tokio::net::tcp::OwnedWriteHalf,
-    ) -> (Arc<Shared>, oneshot::Receiver<()>) {
+    /// Writes everything the outbox holds: whether the connection stays open (false once it was closed and
+    /// everything was sent, the socket shut), or why it ended. A socket that takes nothing for the send
+    /// timeout ends it; so does the hub giving up on it, even while a write waits.
+    async fn write_out(&self, stream: &TcpStream, shared: &Shared) -> Result<bool, Ended> {
+        loop {
+            let (bytes, open) = match shared.take() {
+                Outgoing::Dropped => return Err(Ended::Dropped),
+                Outgoing::Send(bytes) if bytes.is_empty() => return Ok(true),
+                Outgoing::Send(bytes) => (bytes, true),
+                Outgoing::Close(bytes) => (bytes, false),
+            };
+            let mut written = 0;
+            while written < bytes.len() {
+                match stream.try_write(&bytes[written..]) {
+                    Ok(0) => return Err(Ended::ByClient),
+                    Ok(n) => written += n,
+                    // Boxed: only a connection whose socket is full holds the wait's timer and wake-ups.
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        Box::pin(self.await_writable(stream, shared)).await?
+                    }
+                    Err(_) => return Err(Ended::ByClient),
+                }
+            }
+            shared.pending.fetch_sub(bytes.len(), Ordering::Relaxed);
+            if !open {
+                let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Waits until the socket takes more: `Err` when it takes nothing for the send timeout, or the hub
+    /// gives up on the connection meanwhile.
+    async fn await_writable(&self, stream: &TcpStream, shared: &Shared) -> Result<(), Ended> {
+        let deadline = tokio::time::Instant::now() + self.limits.send_timeout;
+        loop {
+            tokio::select! {
+                ready = tokio::time::timeout_at(deadline, stream.writable()) => return match ready {
+                    Err(_) => Err(self.stalled()),
+                    Ok(Err(_)) => Err(Ended::ByClient),
+                    Ok(Ok(())) => Ok(()),
+                },
+                _ = shared.outbox_ready.notified() => if shared.outbox().dropped {
+                    return Err(Ended::Dropped);
+                },
+            }
+        }
+    }
+
+    fn stalled(&self) -> Ended {
+        tracing::info!(timeout = ?self.limits.send_timeout, "closing: the client has taken nothing for the send timeout");
+        self.metrics.refused("send_timeout");
+        Ended::Stalled
+    }
+
+    /// Tells the hub and the logic of a new connection: what its task shares with the hub.
+    fn register(&self, kind: Kind, conn: ConnId, client: Option<IpAddr>) -> Arc<Shared> {
         let shared = Arc::new(Shared::default());
-        let (done_tx, done) = oneshot::channel();
-        let writing = write_frames(writer, Arc::clone(&shared), self.epoch, done_tx);
-        let writer = tokio::spawn(writing.in_current_span()).abort_handle();
         let now = self.now();
         self.with_hub(|hub| {
-            hub.writers.insert(conn, Queue { shared: Arc::clone(&shared), writer });
+            hub.writers.insert(conn, Arc::clone(&shared));
             match kind {
                 Kind::Notification => hub.logic.connect(conn, client, now),
                 Kind::Switchboard => hub.logic.sb_connect(conn, now),
             }
         });
         tracing::debug!(client = ?client, "connected");
-        (shared, done)
+        shared
     }
 
     /// Hands up to a turn's worth of decoded frames to the logic, under one hold of the lock; returns
@@ -595,7 +641,7 @@ fn set_keepalive(stream: &TcpStream, idle: Duration) {
 /// Reads what the socket has into the decoder, through one buffer per thread rather than one per
 /// connection (an idle session then holds no read buffer at all): how many bytes, 0 if none were ready,
 /// `Err` when the connection has ended.
-fn read_into(reader: &tokio::net::tcp::OwnedReadHalf, decoder: &mut Decoder) -> Result<usize, ()> {
+fn read_into(reader: &TcpStream, decoder: &mut Decoder) -> Result<usize, ()> {
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
         match reader.try_read(&mut scratch[..]) {
@@ -619,42 +665,23 @@ fn decode(decoder: &mut Decoder, frames: &mut VecDeque<Frame>) -> Result<(), Fra
     Ok(())
 }
 
-/// Writes what is queued until the outbox closes, then shuts the socket down: everything queued goes out
-/// in one write. Each write's start is noted in `shared`, so the hub can give up on a client whose socket
-/// takes nothing (it aborts this task); an idle connection's writer holds no timer and no buffer.
-async fn write_frames(
-    mut writer: tokio::net::tcp::OwnedWriteHalf,
-    shared: Arc<Shared>,
-    epoch: Instant,
-    done: oneshot::Sender<()>,
-) {
-    loop {
-        let (batch, closing) = shared.take();
-        if batch.is_empty() {
-            if closing {
-                break;
-            }
-            shared.outbox_ready.notified().await;
-            continue;
-        }
-        let mut written = 0;
-        while written < batch.len() {
-            shared.writing_since.store(epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
-            match writer.write(&batch[written..]).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => written += n,
-            }
-        }
-        shared.writing_since.store(0, Ordering::Relaxed);
-        shared.pending.fetch_sub(batch.len(), Ordering::Relaxed);
-    }
-    let _ = writer.shutdown().await;
-    let _ = done.send(());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_outbox_sends_then_closes_or_drops_everything() {
+        let shared = Shared::default();
+        assert_eq!(shared.take(), Outgoing::Send(Vec::new()));
+        assert!(shared.push(b"VER 1 MSNP2\r\n"));
+        assert_eq!(shared.take(), Outgoing::Send(b"VER 1 MSNP2\r\n".to_vec()));
+        assert!(shared.push(b"OUT\r\n"));
+        shared.close();
+        assert!(!shared.push(b"ILN\r\n"), "a closing outbox takes nothing more");
+        assert_eq!(shared.take(), Outgoing::Close(b"OUT\r\n".to_vec()));
+        shared.drop_now();
+        assert_eq!(shared.take(), Outgoing::Dropped);
+    }
 
     #[tokio::test]
     async fn accepted_sockets_get_keepalive() {

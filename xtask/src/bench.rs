@@ -298,7 +298,11 @@ fn figures(runs: &[Value], cluster: &[Value]) -> Vec<Figure> {
         fig("sign-ins per second ÷ the canned-reply server's", "×", ratio(&sign_ins, &ceiling)).at_least(0.6),
         fig("CPU per sign-in: the server", "ms", at("/sign_in_storm/cpu_ms_per_sign_in/server")),
         fig("CPU per sign-in: the canned-reply server", "ms", at("/canned_sign_in_storm/cpu_ms_per_sign_in/server")),
-        fig("CPU per sign-in, whole machine: the server's storm", "ms", at("/sign_in_storm/cpu_ms_per_sign_in/machine")),
+        fig(
+            "CPU per sign-in, whole machine: the server's storm",
+            "ms",
+            at("/sign_in_storm/cpu_ms_per_sign_in/machine"),
+        ),
         fig(
             "CPU per sign-in, whole machine: the canned-reply server's storm",
             "ms",
