@@ -177,11 +177,11 @@ impl Shared {
     }
 }
 
-/// The server logic plus the write queue of every connection, behind one lock. Nothing under it blocks:
-/// frames go to queues, jobs to the store's threads.
+/// The server logic plus the outbox of every connection, behind one lock. Nothing under it blocks:
+/// frames go to outboxes, jobs to the store's threads.
 struct Hub {
     logic: Logic,
-    writers: HashMap<ConnId, Arc<Shared>>,
+    outboxes: HashMap<ConnId, Arc<Shared>>,
     send_queue_bytes: usize,
     store: Worker,
     results: mpsc::UnboundedSender<(JobId, Done)>,
@@ -198,7 +198,7 @@ impl Hub {
                 Output::Send(conn, frame) => self.send(conn, frame),
                 // The task sends what is queued, then closes (or gives up after the send timeout).
                 Output::Close(conn) => {
-                    if let Some(shared) = self.writers.get(&conn) {
+                    if let Some(shared) = self.outboxes.get(&conn) {
                         shared.close();
                     }
                 }
@@ -209,7 +209,7 @@ impl Hub {
                     });
                 }
                 Output::Resume(conn) => {
-                    if let Some(shared) = self.writers.get(&conn) {
+                    if let Some(shared) = self.outboxes.get(&conn) {
                         shared.wake.notify_one();
                     }
                 }
@@ -223,7 +223,7 @@ impl Hub {
     }
 
     fn send(&mut self, conn: ConnId, frame: Frame) {
-        let Some(shared) = self.writers.get(&conn) else { return };
+        let Some(shared) = self.outboxes.get(&conn) else { return };
         if !shared.push(frame.as_bytes()) {
             return;
         }
@@ -238,7 +238,7 @@ impl Hub {
 
     /// Gives up on a connection: its task ends without sending more, the logic forgets it.
     fn drop_connection(&mut self, conn: ConnId) {
-        if let Some(shared) = self.writers.remove(&conn) {
+        if let Some(shared) = self.outboxes.remove(&conn) {
             shared.drop_now();
         }
         self.logic.disconnect(conn);
@@ -274,7 +274,7 @@ impl Server {
         let (results, results_rx) = mpsc::unbounded_channel();
         let hub = Hub {
             logic,
-            writers: HashMap::new(),
+            outboxes: HashMap::new(),
             send_queue_bytes: limits.send_queue_bytes,
             store: store.clone(),
             results,
@@ -521,7 +521,7 @@ impl Server {
         };
         self.with_hub(|hub| {
             hub.logic.disconnect(conn);
-            hub.writers.remove(&conn);
+            hub.outboxes.remove(&conn);
         });
         if ended == Ended::ByClient {
             // What was queued before the client left (answers to its last commands) still goes out.
@@ -591,7 +591,7 @@ impl Server {
         let shared = Arc::new(Shared::default());
         let now = self.now();
         self.with_hub(|hub| {
-            hub.writers.insert(conn, Arc::clone(&shared));
+            hub.outboxes.insert(conn, Arc::clone(&shared));
             match kind {
                 Kind::Notification => hub.logic.connect(conn, client, now),
                 Kind::Switchboard => hub.logic.sb_connect(conn, now),
