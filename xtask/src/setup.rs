@@ -1,4 +1,4 @@
-//! Installs what the build and tests need, idempotently: each tool is checked first and installed only
+//! Installs what the build, the tests and the benchmarks need, idempotently: each tool is checked first and installed only
 //! when missing or at the wrong version. Everything comes from crates.io, npm or Debian's packages
 //! (see shared/TOOLCHAIN.md); nothing is downloaded from GitHub.
 
@@ -21,6 +21,9 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     // The cluster's engines: tests start their own throwaway PostgreSQL cluster and NATS servers.
     ("/usr/lib/postgresql/15/bin/initdb", "postgresql"),
     ("/usr/sbin/nats-server", "nats-server"),
+    // `cargo xtask bench`: websockify goes into a virtualenv; relays are pinned to a core with taskset.
+    ("/usr/share/doc/python3-venv", "python3-venv"),
+    ("/usr/bin/taskset", "util-linux"),
 ];
 
 /// Where the installed tools are.
