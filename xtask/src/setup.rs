@@ -1,6 +1,6 @@
-//! Installs what the build, the tests and the benchmarks need, idempotently: each tool is checked first and installed only
-//! when missing or at the wrong version. Everything comes from crates.io, npm or Debian's packages
-//! (see shared/TOOLCHAIN.md); nothing is downloaded from GitHub.
+//! Installs what the build, the tests and the benchmarks need, idempotently: each tool is checked first
+//! and installed only when missing or at the wrong version. Everything comes from crates.io, npm or Debian's
+//! packages (see shared/TOOLCHAIN.md); nothing is downloaded from GitHub.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
