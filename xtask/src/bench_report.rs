@@ -133,6 +133,7 @@ pub fn chart(figures: &[Figure], path: &std::path::Path) -> Result {
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .y_labels(bars.len())
             .y_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(i) => bars.get(*i).map(|b| b.0.name.clone()).unwrap_or_default(),
                 _ => String::new(),
@@ -142,7 +143,10 @@ pub fn chart(figures: &[Figure], path: &std::path::Path) -> Result {
             let ratio = f.median() / t;
             let met = if f.higher_is_better { ratio >= 1.0 } else { ratio <= 1.0 };
             let color = if met { RGBColor(46, 155, 46) } else { RGBColor(192, 57, 43) };
-            Rectangle::new([(0.0, SegmentValue::Exact(i)), (ratio, SegmentValue::Exact(i + 1))], color.filled())
+            let mut bar =
+                Rectangle::new([(0.0, SegmentValue::Exact(i)), (ratio, SegmentValue::Exact(i + 1))], color.filled());
+            bar.set_margin(6, 6, 0, 0);
+            bar
         }))?;
         chart.draw_series(bars.iter().enumerate().map(|(i, (f, t))| {
             let (min, max) = f.range();
