@@ -102,6 +102,17 @@ fn behaves(store: &mut dyn Admin) {
     store.remove_account("guest-a@hotmail.com").unwrap();
     assert_eq!(store.guest_count().unwrap(), 0);
     assert!(store.last_admin_event().unwrap() > start);
+
+    // A new account has no session to end (a person who signs in to it at once stays signed in); a
+    // replaced one's session ends.
+    let before = store.last_admin_event().unwrap();
+    store.put_account(&Account::new("fay@hotmail.com", "Fay"), "faypw").unwrap();
+    assert_eq!(store.admin_events(before).unwrap().1, []);
+    store.put_account(&Account::new("fay@hotmail.com", "Fay"), "faypw").unwrap();
+    assert_eq!(
+        store.admin_events(before).unwrap().1,
+        [AdminEvent::SessionInvalid { handle: "fay@hotmail.com".into() }]
+    );
 }
 
 #[test]

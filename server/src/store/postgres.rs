@@ -147,6 +147,9 @@ fn id(db: &mut impl GenericClient, handle: &str) -> Result<i64> {
 
 /// Creates or replaces `account` in `tx`; its id.
 fn write_account(tx: &mut Transaction<'_>, account: &Account, sealed: &[u8]) -> Result<i64> {
+    let existed: bool = tx
+        .query_one("SELECT EXISTS (SELECT 1 FROM accounts WHERE lower(handle) = lower($1))", &[&account.handle])?
+        .get(0);
     let row = tx.query_one(
         &format!(
             "INSERT INTO accounts (handle, password, name, version, gtc, blp) VALUES ($1, $2, $3, $4, $5, $6)
@@ -175,7 +178,11 @@ fn write_account(tx: &mut Transaction<'_>, account: &Account, sealed: &[u8]) -> 
             )?;
         }
     }
-    record(tx, &AdminEvent::SessionInvalid { handle: account.handle.clone() })?;
+    // A replaced account's session ends, so it signs in again with what changed; a new one has none (and
+    // a person signing in to it at once must not be signed out when the server reads this event).
+    if existed {
+        record(tx, &AdminEvent::SessionInvalid { handle: account.handle.clone() })?;
+    }
     Ok(id)
 }
 

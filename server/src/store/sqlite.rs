@@ -202,6 +202,8 @@ impl Admin for SqliteStore {
 
 /// Creates or replaces `account` (see [`SqliteStore::put_account`]) in `tx`; its id.
 fn write_account(tx: &rusqlite::Transaction<'_>, account: &Account, sealed: &[u8]) -> Result<i64> {
+    let existed: bool =
+        tx.query_row("SELECT EXISTS (SELECT 1 FROM accounts WHERE handle = ?1)", [&account.handle], |r| r.get(0))?;
     tx.execute(
         &format!(
             "INSERT INTO accounts (handle, password, name, version, gtc, blp) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -221,7 +223,11 @@ fn write_account(tx: &rusqlite::Transaction<'_>, account: &Account, sealed: &[u8
             )?;
         }
     }
-    record(tx, &AdminEvent::SessionInvalid { handle: account.handle.clone() })?;
+    // A replaced account's session ends, so it signs in again with what changed; a new one has none (and
+    // a person signing in to it at once must not be signed out when the server reads this event).
+    if existed {
+        record(tx, &AdminEvent::SessionInvalid { handle: account.handle.clone() })?;
+    }
     Ok(id)
 }
 
