@@ -12,6 +12,9 @@ fn nats_server() -> &'static str {
     if std::path::Path::new(DEBIAN).exists() { DEBIAN } else { "nats-server" }
 }
 
+/// Starts of a cluster tried before giving up.
+const START_ATTEMPTS: usize = 3;
+
 /// NATS servers, clustered; each stopped when dropped (or on [`NatsCluster::kill`]).
 #[derive(Debug)]
 pub struct NatsCluster {
@@ -23,6 +26,19 @@ pub struct NatsCluster {
 impl NatsCluster {
     /// `n` servers (JetStream on, each with its own store) routed to each other.
     pub fn start(n: usize) -> io::Result<NatsCluster> {
+        // Ports are picked free, then handed to nats-server: meanwhile another process (tests start
+        // clusters in parallel) may take one, and that server exits. Such a start is tried again on new ports.
+        let mut failed = None;
+        for _ in 0..START_ATTEMPTS {
+            match NatsCluster::start_once(n) {
+                Ok(cluster) => return Ok(cluster),
+                Err(e) => failed = Some(e),
+            }
+        }
+        Err(failed.unwrap_or_else(|| io::Error::other("no attempt made")))
+    }
+
+    fn start_once(n: usize) -> io::Result<NatsCluster> {
         let dir = tempfile::Builder::new().prefix("msnp-nats-").tempdir()?;
         let ports: Vec<u16> = (0..n).map(|_| free_port()).collect::<io::Result<_>>()?;
         let routes: Vec<u16> = (0..n).map(|_| free_port()).collect::<io::Result<_>>()?;
@@ -41,9 +57,12 @@ impl NatsCluster {
             }
             servers.push(Some(c.spawn()?));
         }
-        let cluster = NatsCluster { servers, ports, _dir: dir };
+        let mut cluster = NatsCluster { servers, ports, _dir: dir };
         for port in &cluster.ports {
             wait_for_port(*port, Duration::from_secs(20))?;
+        }
+        if cluster.servers.iter_mut().flatten().any(|server| !matches!(server.try_wait(), Ok(None))) {
+            return Err(io::Error::other("a NATS server exited at start (its port was taken)"));
         }
         Ok(cluster)
     }
