@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 
+use msnp::{Decoder, Limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -26,9 +27,9 @@ async fn serve(listener: TcpListener) {
     }
 }
 
-/// Answers each line the client sends until it sends `OUT` or closes.
+/// Answers each command the client sends (framed by msnp's decoder) until it sends `OUT` or closes.
 async fn connection(mut stream: TcpStream) {
-    let mut input = Vec::new();
+    let mut decoder = Decoder::new(Limits::SERVER);
     let mut output = Vec::new();
     let mut handle = String::new();
     let mut buf = [0u8; 4096];
@@ -37,12 +38,10 @@ async fn connection(mut stream: TcpStream) {
         if n == 0 {
             return;
         }
-        input.extend_from_slice(&buf[..n]);
+        decoder.extend(&buf[..n]);
         let mut open = true;
-        while let Some(lf) = input.iter().position(|&b| b == b'\n') {
-            let line = String::from_utf8_lossy(&input[..lf]).trim_end().to_owned();
-            input.drain(..=lf);
-            open &= answer(&line, &mut handle, &mut output);
+        while let Ok(Some(frame)) = decoder.next_frame() {
+            open &= answer(frame.line(), &mut handle, &mut output);
         }
         if stream.write_all(&output).await.is_err() || !open {
             return;
