@@ -92,15 +92,68 @@ async fn a_lost_connection_signs_in_again_by_itself_in_the_same_state() {
 
     // The bridge and its server go away: the page says it will try again, and does, with backoff.
     bridge.shutdown().await;
-    wait_text(&alice, ".sign-in .notice", "Signing in again in").await;
+    wait_text(&alice, ".reconnecting", "The connection to the server was lost.").await;
+    wait_text(&alice, ".reconnecting .countdown", "Signing in again in").await;
     shot(&alice, "09-reconnecting").await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let (again, _data) = start_bridge_with(|c| c.listen = addr).await;
     wait_text_for(&alice, "main .notice", "you are signed in again", std::time::Duration::from_secs(40)).await;
     wait_text(&alice, "#my-state option:checked", "Busy").await;
     wait_text(&alice, ".inspector .log", "CHG 6 BSY").await;
+    // Signed in again with the lists the page saved: every contact is there.
+    wait_text(&alice, ".inspector .log", "SYN 5 5").await;
+    wait_text(&alice, &offline("bob@hotmail.com"), "Bob").await;
+    wait_text(&alice, "#group-offline", "Offline (6)").await;
     shot(&alice, "10-signed-in-again").await;
 
     alice.close().await.unwrap();
     again.shutdown().await;
+}
+
+/// The contact list, read from the page: (online, offline) handles.
+async fn listed(browser: &Client) -> (Vec<String>, Vec<String>) {
+    let mut groups = Vec::new();
+    for group in ["online", "offline"] {
+        let mut handles = Vec::new();
+        let css = format!("section[aria-labelledby=group-{group}] li[data-handle]");
+        for li in browser.find_all(Locator::Css(&css)).await.unwrap() {
+            handles.push(li.attr("data-handle").await.unwrap().unwrap());
+        }
+        groups.push(handles);
+    }
+    let offline = groups.pop().unwrap();
+    (groups.pop().unwrap(), offline)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contact_list_is_complete_at_the_second_sign_in_on_one_tab() {
+    let (bridge, _data) = start_bridge().await;
+    let url = format!("http://{}/", bridge.http_addr);
+    let driver = Driver::start().await;
+    let (carol, bob) = (driver.browser().await, driver.browser().await);
+    sign_in(&bob, &url, "bob@hotmail.com", "bob").await;
+    wait_text(&bob, "#me .name", "Bob").await;
+
+    // The first sign-in downloads the lists (SYN 0 5) and the page saves them.
+    sign_in(&carol, &url, "carol@hotmail.com", "carol").await;
+    wait_text(&carol, &online("bob@hotmail.com"), "Bob").await;
+    wait_text(&carol, "#group-offline", "Offline (5)").await;
+    let first = listed(&carol).await;
+
+    // Signed out and in again on the same tab, without reloading it: nothing changed, so nothing is
+    // downloaded (SYN 5 5), and every contact is listed with its state all the same.
+    click(&carol, "button.sign-out").await;
+    wait_text(&carol, "#sign-in-title", "Sign in").await;
+    type_into(&carol, "#email", "carol@hotmail.com").await;
+    type_into(&carol, "#password", "carol\n").await;
+    wait_text(&carol, ".inspector .log", "SYN 5 5").await;
+    wait_text(&carol, &online("bob@hotmail.com"), "Bob").await;
+    wait_text(&carol, "#group-offline", "Offline (5)").await;
+    assert_eq!(listed(&carol).await, first);
+    assert_eq!(first.0, ["bob@hotmail.com"]);
+    shot(&carol, "06b-second-sign-in").await;
+
+    carol.close().await.unwrap();
+    bob.close().await.unwrap();
+    bridge.shutdown().await;
 }

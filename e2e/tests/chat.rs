@@ -41,6 +41,14 @@ async fn two_and_three_way_chats_typing_leaving_and_the_console() {
     wait_text(&alice, MESSAGES, "says:Hello both").await;
     wait_text(&bob, MESSAGES, "says:Hello both").await;
     shot(&carol, "13-three-way-chat").await;
+    // The inspector's default view lists every connection's lines in time order, each naming its
+    // connection: the notification server's and the switchboard's together.
+    wait_text(&carol, "#inspector-connection option:checked", "All connections").await;
+    wait_text(&carol, ".inspector .log.all li", "NS").await;
+    wait_text(&carol, ".inspector .log.all li", "SB 1").await;
+    let log = carol.find(Locator::Css(".inspector .log.all")).await.unwrap().text().await.unwrap();
+    let (rng, ans) = (log.find("RNG").expect("the invitation"), log.find("ANS 1").expect("the answer"));
+    assert!(rng < ans, "the NS's RNG comes before the SB's ANS: {log}");
 
     // Carol leaves; the others see it.
     click(&carol, ".chat button.leave").await;
@@ -73,7 +81,8 @@ async fn two_and_three_way_chats_typing_leaving_and_the_console() {
     wait_gone(&bob, ".chats [role=tab]").await;
     let log = bob.find(Locator::Css(".inspector .log")).await.unwrap().text().await.unwrap();
     assert!(!log.contains("bob@hotmail.com") && !log.contains("alice@hotmail.com"), "{log}");
-    assert_eq!(bob.find_all(Locator::Css("#inspector-connection option")).await.unwrap().len(), 1);
+    // All connections (the default view) and the notification server's: no switchboard of Bob's is left.
+    assert_eq!(bob.find_all(Locator::Css("#inspector-connection option")).await.unwrap().len(), 2);
     shot(&bob, "16-the-next-person-on-the-same-tab").await;
 
     for browser in [alice, bob, carol] {

@@ -24,7 +24,7 @@ use crate::components::inspector::Inspector;
 use crate::components::replay::{ReplayAction, ReplayChooser, ReplayControls};
 use crate::components::signin::{SignIn, SignInRequest};
 use crate::components::theme::ThemeSwitch;
-use crate::reconnect::{self, Next, Reconnect};
+use crate::reconnect::{self, Reconnect};
 use crate::replay::Replay;
 use crate::session::{Call, Session};
 use crate::socket::Socket;
@@ -93,12 +93,13 @@ struct Live {
     socket: Option<Socket>,
     ticker: Option<Interval>,
     decoder: Decoder,
-    cached_version: Option<u32>,
     /// The server name the session is on, for the lists cache.
     server: String,
     chats: Vec<LiveChat>,
     next_chat: u32,
     active_chat: Option<u32>,
+    /// The chat the person just started: its message box gets the keyboard.
+    focus_chat: Option<u32>,
     console_error: Option<String>,
     sound: bool,
     /// Desktop notifications on (and permitted), or refused by the browser when asked.
@@ -116,7 +117,9 @@ struct Live {
     /// Signing in again after a lost connection: the attempts, the next one's timer, and what to say.
     reconnect: Option<Reconnect>,
     retry_timer: Option<Timeout>,
-    retry_notice: Option<String>,
+    /// When the next attempt starts (page milliseconds), and the timer that redraws its countdown.
+    retry_at: Option<f64>,
+    countdown: Option<Interval>,
     /// A reconnection attempt is to be scheduled (by [`with_live`], which can start timers).
     retry_due: bool,
     /// A referral (`XFR … NS`) to follow now, and how many this sign-in has followed.
@@ -148,12 +151,12 @@ impl Live {
             storage::remember_challenge(&self.server, session.handle(), hash);
             self.remembered_challenge = Some(hash.to_owned());
         }
-        if matches!(phase, NsPhase::Syncing | NsPhase::Online) && self.cached_version != Some(session.lists().version) {
-            self.cached_version = Some(session.lists().version);
+        if session.take_lists_changed() {
             storage::cache_lists(&self.server, session.handle(), session.lists());
         }
-        if phase == NsPhase::Online && self.reconnect.take().is_some() {
+        if phase == NsPhase::Online && self.reconnect.is_some() {
             session.notice = Some(reconnect::RECONNECTED.into());
+            self.stop_retrying();
         }
         if phase == NsPhase::Online {
             self.referrals = 0;
@@ -187,23 +190,25 @@ impl Live {
             }
             return;
         }
-        let retry =
-            session.may_retry() && self.credentials.is_some() && (session.signed_in() || self.reconnect.is_some());
-        let state = session.state();
-        if retry {
-            if self.reconnect.is_none()
-                && let Some(mut request) = self.credentials.clone()
-            {
-                request.state = state.unwrap_or(request.state);
-                self.reconnect = Some(Reconnect::new(request));
+        let why = session.retry_reason();
+        let retry = self.credentials.is_some() && (session.signed_in() || self.reconnect.is_some());
+        let (state, signed_in) = (session.state(), session.signed_in());
+        match why.filter(|_| retry) {
+            Some(why) => {
+                if self.reconnect.is_none()
+                    && let Some(mut request) = self.credentials.clone()
+                {
+                    request.state = state.unwrap_or(request.state);
+                    self.reconnect = Some(Reconnect::new(request, why));
+                }
+                self.retry_due = true;
             }
-            self.retry_due = true;
-        } else {
-            self.credentials = None;
-            self.reconnect = None;
-            self.retry_notice = None;
+            None => {
+                self.credentials = None;
+                self.stop_retrying();
+            }
         }
-        if session.signed_in() {
+        if signed_in {
             self.end_session();
         }
     }
@@ -218,8 +223,15 @@ impl Live {
         self.chats.clear();
         self.active_chat = None;
         self.console_error = None;
-        self.cached_version = None;
         self.update_title();
+    }
+
+    /// No more attempts to sign in again: the person signed in themselves, or it cannot work.
+    fn stop_retrying(&mut self) {
+        self.reconnect = None;
+        self.retry_timer = None;
+        self.retry_at = None;
+        self.countdown = None;
     }
 
     fn chat(&mut self, id: u32) -> Option<&mut LiveChat> {
@@ -273,35 +285,40 @@ fn with_live(weak: &Weak<RefCell<Live>>, redraw: &UseForceUpdateHandle, f: impl 
     redraw.force_update();
 }
 
-/// Starts the timer for the next attempt to sign in again, or gives up, saying so.
+/// Starts the timer for the next attempt to sign in again, and one that redraws its countdown.
 fn schedule_retry(live: &mut Live, weak: &Weak<RefCell<Live>>, redraw: &UseForceUpdateHandle) {
     let Some(reconnect) = live.reconnect.as_mut() else { return };
-    match reconnect.next(js_sys::Math::random()) {
-        Next::Wait { ms, notice } => {
-            let request = reconnect.request.clone();
-            let (weak, redraw) = (weak.clone(), redraw.clone());
-            live.retry_notice = Some(notice);
-            live.retry_timer = Some(Timeout::new(ms as u32, move || {
-                if let Some(live) = weak.upgrade() {
-                    connect(&live, &redraw, request);
-                    redraw.force_update();
-                }
-            }));
+    let ms = reconnect.next(js_sys::Math::random());
+    live.retry_at = Some(now_ms() + ms);
+    let (weak, redraw) = (weak.clone(), redraw.clone());
+    let tick = redraw.clone();
+    live.countdown = Some(Interval::new(1000, move || tick.force_update()));
+    live.retry_timer = Some(Timeout::new(ms as u32, move || {
+        if let Some(live) = weak.upgrade() {
+            retry_now(&live, &redraw);
         }
-        Next::GiveUp(notice) => {
-            live.retry_notice = Some(notice);
-            live.reconnect = None;
-            live.credentials = None;
-        }
+    }));
+}
+
+/// The next attempt to sign in again, now (its time came, or the person pressed "Try now").
+fn retry_now(live: &Shared, redraw: &UseForceUpdateHandle) {
+    let request = {
+        let mut l = live.borrow_mut();
+        l.retry_at = None;
+        l.countdown = None;
+        l.reconnect.as_ref().map(|r| r.request.clone())
+    };
+    if let Some(request) = request {
+        connect(live, redraw, request);
     }
+    redraw.force_update();
 }
 
 /// The person signs in from the form: any reconnection under way stops.
 fn sign_in(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest) {
     {
         let mut l = live.borrow_mut();
-        l.reconnect = None;
-        l.retry_timer = None;
+        l.stop_retrying();
         l.referrals = 0;
         l.dispatch_log = None;
     }
@@ -351,7 +368,6 @@ fn connect(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest)
     );
     let mut live = live.borrow_mut();
     live.ended_notice = None;
-    live.retry_notice = None;
     live.retry_timer = None;
     live.remembered_challenge = None;
     live.chats.clear();
@@ -366,7 +382,6 @@ fn connect(live: &Shared, redraw: &UseForceUpdateHandle, request: SignInRequest)
     }
     live.session = Some(session);
     live.decoder = Decoder::new(Limits::CLIENT);
-    live.cached_version = None;
     live.server = request.server.clone();
     live.credentials = Some(request);
     live.clock_base_ms = js_sys::Date::now();
@@ -479,6 +494,9 @@ fn open_chat(live: &Shared, redraw: &UseForceUpdateHandle, call: Call) {
     l.chats.push(chat);
     if ours || l.active_chat.is_none() {
         l.active_chat = Some(id);
+    }
+    if ours {
+        l.focus_chat = Some(id);
     }
 }
 
@@ -640,6 +658,10 @@ pub fn app() -> Html {
         })
     };
 
+    let on_retry = {
+        let (live, redraw) = (Rc::clone(&live), redraw.clone());
+        Callback::from(move |_: MouseEvent| retry_now(&live, &redraw))
+    };
     let on_replay = {
         let replay = replay.clone();
         Callback::from(move |r: Replay| replay.set(Some(r)))
@@ -684,13 +706,17 @@ pub fn app() -> Html {
                 on_action={on_replay_action} />
         }
     } else {
-        let callbacks = Callbacks { on_sign_in, on_replay, on_action, on_chat, on_console, on_sound, on_notify };
+        let callbacks =
+            Callbacks { on_sign_in, on_replay, on_action, on_chat, on_console, on_sound, on_notify, on_retry };
         live_view(&state, &servers, signed_in, callbacks)
     };
     html! {
-        <div class="page">
+        <div class={classes!("page", signed_in.then_some("signed-in"))}>
             <main class="messenger">
                 <h1>{ "MSN Messenger 1.0, in the browser" }</h1>
+                <p class="intro">
+                    { "Sign in to a 1999 MSN Messenger server from this page, chat, and watch every line of its protocol (MSNP2) explained beside you." }
+                </p>
                 <ThemeSwitch />
                 { main }
             </main>
@@ -708,11 +734,28 @@ struct Callbacks {
     on_console: Callback<(String, String)>,
     on_sound: Callback<Event>,
     on_notify: Callback<Event>,
+    on_retry: Callback<MouseEvent>,
+}
+
+/// Signing in again by itself: why the session was lost, a countdown to the next attempt (not read aloud
+/// each second), and a button to try at once.
+fn reconnecting(r: &Reconnect, retry_at: Option<f64>, on_retry: Callback<MouseEvent>) -> Html {
+    let next = match retry_at {
+        Some(at) => r.countdown(at - now_ms()),
+        None => format!("Signing in again now (attempt {})…", r.attempt()),
+    };
+    html! {
+        <section class="notice reconnecting" role="status" aria-label="Signing in again">
+            <p>{ r.why.sentence() }{ " The page signs you in again by itself while this tab is open." }</p>
+            <p class="countdown" aria-live="off">{ next }</p>
+            <button type="button" class="try-now" disabled={retry_at.is_none()} onclick={on_retry}>{ "Try now" }</button>
+        </section>
+    }
 }
 
 /// The sign-in form (with the replay chooser), or the signed-in messenger.
 fn live_view(state: &Live, servers: &[String], signed_in: bool, callbacks: Callbacks) -> Html {
-    let Callbacks { on_sign_in, on_replay, on_action, on_chat, on_console, on_sound, on_notify } = callbacks;
+    let Callbacks { on_sign_in, on_replay, on_action, on_chat, on_console, on_sound, on_notify, on_retry } = callbacks;
     let session = state.session.as_ref();
     let phase = session.map(Session::phase);
     let now = now_ms();
@@ -747,9 +790,18 @@ fn live_view(state: &Live, servers: &[String], signed_in: bool, callbacks: Callb
                     .map(|c| (c.chat.id.to_string(), format!("Chat {}: {}", c.chat.id, c.chat.title()))),
             );
             html! {
-                <>
+                <div class="columns">
+                    <nav class="panes" aria-label="Parts of the page">
+                        <a href="#conversation">{ "Conversation" }</a>
+                        <a href="#me">{ "Contacts" }</a>
+                        <a href="#inspector-title">{ "Protocol" }</a>
+                    </nav>
+                    <div class="conversation" id="conversation">
+                        <Chats {tabs} {active} clock_base_ms={state.clock_base_ms} focus={state.focus_chat}
+                            on_action={on_chat} />
+                    </div>
+                    <div class="people">
                     <ContactList view={s.view()} {on_action} />
-                    <Chats {tabs} {active} clock_base_ms={state.clock_base_ms} on_action={on_chat} />
                     <label class="check sound">
                         <input type="checkbox" checked={state.sound} onchange={on_sound} />
                         { "Play a sound for new messages while this page is hidden" }
@@ -762,21 +814,24 @@ fn live_view(state: &Live, servers: &[String], signed_in: bool, callbacks: Callb
                         if state.notify_refused { <p class="notice sound" role="status">{ NOTIFICATIONS_REFUSED }</p> }
                     }
                     <Console {targets} error={state.console_error.clone()} on_send={on_console} />
-                </>
+                    </div>
+                </div>
             }
         }
         _ => {
             let busy = phase == Some(NsPhase::SigningIn) || (phase == Some(NsPhase::Idle) && state.socket.is_some());
-            let notice = state
-                .retry_notice
-                .clone()
-                .or_else(|| session.and_then(|s| s.notice.clone()))
-                .or_else(|| state.ended_notice.clone());
+            // While signing in again by itself, the page says that instead of why the last attempt failed.
+            let notice = session
+                .and_then(|s| s.notice.clone())
+                .or_else(|| state.ended_notice.clone())
+                .filter(|_| state.reconnect.is_none());
             // A failed attempt keeps its address for the retry; an ended session leaves only a remembered one.
             let email = session.map(|s| s.handle().to_owned()).or_else(storage::remembered_email).unwrap_or_default();
             html! {
                 <>
-                    <SignIn servers={servers.to_vec()} {email} {notice} {busy} {on_sign_in} />
+                    if let Some(r) = &state.reconnect { { reconnecting(r, state.retry_at, on_retry) } }
+                    <SignIn servers={servers.to_vec()} {email} remember={storage::remembered_email().is_some()}
+                        {notice} {busy} {on_sign_in} />
                     <ReplayChooser on_open={on_replay} />
                 </>
             }
@@ -844,13 +899,15 @@ mod tests {
     #[test]
     fn a_lost_connection_is_retried_in_the_same_state_other_endings_forget_the_password() {
         let request = jd_request();
-        let ends: [(End, bool); 4] = [
-            (&|s| s.closed(1006, "", 2.0), true),
-            (&|s| s.received(&Frame::command("OUT SSD"), 2.0), true),
-            (&|s| s.received(&Frame::command("OUT OTH"), 2.0), false),
-            (&|s| s.sign_out(2.0), false),
+        use crate::reconnect::Why;
+        let ends: [(End, Option<Why>); 4] = [
+            (&|s| s.closed(1006, "", 2.0), Some(Why::Lost)),
+            (&|s| s.received(&Frame::command("OUT SSD"), 2.0), Some(Why::Shutdown)),
+            (&|s| s.received(&Frame::command("OUT OTH"), 2.0), None),
+            (&|s| s.sign_out(2.0), None),
         ];
-        for (end, retried) in ends {
+        for (end, why) in ends {
+            let retried = why.is_some();
             let mut live = signed_in();
             live.credentials = Some(request.clone());
             live.session.as_mut().unwrap().set_state(State::Busy, 1.5);
@@ -861,6 +918,7 @@ mod tests {
             assert_eq!(live.retry_due, retried);
             assert_eq!(live.credentials.is_some(), retried);
             assert_eq!(live.reconnect.as_ref().map(|r| r.request.state), retried.then_some(State::Busy));
+            assert_eq!(live.reconnect.as_ref().map(|r| r.why), why);
         }
     }
 

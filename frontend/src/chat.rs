@@ -87,8 +87,10 @@ pub enum ChatLine {
         font: Option<Font>,
         /// Our own messages, for marking a NAK.
         trid: Option<TrId>,
-        /// Nobody received it (NAK).
+        /// Nobody received it (NAK), or nobody came to receive it.
         undelivered: bool,
+        /// Typed before anyone joined: held until someone does.
+        waiting: bool,
     },
     /// Joins, leaves, errors.
     Event { at_ms: u32, text: String },
@@ -97,6 +99,9 @@ pub enum ChatLine {
 /// How long a typing notification shows, and how often we send ours.
 const TYPING_MS: f64 = 6000.0;
 const TYPING_EVERY_MS: f64 = 4000.0;
+
+/// How long a message typed before anyone joined waits for someone before it is marked not delivered.
+pub const HOLD_MS: f64 = 60_000.0;
 
 /// A conversation.
 #[derive(Debug)]
@@ -122,6 +127,10 @@ pub struct Chat {
     outbox: Vec<Frame>,
     /// Raw-console commands waiting for their reply.
     raw: crate::watch::Waiting,
+    /// Messages typed before anyone joined (some servers drop a `MSG` sent then): their lines' indexes,
+    /// and when the first was typed.
+    held: Vec<usize>,
+    held_since: f64,
 }
 
 impl Chat {
@@ -151,6 +160,8 @@ impl Chat {
             last_typing_sent: f64::NEG_INFINITY,
             outbox: Vec::new(),
             raw: crate::watch::Waiting::default(),
+            held: Vec::new(),
+            held_since: 0.0,
         }
     }
 
@@ -196,10 +207,13 @@ impl Chat {
         self.sb.participants().iter().map(|p| (p.handle.clone(), name::decode(&p.name))).collect()
     }
 
-    /// Who is here, in a sentence: the others, or that they have all left, or that nobody came yet.
+    /// Who is here, in a sentence: the others, or that they have all left, or that nobody came yet; once
+    /// the conversation is over, only that.
     pub fn presence(&self) -> String {
         let names: Vec<String> = self.participants().into_iter().map(|(_, n)| n).collect();
-        if !names.is_empty() {
+        if self.is_closed() {
+            "This conversation has ended: you can read it, not write in it.".into()
+        } else if !names.is_empty() {
             format!("In this conversation: {}", names.join(", "))
         } else if self.names.is_empty() {
             "Nobody else is here yet.".into()
@@ -220,25 +234,66 @@ impl Chat {
         }
     }
 
-    /// Names of the people typing now.
+    /// Names of the people typing now (nobody, once the conversation is over).
     pub fn typing(&self, now_ms: f64) -> Vec<String> {
+        if self.is_closed() {
+            return Vec::new();
+        }
         self.typing.iter().filter(|(_, _, until)| *until > now_ms).map(|(_, name, _)| name.clone()).collect()
     }
 
+    /// Sends a message; before anyone has joined, holds it (shown as waiting) until someone does.
     pub fn send_text(&mut self, text: &str, now_ms: f64) -> Result<(), ActionError> {
-        let trid = self.sb.send(&Message::text(text), AckMode::NegativeOnly)?;
+        let message = Message::text(text);
+        let len = message.to_bytes().len();
+        if len > msnp::frame::MAX_CLIENT_PAYLOAD {
+            return Err(ActionError::MessageTooLong { len, limit: msnp::frame::MAX_CLIENT_PAYLOAD });
+        }
+        // Before the switchboard has let us in, or before anyone has joined, nobody would get it.
+        let waiting = !self.is_closed() && (!self.joined() || self.names.is_empty());
+        let trid = if waiting { None } else { Some(self.sb.send(&message, AckMode::NegativeOnly)?) };
+        if waiting {
+            if self.held.is_empty() {
+                self.held_since = now_ms;
+            }
+            self.held.push(self.lines.len());
+        }
         self.lines.push(ChatLine::Message {
             at_ms: self.at(now_ms),
             who: self.own_name.clone(),
             mine: true,
             text: text.to_owned(),
             font: None,
-            trid: Some(trid),
+            trid,
             undelivered: false,
+            waiting,
         });
         self.last_typing_sent = f64::NEG_INFINITY;
         self.pump(now_ms);
         Ok(())
+    }
+
+    /// Someone is here: the held messages go out, in order.
+    fn send_held(&mut self) {
+        for index in std::mem::take(&mut self.held) {
+            if let Some(ChatLine::Message { text, trid, waiting, undelivered, .. }) = self.lines.get_mut(index) {
+                *waiting = false;
+                match self.sb.send(&Message::text(text), AckMode::NegativeOnly) {
+                    Ok(t) => *trid = Some(t),
+                    Err(_) => *undelivered = true,
+                }
+            }
+        }
+    }
+
+    /// Nobody came: the held messages are marked not delivered.
+    fn drop_held(&mut self) {
+        for index in std::mem::take(&mut self.held) {
+            if let Some(ChatLine::Message { waiting, undelivered, .. }) = self.lines.get_mut(index) {
+                *waiting = false;
+                *undelivered = true;
+            }
+        }
     }
 
     /// The person is typing: tell the others, at most every few seconds.
@@ -271,6 +326,10 @@ impl Chat {
     pub fn tick(&mut self, now_ms: f64) {
         for late in self.raw.overdue(now_ms) {
             self.event(late, now_ms);
+        }
+        if !self.held.is_empty() && now_ms - self.held_since >= HOLD_MS {
+            self.drop_held();
+            self.event("Nobody joined, so your messages were not delivered.".into(), now_ms);
         }
     }
 
@@ -309,6 +368,9 @@ impl Chat {
                 for p in &participants {
                     self.names.insert(p.handle.to_ascii_lowercase(), name::decode(&p.name));
                 }
+                if !participants.is_empty() {
+                    self.send_held();
+                }
                 if participants.is_empty() {
                     self.event("You are in the conversation.".into(), now_ms);
                 } else {
@@ -326,6 +388,7 @@ impl Chat {
                 self.invite_on_join = None;
                 self.names.insert(p.handle.to_ascii_lowercase(), name::decode(&p.name));
                 self.event(format!("{} joined the conversation.", name::decode(&p.name)), now_ms);
+                self.send_held();
             }
             SbEvent::ParticipantLeft { handle } => {
                 self.typing.retain(|(h, _, _)| !msnp::handle::same(h, &handle));
@@ -347,6 +410,7 @@ impl Chat {
                             font,
                             trid: None,
                             undelivered: false,
+                            waiting: false,
                         });
                         self.unread += 1;
                     }
@@ -368,6 +432,9 @@ impl Chat {
                 }
             }
             SbEvent::ServerError { code, command, .. } => {
+                if command == Some("CAL") && self.names.is_empty() {
+                    self.drop_held();
+                }
                 let what = match (command, code.code()) {
                     (Some("CAL"), 217) => "That person is offline or not accepting messages.".to_owned(),
                     _ => format!("{} (error {})", code.meaning(), code.code()),
@@ -378,6 +445,7 @@ impl Chat {
                 self.event(format!("The server sent something unexpected: {line}"), now_ms)
             }
             SbEvent::Closed(reason) => {
+                self.drop_held();
                 let text = match reason {
                     SbCloseReason::Left => "You left the conversation.",
                     SbCloseReason::AuthenticationFailed => "The conversation server refused this page.",
@@ -463,5 +531,71 @@ mod tests {
         chat.leave(100.0);
         assert_eq!(sent(&mut chat), ["OUT"]);
         assert!(chat.is_closed());
+    }
+
+    #[test]
+    fn after_leaving_nobody_is_shown_as_here_or_typing() {
+        let mut chat = Chat::answer(1, "jd@hotmail.com", "JD", "c".into(), "9".into(), 0.0);
+        chat.opened(0.0);
+        feed(&mut chat, b"IRO 1 1 2 alice@hotmail.com Alice\r\nIRO 1 2 2 bob@hotmail.com Bob\r\nANS 1 OK\r\n", 1.0);
+        assert_eq!(chat.presence(), "In this conversation: Alice, Bob");
+        let typing = Message::typing("bob@hotmail.com").to_bytes();
+        feed(&mut chat, &[format!("MSG bob@hotmail.com Bob {}\r\n", typing.len()).as_bytes(), &typing].concat(), 2.0);
+        assert_eq!(chat.typing(3.0), ["Bob"]);
+        chat.leave(4.0);
+        assert!(chat.is_closed());
+        assert_eq!(chat.presence(), "This conversation has ended: you can read it, not write in it.");
+        assert!(chat.typing(5.0).is_empty());
+        assert!(chat.send_text("still here?", 6.0).is_err());
+    }
+
+    fn held(chat: &Chat) -> Vec<(bool, bool)> {
+        chat.lines
+            .iter()
+            .filter_map(|l| match l {
+                ChatLine::Message { mine: true, waiting, undelivered, .. } => Some((*waiting, *undelivered)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn messages_typed_before_anyone_joins_wait_for_them() {
+        let mut chat = Chat::start(1, "jd@hotmail.com", "JD", "cookie".into(), Some("bob@hotmail.com".into()), 0.0);
+        chat.opened(10.0);
+        feed(&mut chat, b"USR 1 OK jd@hotmail.com JD\r\nCAL 2 RINGING 42\r\n", 20.0);
+        sent(&mut chat);
+        chat.send_text("are you there?", 30.0).unwrap();
+        chat.send_text("hello?", 31.0).unwrap();
+        assert!(sent(&mut chat).is_empty(), "nothing goes out before someone is there");
+        assert_eq!(held(&chat), [(true, false), (true, false)]);
+        feed(&mut chat, b"JOI bob@hotmail.com Bob\r\n", 40.0);
+        assert_eq!(sent(&mut chat), ["MSG 3 N 76", "MSG 4 N 68"]);
+        assert_eq!(held(&chat), [(false, false), (false, false)]);
+        // Once someone has been here, messages go out at once (a NAK marks them if nobody gets them).
+        feed(&mut chat, b"BYE bob@hotmail.com\r\n", 50.0);
+        chat.send_text("bye", 51.0).unwrap();
+        assert_eq!(sent(&mut chat), ["MSG 5 N 65"]);
+    }
+
+    #[test]
+    fn held_messages_are_not_delivered_when_nobody_comes() {
+        // The invitation fails.
+        let mut chat = Chat::start(1, "jd@hotmail.com", "JD", "cookie".into(), Some("bob@hotmail.com".into()), 0.0);
+        chat.opened(0.0);
+        feed(&mut chat, b"USR 1 OK jd@hotmail.com JD\r\n", 1.0);
+        chat.send_text("hi", 2.0).unwrap();
+        feed(&mut chat, b"217 2\r\n", 3.0);
+        assert_eq!(held(&chat), [(false, true)]);
+        // Nobody answers the ring in time.
+        let mut chat = Chat::start(1, "jd@hotmail.com", "JD", "cookie".into(), Some("bob@hotmail.com".into()), 0.0);
+        chat.opened(0.0);
+        feed(&mut chat, b"USR 1 OK jd@hotmail.com JD\r\nCAL 2 RINGING 42\r\n", 1.0);
+        chat.send_text("hi", 2.0).unwrap();
+        chat.tick(2.0 + HOLD_MS - 1.0);
+        assert_eq!(held(&chat), [(true, false)]);
+        chat.tick(2.0 + HOLD_MS);
+        assert_eq!(held(&chat), [(false, true)]);
+        assert!(sent(&mut chat).iter().all(|l| !l.starts_with("MSG")));
     }
 }

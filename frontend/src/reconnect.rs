@@ -1,62 +1,70 @@
 //! Signing in again by itself after a lost connection: attempts spaced out exponentially with jitter, so
-//! that the pages a restarted server dropped do not all come back in the same second.
+//! that the pages a restarted server dropped do not all come back in the same second, and never given up
+//! while the tab is open (a person who comes back to it finds themselves signed in).
 
 use crate::components::signin::SignInRequest;
 
-/// Attempts before the page gives up and leaves it to the person.
-pub const MAX_ATTEMPTS: u32 = 8;
 const FIRST_MS: f64 = 1_000.0;
 const LONGEST_MS: f64 = 30_000.0;
 
 /// Said once signed in again.
 pub const RECONNECTED: &str = "The connection was lost; you are signed in again.";
 
-/// The wait before attempt `attempt` (1, 2, …): 1 s, 2 s, 4 s … at most 30 s, the second half of it
-/// random (`random` in 0..1, "equal jitter").
+/// The wait before attempt `attempt` (1, 2, …): 1 s, 2 s, 4 s … then 30 s each time, the second half of
+/// it random (`random` in 0..1, "equal jitter").
 pub fn delay_ms(attempt: u32, random: f64) -> f64 {
     let doublings = attempt.saturating_sub(1).min(16) as i32;
     let full = (FIRST_MS * 2f64.powi(doublings)).min(LONGEST_MS);
     full / 2.0 * (1.0 + random.clamp(0.0, 1.0))
 }
 
+/// Why the session was lost: the person is told which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// The connection broke, or the server stopped answering.
+    Lost,
+    /// The server said it is shutting down (`OUT SSD`).
+    Shutdown,
+}
+
+impl Why {
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Why::Lost => "The connection to the server was lost.",
+            Why::Shutdown => "The server is shutting down for maintenance.",
+        }
+    }
+}
+
 /// A reconnection under way: the sign-in to repeat (its password is kept in memory only, and only for
-/// this) and the attempts made so far.
+/// this), why, and the attempts made so far.
 #[derive(Debug)]
 pub struct Reconnect {
     pub request: SignInRequest,
+    pub why: Why,
     attempts: u32,
 }
 
-/// What to do next.
-#[derive(Debug, PartialEq)]
-pub enum Next {
-    /// Try again after this many milliseconds; tell the person this.
-    Wait { ms: f64, notice: String },
-    /// Stop; tell the person this.
-    GiveUp(String),
-}
-
 impl Reconnect {
-    pub fn new(request: SignInRequest) -> Reconnect {
-        Reconnect { request, attempts: 0 }
+    pub fn new(request: SignInRequest, why: Why) -> Reconnect {
+        Reconnect { request, why, attempts: 0 }
     }
 
-    /// The connection is gone (again): when to try next, or that it is time to stop.
-    pub fn next(&mut self, random: f64) -> Next {
-        if self.attempts >= MAX_ATTEMPTS {
-            return Next::GiveUp(format!(
-                "The connection to the server was lost and {MAX_ATTEMPTS} attempts to sign in again failed. \
-                 Sign in when the server is back."
-            ));
-        }
+    /// The connection is gone (again): milliseconds until the next attempt.
+    pub fn next(&mut self, random: f64) -> f64 {
         self.attempts += 1;
-        let ms = delay_ms(self.attempts, random);
-        let notice = format!(
-            "The connection to the server was lost. Signing in again in {} s (attempt {} of {MAX_ATTEMPTS})…",
-            (ms / 1000.0).ceil(),
-            self.attempts
-        );
-        Next::Wait { ms, notice }
+        delay_ms(self.attempts, random)
+    }
+
+    /// The number of the attempt that comes next (1 for the first).
+    pub fn attempt(&self) -> u32 {
+        self.attempts
+    }
+
+    /// What the page says while waiting, `ms_left` before the next attempt.
+    pub fn countdown(&self, ms_left: f64) -> String {
+        let seconds = (ms_left.max(0.0) / 1000.0).ceil();
+        format!("Signing in again in {seconds} s (attempt {}).", self.attempts)
     }
 }
 
@@ -76,7 +84,7 @@ mod tests {
     }
 
     #[test]
-    fn gives_up_after_the_last_attempt() {
+    fn never_gives_up_and_counts_down() {
         let request = SignInRequest {
             email: "jd@hotmail.com".into(),
             password: "hunter2".into(),
@@ -84,11 +92,14 @@ mod tests {
             state: State::Busy,
             remember: false,
         };
-        let mut r = Reconnect::new(request);
+        let mut r = Reconnect::new(request, Why::Shutdown);
         assert!(!format!("{r:?}").contains("hunter2"));
-        let waits: Vec<Next> = (0..MAX_ATTEMPTS).map(|_| r.next(0.0)).collect();
-        assert!(matches!(&waits[0], Next::Wait { ms, notice } if *ms == 500.0 && notice.contains("attempt 1 of 8")));
-        assert!(waits.iter().all(|w| matches!(w, Next::Wait { notice, .. } if !notice.contains("hunter2"))));
-        assert!(matches!(r.next(0.0), Next::GiveUp(notice) if notice.contains("8 attempts")));
+        assert_eq!(r.next(0.0), 500.0);
+        assert_eq!(r.countdown(499.0), "Signing in again in 1 s (attempt 1).");
+        let waits: Vec<f64> = (0..1000).map(|_| r.next(1.0)).collect();
+        assert!(waits.iter().all(|ms| *ms <= 30_000.0));
+        assert_eq!(waits.last(), Some(&30_000.0));
+        assert_eq!(r.countdown(29_100.0), "Signing in again in 30 s (attempt 1001).");
+        assert_eq!(r.why.sentence(), "The server is shutting down for maintenance.");
     }
 }

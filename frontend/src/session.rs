@@ -53,6 +53,8 @@ pub struct Session {
     raw: crate::watch::Waiting,
     /// How the session ended, once it has.
     ended: Option<SignOutReason>,
+    /// The lists are complete and changed since the page last saved them.
+    lists_changed: bool,
 }
 
 /// What the page says when a server sends an account the same challenge as last time.
@@ -77,6 +79,7 @@ impl Session {
             challenge: None,
             raw: crate::watch::Waiting::default(),
             ended: None,
+            lists_changed: false,
         }
     }
 
@@ -154,13 +157,14 @@ impl Session {
         }
     }
 
-    /// Whether the page should sign in again by itself: the connection was lost, the server restarted
-    /// or did not answer; not after a sign-out, a sign-in elsewhere or a refusal.
-    pub fn may_retry(&self) -> bool {
-        matches!(
-            self.ended,
-            Some(SignOutReason::ConnectionLost | SignOutReason::ServerShutdown | SignOutReason::Timeout)
-        )
+    /// Why the page should sign in again by itself, if it should: the connection was lost, the server
+    /// shut down or did not answer; not after a sign-out, a sign-in elsewhere or a refusal.
+    pub fn retry_reason(&self) -> Option<crate::reconnect::Why> {
+        match self.ended {
+            Some(SignOutReason::ConnectionLost | SignOutReason::Timeout) => Some(crate::reconnect::Why::Lost),
+            Some(SignOutReason::ServerShutdown) => Some(crate::reconnect::Why::Shutdown),
+            _ => None,
+        }
     }
 
     /// Whether the person got as far as signing in (then a session's end wipes what it showed).
@@ -229,6 +233,12 @@ impl Session {
 
     pub fn lists(&self) -> &msnp::client::Lists {
         self.ns.lists()
+    }
+
+    /// Whether the lists are to be saved now: once the sign-in's sync is complete and after each change,
+    /// never while a download is under way (a version without its entries would be a wrong cache).
+    pub fn take_lists_changed(&mut self) -> bool {
+        std::mem::take(&mut self.lists_changed)
     }
 
     pub fn contacts(&self) -> Vec<Contact> {
@@ -375,13 +385,16 @@ impl Session {
     fn on_event(&mut self, event: NsEvent, now_ms: f64) {
         match event {
             NsEvent::SignedIn { .. } => self.sign_in_ms = Some(self.elapsed(now_ms)),
+            NsEvent::ListsChanged { .. } => self.lists_changed = true,
             NsEvent::PresenceChanged { handle, presence } => {
                 if let Some(p) = &presence {
                     self.seen_names.insert(handle.to_ascii_lowercase(), name::decode(&p.name));
                 }
                 let who = self.display_name(&handle);
+                let removed = !self.ns.lists().contains(List::Forward, &handle);
                 self.announcement = match presence {
                     Some(p) => format!("{who} is now {}", p.state.label()),
+                    None if removed => format!("{who} was removed from your contacts"),
                     None => format!("{who} is now offline"),
                 };
             }
@@ -568,6 +581,25 @@ pub(crate) mod tests {
         assert_eq!(s.announcement, "Bob B is now Away");
         feed(&mut s, &["FLN bob@hotmail.com"], 2004.0);
         assert_eq!(s.announcement, "Bob B is now offline");
+        feed(&mut s, &["NLN NLN bob@hotmail.com Bob%20B"], 2005.0);
+        s.remove_contact("bob@hotmail.com", 2006.0);
+        feed(&mut s, &["REM 10 FL 4 bob@hotmail.com"], 2007.0);
+        assert_eq!(s.announcement, "Bob B was removed from your contacts");
+    }
+
+    #[test]
+    fn lists_are_to_be_saved_once_complete_and_after_each_change_never_half_way() {
+        let mut s = session();
+        s.opened(0.0);
+        feed(&mut s, &["VER 1 MSNP2", "INF 2 MD5", "USR 3 MD5 S 1.2", "USR 4 OK jd@hotmail.com JD"], 1.0);
+        feed(&mut s, &["SYN 5 7", "GTC 5 7 A", "BLP 5 7 AL", "LST 5 FL 7 1 1 bob@hotmail.com Bob"], 2.0);
+        assert!(!s.take_lists_changed(), "the version arrived, its entries not all yet");
+        feed(&mut s, &["LST 5 AL 7 1 1 bob@hotmail.com Bob", "LST 5 BL 7 0 0", "LST 5 RL 7 0 0"], 3.0);
+        assert!(s.take_lists_changed());
+        assert_eq!(s.lists().forward.len(), 1);
+        assert!(!s.take_lists_changed());
+        feed(&mut s, &["CHG 6 NLN", "REA 0 8 bob@hotmail.com Bobby"], 4.0);
+        assert!(s.take_lists_changed());
     }
 
     #[test]

@@ -42,8 +42,17 @@ fn lists_key(server: &str, handle: &str) -> String {
     format!("msnp.lists.{server}.{}", handle.to_ascii_lowercase())
 }
 
+/// The lists saved for this account, if a complete copy is there; a copy that does not parse (cut short,
+/// or written by an older page) is thrown away, so the page asks for everything with `SYN 0`.
 pub fn cached_lists(server: &str, handle: &str) -> Option<Lists> {
-    parse_lists(&storage()?.get_item(&lists_key(server, handle)).ok()??)
+    let s = storage()?;
+    let key = lists_key(server, handle);
+    let text = s.get_item(&key).ok()??;
+    let lists = parse_lists(&text);
+    if lists.is_none() {
+        let _ = s.remove_item(&key);
+    }
+    lists
 }
 
 pub fn cache_lists(server: &str, handle: &str, lists: &Lists) {
@@ -69,28 +78,35 @@ pub fn remember_challenge(server: &str, handle: &str, hash: &str) {
 }
 
 /// One line per fact: `version N`, `gtc A`, `blp AL`, then `FL handle name` per entry (names stay encoded,
-/// so they hold no spaces).
+/// so they hold no spaces), and last `end N` with the number of entries: a copy without it is incomplete.
 pub fn format_lists(lists: &Lists) -> String {
     let mut out = format!("version {}\ngtc {}\nblp {}\n", lists.version, lists.gtc, lists.blp);
+    let mut entries = 0;
     for list in List::ALL {
         for e in lists.list(*list) {
             out.push_str(&format!("{list} {} {}\n", e.handle, e.name));
+            entries += 1;
         }
     }
+    out.push_str(&format!("end {entries}\n"));
     out
 }
 
-/// The inverse of [`format_lists`]; `None` for anything it did not write.
+/// The inverse of [`format_lists`]; `None` for anything it did not write, or wrote only in part.
 pub fn parse_lists(text: &str) -> Option<Lists> {
     let mut lists = Lists::default();
-    for line in text.lines() {
+    let mut entries = 0;
+    let mut lines = text.lines();
+    for line in lines.by_ref() {
         let mut parts = line.split(' ');
         match (parts.next()?, parts.next()?, parts.next()) {
+            ("end", n, None) if n.parse::<usize>().ok()? == entries => return lines.next().is_none().then_some(lists),
             ("version", v, None) => lists.version = v.parse().ok()?,
             ("gtc", v, None) => lists.gtc = v.parse::<Gtc>().ok()?,
             ("blp", v, None) => lists.blp = v.parse::<Blp>().ok()?,
             (list, handle, Some(name)) => {
                 let entry = Entry { handle: handle.to_owned(), name: name.to_owned() };
+                entries += 1;
                 match list.parse::<List>().ok()? {
                     List::Forward => lists.forward.push(entry),
                     List::Allow => lists.allow.push(entry),
@@ -101,7 +117,7 @@ pub fn parse_lists(text: &str) -> Option<Lists> {
             _ => return None,
         }
     }
-    Some(lists)
+    None
 }
 
 #[cfg(test)]
@@ -122,9 +138,19 @@ mod tests {
         };
         assert_eq!(parse_lists(&format_lists(&lists)), Some(lists.clone()));
         assert_eq!(parse_lists("nonsense"), None);
+        // A copy cut short, or saved before its entries arrived (no `end`), is not a cache.
+        let text = format_lists(&lists);
+        assert_eq!(parse_lists(text.lines().take(3).collect::<Vec<_>>().join("\n").as_str()), None);
+        assert_eq!(parse_lists(&text.replace("end 2", "end 3")), None);
+        assert_eq!(parse_lists("version 5\ngtc A\nblp AL\n"), None);
+        assert_eq!(parse_lists("version 0\ngtc A\nblp AL\nend 0\n"), Some(Lists::default()));
         cache_lists("local", "Test@Hotmail.com", &lists);
         assert_eq!(cached_lists("local", "test@hotmail.com"), Some(lists));
         assert_eq!(cached_lists("other", "test@hotmail.com"), None);
+        // A broken copy is thrown away.
+        storage().unwrap().set_item(&lists_key("local", "test@hotmail.com"), "version 5\ngtc A\nblp AL\n").unwrap();
+        assert_eq!(cached_lists("local", "test@hotmail.com"), None);
+        assert_eq!(storage().unwrap().get_item(&lists_key("local", "test@hotmail.com")).unwrap(), None);
         remember_email(Some("jd@hotmail.com"));
         assert_eq!(remembered_email().as_deref(), Some("jd@hotmail.com"));
         remember_email(None);

@@ -76,6 +76,7 @@ async fn the_contact_list_groups_and_acts() {
     settle().await;
     assert_eq!(find(&root, "#group-online").text_content().unwrap(), "Online (1)");
     assert!(find(&root, "[aria-labelledby=group-online] li").text_content().unwrap().contains("Bob (Busy)"));
+    assert!(!find(&root, "[aria-labelledby=group-offline] li").text_content().unwrap().contains("(Offline)"));
     assert!(find(&root, "[aria-labelledby=group-offline] li").text_content().unwrap().contains("blocked"));
     assert_eq!(find(&root, ".live").get_attribute("aria-live").as_deref(), Some("polite"));
     assert_eq!(find(&root, ".live").text_content().unwrap(), "Bob is now Busy");
@@ -86,6 +87,12 @@ async fn the_contact_list_groups_and_acts() {
     click("button[aria-label='Block Bob']");
     click("button[aria-label='Unblock Eve']");
     click("button[aria-label='Remove Eve']");
+    settle().await;
+    // A removal asks first.
+    assert!(actions.borrow().iter().all(|a| !matches!(a, UserAction::Remove(_))));
+    assert!(find(&root, ".confirm").text_content().unwrap().contains("Remove Eve from your contacts?"));
+    click(".confirm button.confirm-remove");
+    settle().await;
     click(".prompt button");
     click("button.sign-out");
     let add: HtmlInputElement = find(&root, "input#add-contact").dyn_into().unwrap();
@@ -122,8 +129,8 @@ fn failing_sign_in() -> Html {
         Callback::from(move |_| notice.set(Some("Wrong e-mail address or password.".to_owned())))
     };
     html! {
-        <msnp_web::components::signin::SignIn servers={Vec::new()} email="" notice={(*notice).clone()} busy=false
-            {on_sign_in} />
+        <msnp_web::components::signin::SignIn servers={Vec::new()} email="" remember=false
+            notice={(*notice).clone()} busy=false {on_sign_in} />
     }
 }
 
@@ -141,4 +148,104 @@ async fn a_failed_sign_in_empties_the_password_but_keeps_the_address() {
     assert_eq!(find(&root, ".notice[role=alert]").text_content().unwrap(), "Wrong e-mail address or password.");
     assert_eq!(password.value(), "");
     assert_eq!(email.value(), "jd@hotmail.com");
+}
+
+/// Waits up to 5 s for `css` under `root`.
+async fn wait_for(root: &Element, css: &str) -> Element {
+    for _ in 0..100 {
+        if let Some(e) = root.query_selector(css).unwrap() {
+            return e;
+        }
+        settle().await;
+    }
+    panic!("no {css} within 5 s");
+}
+
+fn local_storage() -> web_sys::Storage {
+    web_sys::window().unwrap().local_storage().unwrap().unwrap()
+}
+
+/// Submits the page's sign-in form with this address, remembered or not, and waits for it to fail (the
+/// test runner has no bridge).
+async fn fail_to_sign_in(root: &Element, email: &str, remember: bool) {
+    let field = |css: &str| find(root, css).dyn_into::<HtmlInputElement>().unwrap();
+    field("input#email").set_value(email);
+    field("input#password").set_value("hunter2");
+    field("input#remember").set_checked(remember);
+    find(root, "form.sign-in").dyn_into::<web_sys::HtmlFormElement>().unwrap().request_submit().unwrap();
+    wait_for(root, ".sign-in .notice[role=alert]").await;
+    wait_for(root, ".sign-in button[type=submit]:not([disabled])").await;
+}
+
+#[wasm_bindgen_test]
+async fn remember_my_address_is_ticked_only_by_the_person() {
+    local_storage().remove_item("msnp.email").unwrap();
+    let root = mount();
+    yew::Renderer::<msnp_web::app::App>::with_root(root.clone()).render();
+    settle().await;
+    let remember = || find(&root, "input#remember").dyn_into::<HtmlInputElement>().unwrap().checked();
+    assert!(!remember(), "it starts unticked");
+    fail_to_sign_in(&root, "jd@hotmail.com", false).await;
+    assert!(!remember(), "a failed sign-in does not tick it");
+    assert_eq!(local_storage().get_item("msnp.email").unwrap(), None, "nor store the address");
+    fail_to_sign_in(&root, "jd@hotmail.com", true).await;
+    assert!(remember());
+    assert_eq!(local_storage().get_item("msnp.email").unwrap().as_deref(), Some("jd@hotmail.com"));
+    fail_to_sign_in(&root, "jd@hotmail.com", false).await;
+    assert!(!remember(), "unticking forgets");
+    assert_eq!(local_storage().get_item("msnp.email").unwrap(), None);
+}
+
+#[wasm_bindgen_test]
+async fn drop_down_lists_start_on_their_first_option() {
+    let root = mount();
+    yew::Renderer::<msnp_web::app::App>::with_root(root.clone()).render();
+    settle().await;
+    let lesson: web_sys::HtmlSelectElement = find(&root, "select#lesson").dyn_into().unwrap();
+    assert_eq!(lesson.value(), msnp_web::replay::LESSONS[0].id);
+    let root = mount();
+    let props = msnp_web::components::console::Props {
+        targets: vec![("ns".into(), "Notification server".into()), ("1".into(), "Chat 1: Bob".into())],
+        error: None,
+        on_send: Callback::noop(),
+    };
+    yew::Renderer::<msnp_web::components::console::Console>::with_root_and_props(root.clone(), props).render();
+    settle().await;
+    let target: web_sys::HtmlSelectElement = find(&root, "select#console-target").dyn_into().unwrap();
+    assert_eq!(target.value(), "ns");
+}
+
+#[wasm_bindgen_test]
+async fn chat_tabs_follow_the_aria_tabs_pattern() {
+    use msnp_web::components::chat::{ChatAction, Chats, Props, Tab};
+    let root = mount();
+    let actions = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let sink = std::rc::Rc::clone(&actions);
+    let tab = |id: u32| Tab { id, title: format!("Chat {id}"), unread: 0, closed: false };
+    let props = Props {
+        tabs: vec![tab(1), tab(2), tab(3)],
+        active: None,
+        clock_base_ms: 0.0,
+        focus: None,
+        on_action: Callback::from(move |a: ChatAction| sink.borrow_mut().push(a)),
+    };
+    yew::Renderer::<Chats>::with_root_and_props(root.clone(), props).render();
+    settle().await;
+    let press = |id: u32, key: &str| {
+        let init = web_sys::KeyboardEventInit::new();
+        init.set_key(key);
+        init.set_bubbles(true);
+        let event = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+        find(&root, &format!("#chat-tab-{id}")).dispatch_event(&event).unwrap();
+    };
+    let focused = || web_sys::window().unwrap().document().unwrap().active_element().map(|e| e.id());
+    press(1, "ArrowRight");
+    assert_eq!(focused().as_deref(), Some("chat-tab-2"));
+    press(1, "ArrowLeft");
+    assert_eq!(focused().as_deref(), Some("chat-tab-3"));
+    press(2, "Home");
+    press(2, "End");
+    press(2, "a");
+    assert_eq!(*actions.borrow(), [2, 3, 1, 3].map(ChatAction::Select));
+    assert_eq!(find(&root, "#chat-tab-1").get_attribute("aria-controls").as_deref(), Some("chat-1"));
 }

@@ -59,22 +59,42 @@ pub struct Props {
     pub on_action: Callback<UserAction>,
 }
 
-fn row(r: &Row, on_action: &Callback<UserAction>) -> Html {
-    let state = match r.state {
-        Some(s) => s.label(),
-        None => "Offline",
-    };
+/// The state to show after a name: none where the group says it (Online, Offline) or the name already
+/// ends with it ("Mood (Idle)").
+fn state_suffix(r: &Row) -> Option<String> {
+    let state = r.state.filter(|s| *s != State::Online)?;
+    let suffix = format!(" ({})", state.label());
+    (!r.name.ends_with(&suffix)).then_some(suffix)
+}
+
+fn row(r: &Row, confirming: &UseStateHandle<Option<String>>, on_action: &Callback<UserAction>) -> Html {
     let act = |make: fn(String) -> UserAction| {
         let (handle, on_action) = (r.handle.clone(), on_action.clone());
         Callback::from(move |_: MouseEvent| on_action.emit(make(handle.clone())))
     };
+    let ask_to_remove = {
+        let (handle, confirming) = (r.handle.clone(), confirming.clone());
+        Callback::from(move |_: MouseEvent| confirming.set(Some(handle.clone())))
+    };
+    let remove = {
+        let (handle, confirming, on_action) = (r.handle.clone(), confirming.clone(), on_action.clone());
+        Callback::from(move |_: MouseEvent| {
+            confirming.set(None);
+            on_action.emit(UserAction::Remove(handle.clone()));
+        })
+    };
+    let keep = {
+        let confirming = confirming.clone();
+        Callback::from(move |_: MouseEvent| confirming.set(None))
+    };
+    let asking = confirming.as_deref() == Some(r.handle.as_str());
     let (block_label, block) =
         if r.blocked { ("Unblock", act(UserAction::Unblock)) } else { ("Block", act(UserAction::Block)) };
     html! {
         <li class={classes!("contact", r.state.map(|s| s.as_str().to_lowercase()))} data-handle={r.handle.clone()}>
             <span class="dot" aria-hidden="true"></span>
             <span class="name">{ &r.name }</span>
-            <span class="state">{ format!(" ({state})") }</span>
+            if let Some(state) = state_suffix(r) { <span class="state">{ state }</span> }
             if r.blocked { <span class="blocked">{ " — blocked" }</span> }
             <span class="handle">{ &r.handle }</span>
             <span class="actions">
@@ -82,8 +102,16 @@ fn row(r: &Row, on_action: &Callback<UserAction>) -> Html {
                     <button type="button" aria-label={format!("Chat with {}", r.name)} onclick={act(UserAction::Chat)}>{ "Chat" }</button>
                 }
                 <button type="button" aria-label={format!("{block_label} {}", r.name)} onclick={block}>{ block_label }</button>
-                <button type="button" aria-label={format!("Remove {}", r.name)} onclick={act(UserAction::Remove)}>{ "Remove" }</button>
+                <button type="button" aria-label={format!("Remove {}", r.name)} aria-expanded={asking.to_string()}
+                    onclick={ask_to_remove}>{ "Remove" }</button>
             </span>
+            if asking {
+                <span class="confirm" role="group" aria-label={format!("Remove {}?", r.name)}>
+                    { format!("Remove {} from your contacts? They can still see you unless you block them. ", r.name) }
+                    <button type="button" class="confirm-remove" onclick={remove}>{ "Remove" }</button>
+                    <button type="button" onclick={keep}>{ "Keep" }</button>
+                </span>
+            }
         </li>
     }
 }
@@ -92,6 +120,8 @@ fn row(r: &Row, on_action: &Callback<UserAction>) -> Html {
 pub fn contact_list(props: &Props) -> Html {
     let v = &props.view;
     let on_action = props.on_action.clone();
+    // The contact whose removal waits for a yes.
+    let confirming = use_state(|| None::<String>);
     let on_state = {
         let on_action = on_action.clone();
         Callback::from(move |e: Event| {
@@ -116,7 +146,7 @@ pub fn contact_list(props: &Props) -> Html {
         html! {
             <section class="group" aria-labelledby={id.to_owned()}>
                 <h3 id={id.to_owned()}>{ format!("{title} ({})", rows.len()) }</h3>
-                <ul>{ for rows.iter().map(|r| row(r, &on_action)) }</ul>
+                <ul>{ for rows.iter().map(|r| row(r, &confirming, &on_action)) }</ul>
             </section>
         }
     };

@@ -5,9 +5,10 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::components::diagram::Diagram;
+use crate::explain::Conn;
 use crate::files;
 use crate::log::{Direction, LogLine};
-use crate::transcript::{self, Connection};
+use crate::transcript::{self, Connection, THIS_PAGE};
 
 #[derive(Properties, PartialEq, Debug)]
 pub struct Props {
@@ -25,7 +26,36 @@ enum View {
     Diagram,
 }
 
-fn line_view(l: &LogLine) -> Html {
+/// A short name for each connection, for the column of the All connections view: `NS`, `SB 1` …, with
+/// whose connection it is when that is not this page.
+pub fn short_names(connections: &[Connection]) -> Vec<String> {
+    let mut switchboards = 0;
+    connections
+        .iter()
+        .map(|c| {
+            let name = match (c.conn, c.server.as_str()) {
+                (Conn::Switchboard, _) => {
+                    switchboards += 1;
+                    format!("SB {switchboards}")
+                }
+                (_, "Dispatch server") => "DS".to_owned(),
+                _ => "NS".to_owned(),
+            };
+            if c.client == THIS_PAGE { name } else { format!("{}: {name}", c.client) }
+        })
+        .collect()
+}
+
+/// Every connection's lines in time order (the order they happened in, for lines at the same
+/// millisecond), each with its connection's index.
+pub fn all_lines(connections: &[Connection]) -> Vec<(usize, &LogLine)> {
+    let mut lines: Vec<(usize, &LogLine)> =
+        connections.iter().enumerate().flat_map(|(i, c)| c.log.iter().map(move |l| (i, l))).collect();
+    lines.sort_by_key(|(_, l)| l.at_ms);
+    lines
+}
+
+fn line_view(l: &LogLine, conn: Option<&str>) -> Html {
     let (class, arrow, who) = match l.direction {
         Direction::Sent => ("sent", "→", "to the server"),
         Direction::Received => ("received", "←", "from the server"),
@@ -33,6 +63,7 @@ fn line_view(l: &LogLine) -> Html {
     html! {
         <li class={class}>
             <span class="time">{ format!("{}.{:03}", l.at_ms / 1000, l.at_ms % 1000) }</span>
+            if let Some(conn) = conn { <span class="conn">{ conn }</span> }
             <span class="dir" aria-label={who}>{ arrow }</span>
             <code>{ l.shown_text().into_owned() }</code>
             <span class="note">{ &l.note }</span>
@@ -44,15 +75,16 @@ fn line_view(l: &LogLine) -> Html {
 pub fn inspector(props: &Props) -> Html {
     let filter = use_state(String::new);
     let copied = use_state(|| false);
-    let chosen = use_state(|| 0usize);
+    // One connection's lines, or (None, the default) all of them.
+    let chosen = use_state(|| None::<usize>);
     let view = use_state(|| View::Lines);
-    let index = (*chosen).min(props.connections.len().saturating_sub(1));
-    let lines = props.connections.get(index).map(|c| c.log.clone()).unwrap_or_default();
+    let index = (*chosen).filter(|i| *i < props.connections.len());
+    let names = short_names(&props.connections);
     let on_choose = {
         let chosen = chosen.clone();
         Callback::from(move |e: Event| {
             let value = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
-            chosen.set(value.parse().unwrap_or(0));
+            chosen.set(value.parse().ok());
         })
     };
     let oninput = {
@@ -60,9 +92,14 @@ pub fn inspector(props: &Props) -> Html {
         Callback::from(move |e: InputEvent| filter.set(e.target_unchecked_into::<HtmlInputElement>().value()))
     };
     let needle = filter.to_lowercase();
-    let shown = lines.iter().filter(|l| {
+    let lines: Vec<(usize, &LogLine)> = match index {
+        Some(i) => props.connections[i].log.iter().map(|l| (i, l)).collect(),
+        None => all_lines(&props.connections),
+    };
+    let shown = lines.into_iter().filter(|(_, l)| {
         needle.is_empty() || l.text.to_lowercase().contains(&needle) || l.note.to_lowercase().contains(&needle)
     });
+    let shown: Vec<Html> = shown.map(|(i, l)| line_view(l, index.is_none().then(|| names[i].as_str()))).collect();
     let on_copy = {
         let (connections, copied) = (props.connections.clone(), copied.clone());
         Callback::from(move |_: MouseEvent| {
@@ -106,16 +143,73 @@ pub fn inspector(props: &Props) -> Html {
                 <div class="tools">
                     <label for="inspector-connection">{ "Connection" }</label>
                     <select id="inspector-connection" onchange={on_choose}>
+                        <option value="all" selected={index.is_none()}>{ "All connections" }</option>
                         { for props.connections.iter().enumerate().map(|(i, c)| html! {
-                            <option value={i.to_string()} selected={i == index}>{ c.label() }</option>
+                            <option value={i.to_string()} selected={index == Some(i)}>{ c.label() }</option>
                         }) }
                     </select>
                     <label for="inspector-filter">{ "Filter" }</label>
                     <input id="inspector-filter" type="search" value={(*filter).clone()} {oninput} />
                 </div>
-                // Focusable, so that the scrollable log can be scrolled from the keyboard.
-                <ol class="log" tabindex="0" aria-label="Protocol log">{ for shown.map(line_view) }</ol>
+                <Follow lines={shown} all={index.is_none()} />
             }
         </aside>
+    }
+}
+
+#[derive(Properties, PartialEq, Debug)]
+struct FollowProps {
+    lines: Vec<Html>,
+    /// The All connections view (a column naming each line's connection).
+    all: bool,
+}
+
+/// How near the end (in pixels) still counts as following.
+const AT_END_PX: i32 = 24;
+
+/// The log, scrolled to its newest line as lines arrive while "Follow new lines" is on (the default);
+/// scrolling up to read turns it off, as a packet list does.
+#[function_component(Follow)]
+fn follow(props: &FollowProps) -> Html {
+    let list = use_node_ref();
+    let following = use_state(|| true);
+    {
+        let (list, following) = (list.clone(), *following);
+        use_effect(move || {
+            if let Some(el) = list.cast::<web_sys::Element>().filter(|_| following) {
+                el.set_scroll_top(el.scroll_height());
+            }
+        });
+    }
+    let onscroll = {
+        let (list, following) = (list.clone(), following.clone());
+        Callback::from(move |_: Event| {
+            if let Some(el) = list.cast::<web_sys::Element>() {
+                let at_end = el.scroll_top() + el.client_height() >= el.scroll_height() - AT_END_PX;
+                if at_end != *following {
+                    following.set(at_end);
+                }
+            }
+        })
+    };
+    let onchange = {
+        let following = following.clone();
+        Callback::from(move |e: Event| following.set(e.target_unchecked_into::<HtmlInputElement>().checked()))
+    };
+    html! {
+        <>
+            <label class="check follow" for="inspector-follow">
+                <input type="checkbox" id="inspector-follow" checked={*following} {onchange} />
+                { "Follow new lines" }
+            </label>
+            if props.lines.is_empty() {
+                <p class="hint empty">{ "Every line this page and the servers exchange appears here as it happens, explained." }</p>
+            }
+            // Focusable, so that the scrollable log can be scrolled from the keyboard.
+            <ol class={classes!("log", props.all.then_some("all"))} ref={list} {onscroll} tabindex="0"
+                aria-label="Protocol log">
+                { for props.lines.iter().cloned() }
+            </ol>
+        </>
     }
 }

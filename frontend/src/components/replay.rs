@@ -56,7 +56,9 @@ pub fn replay_chooser(props: &ChooserProps) -> Html {
             <form class="inline" {onsubmit}>
                 <label for="lesson">{ "Lesson" }</label>
                 <select id="lesson" ref={lesson}>
-                    { for LESSONS.iter().map(|l| html! { <option value={l.id}>{ l.title }</option> }) }
+                    { for LESSONS.iter().enumerate().map(|(i, l)| html! {
+                        <option value={l.id} selected={i == 0}>{ l.title }</option>
+                    }) }
                 </select>
                 <button type="submit">{ "Start" }</button>
             </form>

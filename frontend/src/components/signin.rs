@@ -31,6 +31,8 @@ impl std::fmt::Debug for SignInRequest {
 pub struct Props {
     pub servers: Vec<String>,
     pub email: String,
+    /// Whether the person chose to have their address remembered (it is, now).
+    pub remember: bool,
     pub notice: Option<String>,
     pub busy: bool,
     pub on_sign_in: Callback<SignInRequest>,
@@ -122,7 +124,9 @@ pub fn sign_in(props: &Props) -> Html {
                 ref={password} />
             <label for="server">{ "Server" }</label>
             <select id="server" name="server" ref={server}>
-                { for props.servers.iter().map(|s| html! { <option value={s.clone()}>{ s }</option> }) }
+                { for props.servers.iter().enumerate().map(|(i, s)| html! {
+                    <option value={s.clone()} selected={i == 0}>{ s }</option>
+                }) }
             </select>
             <label for="initial-state">{ "Sign in as" }</label>
             <select id="initial-state" name="state" ref={state}>
@@ -131,7 +135,7 @@ pub fn sign_in(props: &Props) -> Html {
                 }) }
             </select>
             <label class="check">
-                <input id="remember" type="checkbox" ref={remember} checked={!props.email.is_empty()} />
+                <input id="remember" type="checkbox" ref={remember} checked={props.remember} />
                 { "Remember my e-mail address (never the password)" }
             </label>
             <button type="submit" disabled={props.busy}>

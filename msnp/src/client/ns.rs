@@ -732,7 +732,9 @@ impl NsClient {
             ServerCommand::Error { code, trid } => {
                 let request = trid.and_then(|t| self.answered(t));
                 if self.dump.as_ref().is_some_and(|d| Some(d.trid) == trid) {
+                    // A download cut short: its version must not vouch for the part that arrived.
                     self.dump = None;
+                    self.lists.version = 0;
                 }
                 self.events.push_back(NsEvent::ServerError { trid, code, command: request });
                 match (self.phase, request) {
