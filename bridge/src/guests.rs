@@ -61,8 +61,8 @@ impl Guests {
         guests
     }
 
-    /// Counts a request from `client`; false if it has had its share this hour.
-    fn admit(&self, client: IpAddr, now: Instant) -> bool {
+    /// Counts a request from `client`; if it has had its share this hour, how long until it may ask again.
+    fn admit(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
         let hour = Duration::from_secs(3600);
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         // Forget addresses whose hour is over, so the table stays as small as the last hour's callers.
@@ -74,10 +74,11 @@ impl Guests {
         });
         let times = recent.entry(client).or_default();
         if times.len() >= self.policy.per_address_per_hour as usize {
-            return false;
+            let oldest = times.front().copied().unwrap_or(now);
+            return Err(hour.saturating_sub(now.duration_since(oldest)));
         }
         times.push_back(now);
-        true
+        Ok(())
     }
 }
 
@@ -116,10 +117,15 @@ pub async fn create(
         state.metrics.refused("origin");
         return (StatusCode::FORBIDDEN, "this page's origin may not make accounts here").into_response();
     }
-    if !guests.admit(client.ip(), Instant::now()) {
+    if let Err(wait) = guests.admit(client.ip(), Instant::now()) {
         let per_hour = guests.policy.per_address_per_hour;
-        let why = format!("Only {per_hour} temporary accounts per hour from one address; try again later.");
-        return (StatusCode::TOO_MANY_REQUESTS, why).into_response();
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        let why = format!(
+            "Only {per_hour} temporary accounts per hour from one address; try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        );
+        return (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, wait.as_secs().max(1))], why)
+            .into_response();
     }
     let made = tokio::task::spawn_blocking(move || {
         let mut store = guests.store.lock().unwrap_or_else(|e| e.into_inner());
@@ -160,10 +166,10 @@ mod tests {
             Guests { policy, store: Arc::new(Mutex::new(store)), contacts: Vec::new(), recent: Mutex::default() };
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         let t = Instant::now();
-        assert!(guests.admit(a, t) && guests.admit(a, t));
-        assert!(!guests.admit(a, t + Duration::from_secs(3599)));
-        assert!(guests.admit(b, t));
-        assert!(guests.admit(a, t + Duration::from_secs(3600)));
+        assert!(guests.admit(a, t).is_ok() && guests.admit(a, t).is_ok());
+        assert_eq!(guests.admit(a, t + Duration::from_secs(3599)), Err(Duration::from_secs(1)), "when to ask again");
+        assert!(guests.admit(b, t).is_ok());
+        assert!(guests.admit(a, t + Duration::from_secs(3600)).is_ok());
         assert_eq!(guests.recent.lock().unwrap().len(), 1, "b's hour is over");
     }
 }

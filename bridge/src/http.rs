@@ -1,4 +1,4 @@
-//! The HTTP side: `/ws` (sessions), `/servers`, `/guest`, `/healthz`, `/metrics`, and the built app at `/`.
+//! The HTTP side: `/ws` (sessions), `/servers`, `/guest`, `/demo`, `/healthz`, `/metrics`, and the built app at `/`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,6 +23,7 @@ pub fn router(state: Arc<State>, static_dir: Option<&Path>) -> Router {
         .route("/ws", get(websocket))
         .route("/servers", get(servers))
         .route("/guest", get(crate::guests::offer).post(crate::guests::create))
+        .route("/demo", get(demo))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .with_state(state);
@@ -44,6 +45,20 @@ async fn refuse_over_limits(Extension(conn): Extension<Conn>, request: Request, 
         }
         _ => next.run(request).await,
     }
+}
+
+/// `GET /demo`: the embedded server's demo accounts (public by design: the page names them), or 404.
+async fn demo(Shared(state): Shared<Arc<State>>) -> Response {
+    #[derive(serde::Serialize)]
+    struct Login<'a> {
+        email: &'a str,
+        password: &'a str,
+    }
+    if state.demo_accounts.is_empty() {
+        return (StatusCode::NOT_FOUND, "no demo accounts here").into_response();
+    }
+    let logins: Vec<Login> = state.demo_accounts.iter().map(|(email, password)| Login { email, password }).collect();
+    axum::Json(logins).into_response()
 }
 
 #[derive(Debug, Deserialize)]

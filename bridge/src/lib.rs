@@ -137,6 +137,9 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         state.announcements = announce::Announcements::shared(config.limits.announce_ttl, url, *replicas).await?;
     }
     state.server_metrics = embedded.as_ref().map(|server| Arc::clone(&server.metrics));
+    if embedded.is_some() {
+        state.demo_accounts = msnp_server::accounts::demo_logins();
+    }
     if let (Some(policy), Some(_)) = (config.guests, &embedded) {
         // Guests are made in the embedded server's database; with an upstream server they are not offered.
         let store = msnp_server::open_store(&config.data_dir.join("msnp.db"), None)?;

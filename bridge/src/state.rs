@@ -85,6 +85,8 @@ pub struct State {
     pub server_metrics: Option<Arc<msnp_server::metrics::Metrics>>,
     /// Guest accounts, when offered.
     pub guests: Option<Arc<crate::guests::Guests>>,
+    /// The embedded server's demo logins (e-mail, password), which the page names.
+    pub demo_accounts: Vec<(String, String)>,
     /// TCP connections open (served, upgraded or being refused), and per client address.
     connections: AtomicUsize,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
@@ -108,6 +110,7 @@ impl State {
             metrics: Metrics::default(),
             server_metrics: None,
             guests: None,
+            demo_accounts: Vec::new(),
             connections: AtomicUsize::new(0),
             per_ip: Mutex::new(HashMap::new()),
             refusing: AtomicUsize::new(0),

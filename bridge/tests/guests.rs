@@ -60,7 +60,7 @@ async fn a_guest_account_is_made_from_the_page_and_signs_in_with_the_robots() {
     assert_eq!(request(addr, "POST", "/guest", &own).await.0, 200);
     let (status, body) = request(addr, "POST", "/guest", &own).await;
     assert_eq!(status, 429);
-    assert!(body.contains("per hour"), "{body}");
+    assert!(body.contains("per hour") && body.contains("try again in 60 minutes"), "{body}");
 }
 
 #[tokio::test]
@@ -76,4 +76,26 @@ async fn guests_are_limited_in_total_and_not_offered_unless_configured() {
     let own = format!("http://{}", plain.http());
     assert_eq!(request(plain.http(), "GET", "/guest", &own).await.0, 404);
     assert_eq!(request(plain.http(), "POST", "/guest", &own).await.0, 404);
+}
+
+#[tokio::test]
+async fn the_demo_accounts_are_named_only_where_the_embedded_server_has_them() {
+    let bridge = TestBridge::start().await;
+    let own = format!("http://{}", bridge.http());
+    let (status, body) = request(bridge.http(), "GET", "/demo", &own).await;
+    assert_eq!(status, 200);
+    assert!(body.contains(r#"{"email":"alice@hotmail.com","password":"alice"}"#), "{body}");
+    assert!(!body.contains("echo@hotmail.com"), "robots are not for people to sign in as: {body}");
+
+    // A bridge in front of another server knows no accounts of it.
+    let relay = TestBridge::start_with(|c| {
+        c.upstreams = vec![bridge::config::Upstream {
+            name: "other".into(),
+            address: bridge.embedded_sb().to_string(),
+            proxy_protocol: false,
+        }]
+    })
+    .await;
+    let own = format!("http://{}", relay.http());
+    assert_eq!(request(relay.http(), "GET", "/demo", &own).await.0, 404);
 }

@@ -66,7 +66,7 @@ impl Driver {
         caps.insert("browserName".into(), "chrome".into());
         if let Some(options) = caps.get_mut("goog:chromeOptions").and_then(|o| o.as_object_mut()) {
             if let Some(args) = options.get_mut("args").and_then(|a| a.as_array_mut()) {
-                args.push("--window-size=1100,760".into());
+                args.push("--window-size=1366,768".into());
             }
             tweak(options);
         }
@@ -89,11 +89,21 @@ impl Drop for Driver {
 /// ([`assert_accessible`]): every state worth a picture is checked.
 pub async fn shot(browser: &Client, name: &str) {
     assert_accessible(browser, name).await;
+    // And at a phone's size: the same state must work there too.
+    let (width, height) = browser.get_window_size().await.unwrap();
+    if (width, height) != PHONE {
+        browser.set_window_size(PHONE.0 as u32, PHONE.1 as u32).await.unwrap();
+        assert_accessible(browser, &format!("{name} at {}×{}", PHONE.0, PHONE.1)).await;
+        browser.set_window_size(width as u32, height as u32).await.unwrap();
+    }
     let dir = workspace().join("target/e2e-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let png = browser.screenshot().await.unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
+
+/// A phone-sized window: every photographed state is also checked at this size.
+pub const PHONE: (u64, u64) = (390, 844);
 
 /// The axe-core rules the page must pass: WCAG 2.0 and 2.1, A and AA, and axe's best practices.
 const AXE_TAGS: &str = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']";

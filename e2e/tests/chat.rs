@@ -90,3 +90,61 @@ async fn two_and_three_way_chats_typing_leaving_and_the_console() {
     }
     bridge.shutdown().await;
 }
+
+/// Whether the open chat's message list shows its newest message.
+async fn at_newest(browser: &Client) -> bool {
+    let script = "const l = document.querySelector('.chat .messages');
+                  return l.scrollTop + l.clientHeight >= l.scrollHeight - 24;";
+    browser.execute(script, vec![]).await.unwrap().as_bool().unwrap()
+}
+
+/// The id of the element that has the keyboard.
+async fn focused(browser: &Client) -> String {
+    browser.active_element().await.unwrap().attr("id").await.unwrap().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_started_and_answered_from_the_keyboard_follows_new_messages() {
+    let (bridge, _data) = start_bridge().await;
+    let url = format!("http://{}/", bridge.http_addr);
+    let driver = Driver::start().await;
+    let (alice, bob) = (driver.browser().await, driver.browser().await);
+    sign_in(&alice, &url, "alice@hotmail.com", "alice").await;
+    sign_in(&bob, &url, "bob@hotmail.com", "bob").await;
+    wait_text(&alice, &online("bob@hotmail.com"), "Bob").await;
+
+    // Alice presses Enter on "Chat with Bob": the conversation opens with the keyboard in its message
+    // box, so typing and Enter send, with no Tab-hunting.
+    let chat = alice.find(Locator::Css("button[aria-label='Chat with Bob']")).await.unwrap();
+    chat.send_keys("\u{E007}").await.unwrap();
+    wait_text(&alice, ".chat .participants", "In this conversation").await;
+    assert_eq!(focused(&alice).await, "chat-input-1");
+    alice.active_element().await.unwrap().send_keys("Hello from the keyboard\n").await.unwrap();
+    wait_text(&bob, MESSAGES, "Alice says:Hello from the keyboard").await;
+    // Bob was doing nothing else: the invitation's message box has his keyboard, and he answers.
+    assert_eq!(focused(&bob).await, "chat-input-1");
+    bob.active_element().await.unwrap().send_keys("Hi Alice\n").await.unwrap();
+    wait_text(&alice, MESSAGES, "Bob says:Hi Alice").await;
+
+    // A long conversation: Alice's list stays at the newest message.
+    for n in 1..=40 {
+        type_into(&bob, "#chat-input-1", &format!("line {n}\n")).await;
+    }
+    wait_text(&alice, MESSAGES, "Bob says:line 40").await;
+    assert!(at_newest(&alice).await, "the list follows new messages");
+    // Scrolled up to read, she stays there; a button says there is more, and takes her down.
+    alice.execute("document.querySelector('.chat .messages').scrollTop = 0;", vec![]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    type_into(&bob, "#chat-input-1", "one more\n").await;
+    wait_text(&alice, MESSAGES, "Bob says:one more").await;
+    wait_text(&alice, ".chat button.new-messages", "New messages").await;
+    assert!(!at_newest(&alice).await, "reading older messages is not interrupted");
+    shot(&alice, "17-new-messages").await;
+    click(&alice, ".chat button.new-messages").await;
+    wait_gone(&alice, ".chat button.new-messages").await;
+    assert!(at_newest(&alice).await);
+
+    alice.close().await.unwrap();
+    bob.close().await.unwrap();
+    bridge.shutdown().await;
+}

@@ -39,16 +39,17 @@ async fn a_person_alone_learns_the_protocol() {
     let driver = Driver::start().await;
     let me = driver.browser_downloading_to(downloads.path()).await;
 
-    // A temporary account in one click: filled in, password shown once.
+    // The first visit explains itself: what this is, the demo accounts, what the inspector will show;
+    // "Try it now" makes a temporary account and signs in with it at once.
     me.goto(&url).await.unwrap();
-    wait_text(&me, ".sign-in .guest", "Make me a temporary account").await;
-    press(&me, "sign-in", "Make me a temporary account").await;
-    wait_text(&me, ".guest-made", "Your temporary account is guest-").await;
-    let email = field_value(&me, "#email").await;
-    assert!(email.starts_with("guest-") && !field_value(&me, "#password").await.is_empty());
-    shot(&me, "20-guest-account").await;
-    click(&me, ".sign-in button[type=submit]").await;
+    wait_text(&me, ".intro", "watch every line of its protocol").await;
+    wait_text(&me, ".sign-in .demo", "alice@hotmail.com / alice").await;
+    wait_text(&me, ".inspector .empty", "appears here as it happens").await;
+    wait_text(&me, ".sign-in .guest", "Try it now").await;
+    shot(&me, "20-first-visit").await;
+    press(&me, "sign-in", "Try it now").await;
     wait_text(&me, "#me .name", "Guest").await;
+    wait_text(&me, "#me .handle", "guest-").await;
 
     // The mood robot changes its state and name every few seconds.
     wait_text(&me, &online("mood@hotmail.com"), "Mood").await;

@@ -1,4 +1,4 @@
-//! The bridge's HTTP endpoints besides the WebSocket: the servers it offers, and guest accounts.
+//! The bridge's HTTP endpoints besides the WebSocket: the servers it offers, guest and demo accounts.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -38,4 +38,12 @@ pub async fn make_guest() -> Result<(String, String), String> {
     let json = js_sys::JSON::parse(&text).map_err(|_| unreachable())?;
     let field = |name: &str| js_sys::Reflect::get(&json, &name.into()).ok().and_then(|v| v.as_string());
     field("email").zip(field("password")).ok_or_else(unreachable)
+}
+
+/// The demo accounts the bridge's embedded server has (`GET /demo`): e-mail and password.
+pub async fn demo_accounts() -> Vec<(String, String)> {
+    let Some((200, text)) = fetch("demo", "GET").await else { return Vec::new() };
+    let Ok(json) = js_sys::JSON::parse(&text) else { return Vec::new() };
+    let field = |v: &wasm_bindgen::JsValue, name: &str| js_sys::Reflect::get(v, &name.into()).ok()?.as_string();
+    js_sys::Array::from(&json).iter().filter_map(|v| field(&v, "email").zip(field(&v, "password"))).collect()
 }

@@ -57,6 +57,12 @@ fn document() -> Option<web_sys::Document> {
     web_sys::window()?.document()
 }
 
+/// Whether the keyboard is on nothing in particular (the page itself).
+fn nothing_focused() -> bool {
+    let active = document().and_then(|d| d.active_element());
+    active.is_none_or(|e| e.tag_name().eq_ignore_ascii_case("body"))
+}
+
 /// `ws(s)://<this page's host>/ws<query>`.
 fn bridge_url(query: &str) -> String {
     let location = web_sys::window().map(|w| w.location());
@@ -495,7 +501,8 @@ fn open_chat(live: &Shared, redraw: &UseForceUpdateHandle, call: Call) {
     if ours || l.active_chat.is_none() {
         l.active_chat = Some(id);
     }
-    if ours {
+    // A chat the person started gets the keyboard; so does an invitation when nothing else has it.
+    if ours || (l.active_chat == Some(id) && nothing_focused()) {
         l.focus_chat = Some(id);
     }
 }
@@ -790,12 +797,13 @@ fn live_view(state: &Live, servers: &[String], signed_in: bool, callbacks: Callb
                     .map(|c| (c.chat.id.to_string(), format!("Chat {}: {}", c.chat.id, c.chat.title()))),
             );
             html! {
+                <>
+                <nav class="panes" aria-label="Parts of the page">
+                    <a href="#conversation">{ "Conversation" }</a>
+                    <a href="#me">{ "Contacts" }</a>
+                    <a href="#inspector-title">{ "Protocol" }</a>
+                </nav>
                 <div class="columns">
-                    <nav class="panes" aria-label="Parts of the page">
-                        <a href="#conversation">{ "Conversation" }</a>
-                        <a href="#me">{ "Contacts" }</a>
-                        <a href="#inspector-title">{ "Protocol" }</a>
-                    </nav>
                     <div class="conversation" id="conversation">
                         <Chats {tabs} {active} clock_base_ms={state.clock_base_ms} focus={state.focus_chat}
                             on_action={on_chat} />
@@ -816,6 +824,7 @@ fn live_view(state: &Live, servers: &[String], signed_in: bool, callbacks: Callb
                     <Console {targets} error={state.console_error.clone()} on_send={on_console} />
                     </div>
                 </div>
+                </>
             }
         }
         _ => {

@@ -47,27 +47,38 @@ pub fn sign_in(props: &Props) -> Html {
     let remember = use_node_ref();
     // Hours a guest account lasts, when the bridge makes them; and what the last request for one gave.
     let guest_hours = use_state(|| None::<u32>);
-    let guest = use_state(|| None::<Result<(String, String), String>>);
+    let guest_refused = use_state(|| None::<String>);
+    // The embedded server's demo accounts, named on the form.
+    let demo = use_state(Vec::<(String, String)>::new);
     {
-        let guest_hours = guest_hours.clone();
+        let (guest_hours, demo) = (guest_hours.clone(), demo.clone());
         use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(async move { guest_hours.set(crate::api::guest_offer().await) });
+            wasm_bindgen_futures::spawn_local(async move {
+                guest_hours.set(crate::api::guest_offer().await);
+                demo.set(crate::api::demo_accounts().await);
+            });
         });
     }
     let on_guest = {
-        let (guest, email, password) = (guest.clone(), email.clone(), password.clone());
+        let (guest_refused, server, on_sign_in) = (guest_refused.clone(), server.clone(), props.on_sign_in.clone());
         Callback::from(move |_: MouseEvent| {
-            let (guest, email, password) = (guest.clone(), email.clone(), password.clone());
+            let (guest_refused, on_sign_in) = (guest_refused.clone(), on_sign_in.clone());
+            let server = server.cast::<HtmlSelectElement>().map(|s| s.value()).unwrap_or_default();
+            // "Try it now": a temporary account, signed in at once.
             wasm_bindgen_futures::spawn_local(async move {
-                let made = crate::api::make_guest().await;
-                if let Ok((address, secret)) = &made {
-                    for (field, value) in [(&email, address), (&password, secret)] {
-                        if let Some(input) = field.cast::<HtmlInputElement>() {
-                            input.set_value(value);
-                        }
+                match crate::api::make_guest().await {
+                    Ok((email, password)) => {
+                        guest_refused.set(None);
+                        on_sign_in.emit(SignInRequest {
+                            email,
+                            password,
+                            server,
+                            state: State::Online,
+                            remember: false,
+                        });
                     }
+                    Err(why) => guest_refused.set(Some(why)),
                 }
-                guest.set(Some(made));
             });
         })
     };
@@ -113,6 +124,12 @@ pub fn sign_in(props: &Props) -> Html {
     html! {
         <form class="sign-in" {onsubmit} aria-labelledby="sign-in-title">
             <h2 id="sign-in-title">{ "Sign in" }</h2>
+            if let Some(hours) = *guest_hours {
+                <p class="guest">
+                    <button type="button" class="primary" onclick={on_guest}>{ "Try it now" }</button>
+                    { format!(" with a temporary account, signed in at once, the robots as contacts; it is removed after {hours} hours.") }
+                </p>
+            }
             if let Some(notice) = &props.notice {
                 <p class="notice" role="alert">{ notice }</p>
             }
@@ -141,22 +158,20 @@ pub fn sign_in(props: &Props) -> Html {
             <button type="submit" disabled={props.busy}>
                 { if props.busy { "Signing in…" } else { "Sign in" } }
             </button>
-            if let Some(hours) = *guest_hours {
-                <p class="guest">
-                    <button type="button" onclick={on_guest}>{ "Make me a temporary account" }</button>
-                    { format!(" with the robots as contacts; it is removed after {hours} hours.") }
+            if !demo.is_empty() {
+                <p class="demo">
+                    { "Or sign in with a demo account: " }
+                    { for demo.iter().enumerate().map(|(i, (email, password))| html! {
+                        <>{ if i > 0 { ", " } else { "" } }<strong>{ email }</strong>{ format!(" / {password}") }</>
+                    }) }
+                    { "." }
                 </p>
-                { match &*guest {
-                    Some(Ok((address, secret))) => html! {
-                        <p class="notice guest-made" role="status">
-                            { "Your temporary account is " }<strong>{ address }</strong>{ ", password " }
-                            <strong><code>{ secret }</code></strong>
-                            { ". Both are filled in above; the password is shown only now. Press Sign in." }
-                        </p>
-                    },
-                    Some(Err(why)) => html! { <p class="notice" role="alert">{ why }</p> },
-                    None => html! {},
-                } }
+            }
+            if let Some(why) = &*guest_refused {
+                <p class="notice" role="alert">
+                    { why }
+                    if !demo.is_empty() { { " Meanwhile, a demo account above works." } }
+                </p>
             }
         </form>
     }
