@@ -2,12 +2,16 @@
 //! revival server does, where it differs from this project's: a challenge fixed per account, an
 //! unsolicited `MSG Hotmail Hotmail` profile before the `SYN` reply, the e-mail address as friendly name,
 //! a push between `CVR` and its reply, lower-case commands accepted, no reply at all to unknown commands,
-//! and a silent close on `OUT`. Tests run the page and the client machines against it.
+//! and a silent close on `OUT`. Its switchboard drops, without a word, a `MSG` sent before anyone has
+//! joined (after `CAL … RINGING`, before `JOI`). Tests run the page and the client machines against it.
 //!
-//! Every account exists; its password is `password`.
+//! Every account exists; its password is `password`. Whoever is called on its switchboard joins
+//! [`JOIN_AFTER`] later and answers each message with `got: <text>`.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use msnp::message::{Content, Message};
 use msnp::{Decoder, Frame, Limits, auth};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -15,20 +19,32 @@ use tokio::net::{TcpListener, TcpStream};
 /// The password of every account.
 pub const PASSWORD: &str = "password";
 
-/// Serves on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener) {
-    while let Ok((stream, _)) = listener.accept().await {
+/// How long someone called on the switchboard takes to join.
+pub const JOIN_AFTER: Duration = Duration::from_millis(500);
+
+/// Serves the notification server on `ns` and its switchboard on `sb` until the task is dropped.
+pub async fn serve(ns: TcpListener, sb: TcpListener) {
+    let Ok(sb_addr) = sb.local_addr() else { return };
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = sb.accept().await {
+            tokio::spawn(async move {
+                let _ = switchboard(stream).await;
+            });
+        }
+    });
+    while let Ok((stream, _)) = ns.accept().await {
         tokio::spawn(async move {
-            let _ = connection(stream).await;
+            let _ = connection(stream, sb_addr).await;
         });
     }
 }
 
-/// Binds `addr`, prints `ready ns=ADDR`, and serves.
+/// Binds `addr` (and a switchboard port beside it), prints `ready ns=ADDR`, and serves.
 pub async fn run(addr: SocketAddr) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
-    println!("ready ns={}", listener.local_addr()?);
-    serve(listener).await;
+    let ns = TcpListener::bind(addr).await?;
+    let sb = TcpListener::bind((addr.ip(), 0)).await?;
+    println!("ready ns={}", ns.local_addr()?);
+    serve(ns, sb).await;
     Ok(())
 }
 
@@ -48,18 +64,19 @@ fn profile() -> Vec<u8> {
 }
 
 /// Where a connection is in signing in.
-#[derive(Default)]
 struct Conn {
+    /// The switchboard `XFR SB` refers to.
+    sb: SocketAddr,
     /// The handle of `USR … I`.
     asked: Option<String>,
     /// The handle signed in.
     signed_in: Option<String>,
 }
 
-async fn connection(mut stream: TcpStream) -> std::io::Result<()> {
+async fn connection(mut stream: TcpStream, sb: SocketAddr) -> std::io::Result<()> {
     let mut decoder = Decoder::new(Limits::CLIENT);
     let mut buf = [0u8; 4096];
-    let mut conn = Conn::default();
+    let mut conn = Conn { sb, asked: None, signed_in: None };
     loop {
         while let Ok(Some(frame)) = decoder.next_frame() {
             let (replies, close) = conn.answer(&frame);
@@ -111,6 +128,7 @@ impl Conn {
                 false,
             ),
             ("PNG", _) => (lines(vec!["QNG".into()]), false),
+            ("XFR", [_, "SB"]) if signed_in => (lines(vec![format!("XFR {trid} SB {} CKI 1.2.3", self.sb)]), false),
             ("OUT", _) => (Vec::new(), true),
             // Unknown commands, and post-login commands before signing in: no reply at all.
             _ => (Vec::new(), false),
@@ -129,6 +147,53 @@ impl Conn {
     }
 }
 
+/// One switchboard session: `USR` is let in, `CAL` rings and the callee joins [`JOIN_AFTER`] later,
+/// `MSG` before that is dropped without a word, after it answered by the callee.
+async fn switchboard(mut stream: TcpStream) -> std::io::Result<()> {
+    let mut decoder = Decoder::new(Limits::SERVER);
+    let mut buf = [0u8; 4096];
+    // Who was called and when they join, and who has joined.
+    let (mut ringing, mut joined) = (None::<(String, tokio::time::Instant)>, None::<String>);
+    loop {
+        while let Ok(Some(frame)) = decoder.next_frame() {
+            let tokens: Vec<String> = frame.tokens().map(str::to_owned).collect();
+            let reply = match tokens.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                ["USR", trid, handle, _cookie] => Some(Frame::command(format!("USR {trid} OK {handle} {handle}"))),
+                ["CAL", trid, callee] => {
+                    ringing = Some((callee.to_owned(), tokio::time::Instant::now() + JOIN_AFTER));
+                    Some(Frame::command(format!("CAL {trid} RINGING 1")))
+                }
+                ["MSG", ..] => match (&joined, frame.payload().map(Message::parse).map(|m| m.content())) {
+                    (Some(friend), Some(Content::Text(text))) => {
+                        let got = Message::text(&format!("got: {text}")).to_bytes();
+                        Some(Frame::with_payload(&format!("MSG {friend} {friend}"), &got))
+                    }
+                    _ => None,
+                },
+                ["OUT"] => return Ok(()),
+                _ => None,
+            };
+            if let Some(reply) = reply {
+                stream.write_all(reply.as_bytes()).await?;
+            }
+        }
+        let read = match &ringing {
+            Some((_, at)) => tokio::time::timeout_at(*at, stream.read(&mut buf)).await.ok(),
+            None => Some(stream.read(&mut buf).await),
+        };
+        match read {
+            None => {
+                let friend = ringing.take().map(|(friend, _)| friend).unwrap_or_default();
+                stream.write_all(Frame::command(format!("JOI {friend} {friend}")).as_bytes()).await?;
+                joined = Some(friend);
+            }
+            Some(Ok(0)) => return Ok(()),
+            Some(Ok(n)) => decoder.extend(&buf[..n]),
+            Some(Err(e)) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -141,8 +206,9 @@ mod tests {
 
     async fn server() -> Target {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sb = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(serve(listener));
+        tokio::spawn(serve(listener, sb));
         Target::Tcp(addr.to_string())
     }
 
@@ -170,6 +236,44 @@ mod tests {
         let target = server().await;
         let failed = Session::sign_in(&target, "a@hotmail.com", "wrong", State::Online).await;
         assert!(matches!(failed, Err(ConnError::SignIn(SignOutReason::AuthenticationFailed))), "{failed:?}");
+    }
+
+    /// The next frame from `tcp`, within 5 s.
+    async fn next(tcp: &mut TcpStream, decoder: &mut Decoder) -> Frame {
+        loop {
+            if let Some(frame) = decoder.next_frame().unwrap() {
+                return frame;
+            }
+            let mut buf = [0u8; 4096];
+            let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await.unwrap().unwrap();
+            decoder.extend(&buf[..n]);
+        }
+    }
+
+    #[tokio::test]
+    async fn its_switchboard_drops_a_message_sent_before_anyone_joined() {
+        let (ns, sb) =
+            (TcpListener::bind("127.0.0.1:0").await.unwrap(), TcpListener::bind("127.0.0.1:0").await.unwrap());
+        let sb_addr = sb.local_addr().unwrap();
+        tokio::spawn(serve(ns, sb));
+        let mut tcp = TcpStream::connect(sb_addr).await.unwrap();
+        let early = Message::text("early").to_bytes();
+        let mut wire = b"USR 1 a@hotmail.com 1.2.3\r\nCAL 2 b@hotmail.com\r\n".to_vec();
+        wire.extend(format!("MSG 3 N {}\r\n", early.len()).as_bytes());
+        wire.extend(&early);
+        tcp.write_all(&wire).await.unwrap();
+        let mut decoder = Decoder::new(Limits::CLIENT);
+        assert_eq!(next(&mut tcp, &mut decoder).await.line(), "USR 1 OK a@hotmail.com a@hotmail.com");
+        assert_eq!(next(&mut tcp, &mut decoder).await.line(), "CAL 2 RINGING 1");
+        // Nothing answers the early message: the next line is the callee joining.
+        assert_eq!(next(&mut tcp, &mut decoder).await.line(), "JOI b@hotmail.com b@hotmail.com");
+        let late = Message::text("late").to_bytes();
+        let mut wire = format!("MSG 4 N {}\r\n", late.len()).into_bytes();
+        wire.extend(&late);
+        tcp.write_all(&wire).await.unwrap();
+        let reply = next(&mut tcp, &mut decoder).await;
+        assert_eq!(reply.line().split(' ').take(3).collect::<Vec<_>>(), ["MSG", "b@hotmail.com", "b@hotmail.com"]);
+        assert_eq!(Message::parse(reply.payload().unwrap()).content(), Content::Text("got: late".into()));
     }
 
     #[test]

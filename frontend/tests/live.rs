@@ -164,3 +164,100 @@ async fn a_server_that_behaves_otherwise_is_understood_and_its_silence_is_report
     until(&again, |s| s.phase() == NsPhase::Online).await;
     assert!(again.borrow().session.log.iter().any(|l| l.note.contains("reused its challenge")));
 }
+
+/// A conversation on a real WebSocket to a switchboard, driven as the page drives it.
+struct LiveChat {
+    chat: msnp_web::chat::Chat,
+    socket: Option<Socket>,
+    decoder: Decoder,
+}
+
+fn flush_chat(live: &mut LiveChat) {
+    for frame in live.chat.take_outbox() {
+        if let Some(socket) = &live.socket {
+            socket.send(frame.as_bytes());
+        }
+    }
+}
+
+/// Opens the chat `call` asks for, through the bridge at `url`.
+fn open_chat(url: &str, handle: &str, call: msnp_web::session::Call) -> Rc<RefCell<LiveChat>> {
+    let msnp_web::session::Call::Start { address, cookie, invitee } = call else { panic!("not a chat we started") };
+    let chat = msnp_web::chat::Chat::start(1, handle, handle, cookie, invitee, 0.0);
+    let live = Rc::new(RefCell::new(LiveChat { chat, socket: None, decoder: Decoder::new(Limits::CLIENT) }));
+    let (a, b) = (Rc::clone(&live), Rc::clone(&live));
+    let socket = Socket::open(
+        &format!("{url}/ws?sb={}", js_sys::encode_uri_component(&address)),
+        move || {
+            let mut live = a.borrow_mut();
+            live.chat.opened(1.0);
+            flush_chat(&mut live);
+        },
+        move |bytes| {
+            let mut live = b.borrow_mut();
+            live.decoder.extend(&bytes);
+            while let Ok(Some(frame)) = live.decoder.next_frame() {
+                live.chat.received(&frame, 2.0);
+            }
+            flush_chat(&mut live);
+        },
+        |_, _| {},
+    )
+    .unwrap();
+    live.borrow_mut().socket = Some(socket);
+    live
+}
+
+async fn until_chat(live: &Rc<RefCell<LiveChat>>, done: impl Fn(&msnp_web::chat::Chat) -> bool) {
+    for _ in 0..200 {
+        if done(&live.borrow().chat) {
+            return;
+        }
+        gloo_timers::future::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out; lines: {:#?}", live.borrow().chat.lines);
+}
+
+fn said(chat: &msnp_web::chat::Chat, text: &str) -> bool {
+    chat.lines.iter().any(|l| matches!(l, msnp_web::chat::ChatLine::Message { text: t, .. } if t == text))
+}
+
+#[wasm_bindgen_test]
+async fn a_message_typed_before_anyone_joined_waits_for_them_on_a_server_that_would_drop_it() {
+    let alice = start_at(foreign_bridge(), "alice@hotmail.com", "password", None);
+    until(&alice, |s| s.phase() == NsPhase::Online).await;
+    {
+        let mut a = alice.borrow_mut();
+        a.session.request_chat("friend@hotmail.com", 10.0);
+        flush(&mut a);
+    }
+    let mut calls = Vec::new();
+    for _ in 0..200 {
+        calls = alice.borrow_mut().session.take_calls();
+        if !calls.is_empty() {
+            break;
+        }
+        gloo_timers::future::sleep(Duration::from_millis(25)).await;
+    }
+    let chat = open_chat(foreign_bridge(), "alice@hotmail.com", calls.pop().expect("a switchboard"));
+    // Ringing, nobody there yet: that server would drop a MSG now, so the page holds it.
+    until_chat(&chat, |c| {
+        c.lines
+            .iter()
+            .any(|l| matches!(l, msnp_web::chat::ChatLine::Event { text, .. } if text.starts_with("Inviting")))
+    })
+    .await;
+    {
+        let mut c = chat.borrow_mut();
+        c.chat.send_text("typed early", 20.0).unwrap();
+        flush_chat(&mut c);
+        assert!(!c.chat.log.iter().any(|l| l.text.starts_with("MSG")), "nothing is sent before someone joins");
+    }
+    // The friend joins, gets it, and answers.
+    until_chat(&chat, |c| said(c, "got: typed early")).await;
+    let c = chat.borrow();
+    assert!(matches!(
+        &c.chat.lines.iter().find(|l| matches!(l, msnp_web::chat::ChatLine::Message { mine: true, .. })),
+        Some(msnp_web::chat::ChatLine::Message { waiting: false, undelivered: false, .. })
+    ));
+}
