@@ -93,7 +93,21 @@ async fn a_person_alone_learns_the_protocol() {
         }
     }
     wait_text(&me, ".diagram .detail", "INF 2").await;
+    // The arrows are in the keyboard's reach: the next line is one key away.
+    let picked = me.find(Locator::Css(".diagram g.arrow.selected")).await.unwrap();
+    picked.send_keys("\u{E015}").await.unwrap();
+    wait_text(&me, ".diagram .detail", "INF 2 MD5").await;
     shot(&me, "24-sequence-diagram").await;
+    // The same line is selected in the list of lines, taken apart field by field.
+    click(&me, "#view-lines").await;
+    wait_text(&me, ".inspector .log li.selected", "INF 2 MD5").await;
+    wait_text(&me, "table.fields", "Security package").await;
+    let usr = "//*[contains(@class, 'log')]//button[contains(., 'USR 4 OK')]";
+    me.find(Locator::XPath(usr)).await.unwrap().click().await.unwrap();
+    wait_text(&me, "table.fields caption", "USR 4 OK").await;
+    wait_text(&me, "table.fields", "Friendly name").await;
+    shot(&me, "24b-field-table").await;
+    click(&me, "#view-diagram").await;
     press(&me, "diagram", "Save as SVG").await;
     let svg = std::fs::read_to_string(downloaded(downloads.path(), "msnp-diagram.svg").await).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("Notification server"), "{svg}");

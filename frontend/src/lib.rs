@@ -10,6 +10,7 @@ pub mod chat;
 pub mod components;
 pub mod diagram;
 pub mod explain;
+pub mod fields;
 pub mod files;
 pub mod log;
 pub mod reconnect;

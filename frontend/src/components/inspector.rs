@@ -47,25 +47,47 @@ pub fn short_names(connections: &[Connection]) -> Vec<String> {
 }
 
 /// Every connection's lines in time order (the order they happened in, for lines at the same
-/// millisecond), each with its connection's index.
-pub fn all_lines(connections: &[Connection]) -> Vec<(usize, &LogLine)> {
-    let mut lines: Vec<(usize, &LogLine)> =
-        connections.iter().enumerate().flat_map(|(i, c)| c.log.iter().map(move |l| (i, l))).collect();
-    lines.sort_by_key(|(_, l)| l.at_ms);
+/// millisecond), each with its connection's index and its own.
+pub fn all_lines(connections: &[Connection]) -> Vec<(usize, usize, &LogLine)> {
+    let mut lines: Vec<(usize, usize, &LogLine)> = connections
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.log.iter().enumerate().map(move |(n, l)| (i, n, l)))
+        .collect();
+    lines.sort_by_key(|(_, _, l)| l.at_ms);
     lines
 }
 
-fn line_view(l: &LogLine, conn: Option<&str>) -> Html {
+/// The selected line taken apart: each field's name, bytes and meaning.
+fn field_table(c: &Connection, line: &LogLine) -> Html {
+    let rows = crate::fields::fields(c.conn, line.direction, &line.text);
+    html! {
+        <table class="fields">
+            <caption>{ format!("Fields of {}: {}", c.label(), line.text) }</caption>
+            <thead><tr><th scope="col">{ "Field" }</th><th scope="col">{ "Bytes" }</th><th scope="col">{ "Meaning" }</th></tr></thead>
+            <tbody>
+                { for rows.into_iter().map(|f| html! {
+                    <tr><th scope="row">{ f.name }</th><td><code>{ f.bytes }</code></td><td>{ f.meaning }</td></tr>
+                }) }
+            </tbody>
+        </table>
+    }
+}
+
+/// A line of the log: pressing its bytes selects it for the field table.
+fn line_view(l: &LogLine, conn: Option<&str>, selected: bool, onclick: Callback<MouseEvent>) -> Html {
     let (class, arrow, who) = match l.direction {
         Direction::Sent => ("sent", "→", "to the server"),
         Direction::Received => ("received", "←", "from the server"),
     };
     html! {
-        <li class={class}>
+        <li class={classes!(class, selected.then_some("selected"))}>
             <span class="time">{ format!("{}.{:03}", l.at_ms / 1000, l.at_ms % 1000) }</span>
             if let Some(conn) = conn { <span class="conn">{ conn }</span> }
             <span class="dir" aria-label={who}>{ arrow }</span>
-            <code>{ l.shown_text().into_owned() }</code>
+            <button type="button" class="line" aria-pressed={selected.to_string()} {onclick}>
+                <code>{ l.shown_text().into_owned() }</code>
+            </button>
             <span class="note">{ &l.note }</span>
         </li>
     }
@@ -78,6 +100,8 @@ pub fn inspector(props: &Props) -> Html {
     // One connection's lines, or (None, the default) all of them.
     let chosen = use_state(|| None::<usize>);
     let view = use_state(|| View::Lines);
+    // The line picked in either view, (connection, index), with the number of diagram arrows then.
+    let selection = use_state(|| None::<((usize, usize), usize)>);
     let index = (*chosen).filter(|i| *i < props.connections.len());
     let names = short_names(&props.connections);
     let on_choose = {
@@ -92,14 +116,25 @@ pub fn inspector(props: &Props) -> Html {
         Callback::from(move |e: InputEvent| filter.set(e.target_unchecked_into::<HtmlInputElement>().value()))
     };
     let needle = filter.to_lowercase();
-    let lines: Vec<(usize, &LogLine)> = match index {
-        Some(i) => props.connections[i].log.iter().map(|l| (i, l)).collect(),
+    let lines: Vec<(usize, usize, &LogLine)> = match index {
+        Some(i) => props.connections[i].log.iter().enumerate().map(|(n, l)| (i, n, l)).collect(),
         None => all_lines(&props.connections),
     };
-    let shown = lines.into_iter().filter(|(_, l)| {
+    let picked = selection.map(|(line, _)| line);
+    let shown = lines.into_iter().filter(|(_, _, l)| {
         needle.is_empty() || l.text.to_lowercase().contains(&needle) || l.note.to_lowercase().contains(&needle)
     });
-    let shown: Vec<Html> = shown.map(|(i, l)| line_view(l, index.is_none().then(|| names[i].as_str()))).collect();
+    let shown: Vec<Html> = shown
+        .map(|(i, n, l)| {
+            let selection = selection.clone();
+            let onclick = Callback::from(move |_: MouseEvent| selection.set(Some(((i, n), 0))));
+            line_view(l, index.is_none().then(|| names[i].as_str()), picked == Some((i, n)), onclick)
+        })
+        .collect();
+    let table = picked.and_then(|(i, n)| Some((props.connections.get(i)?, n))).and_then(|(c, n)| {
+        let line = c.log.get(n)?;
+        Some(field_table(c, line))
+    });
     let on_copy = {
         let (connections, copied) = (props.connections.clone(), copied.clone());
         Callback::from(move |_: MouseEvent| {
@@ -138,7 +173,7 @@ pub fn inspector(props: &Props) -> Html {
                 <button type="button" onclick={on_download}>{ "Download" }</button>
             </div>
             if *view == View::Diagram {
-                <Diagram connections={props.connections.clone()} follow={props.replaying} />
+                <Diagram connections={props.connections.clone()} follow={props.replaying} selection={selection.clone()} />
             } else {
                 <div class="tools">
                     <label for="inspector-connection">{ "Connection" }</label>
@@ -152,6 +187,9 @@ pub fn inspector(props: &Props) -> Html {
                     <input id="inspector-filter" type="search" value={(*filter).clone()} {oninput} />
                 </div>
                 <Follow lines={shown} all={index.is_none()} />
+                if let Some(table) = table { { table } } else {
+                    <p class="hint fields-hint">{ "Press a line to see its fields: each one's name, bytes and meaning." }</p>
+                }
             }
         </aside>
     }
