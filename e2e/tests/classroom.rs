@@ -27,6 +27,11 @@ async fn press(browser: &Client, scope: &str, label: &str) {
     browser.find(Locator::XPath(&xpath)).await.unwrap_or_else(|e| panic!("{label}: {e}")).click().await.unwrap();
 }
 
+/// The id of the element that has the keyboard.
+async fn focused_id(browser: &Client) -> String {
+    browser.active_element().await.unwrap().attr("id").await.unwrap().unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_alone_learns_the_protocol() {
     let (bridge, _data) = start_bridge_with(|c| {
@@ -95,13 +100,17 @@ async fn a_person_alone_learns_the_protocol() {
     wait_text(&me, ".diagram .detail", "INF 2").await;
     // The arrows are in the keyboard's reach: the next line is one key away.
     let picked = me.find(Locator::Css(".diagram g.arrow.selected")).await.unwrap();
+    let id = picked.attr("id").await.unwrap().unwrap();
+    let n: usize = id.trim_start_matches("arrow-").parse().unwrap();
     picked.send_keys("\u{E015}").await.unwrap();
-    wait_text(&me, ".diagram .detail", "INF 2 MD5").await;
+    wait_text(&me, &format!(".diagram g#arrow-{}[aria-pressed=true]", n + 1), "").await;
+    let line = me.find(Locator::Css(".diagram .detail pre")).await.unwrap().text().await.unwrap();
+    assert_eq!(focused_id(&me).await, format!("arrow-{}", n + 1));
     shot(&me, "24-sequence-diagram").await;
     // The same line is selected in the list of lines, taken apart field by field.
     click(&me, "#view-lines").await;
-    wait_text(&me, ".inspector .log li.selected", "INF 2 MD5").await;
-    wait_text(&me, "table.fields", "Security package").await;
+    wait_text(&me, ".inspector .log li.selected", line.lines().next().unwrap()).await;
+    wait_text(&me, "table.fields", "TrID").await;
     let usr = "//*[contains(@class, 'log')]//button[contains(., 'USR 4 OK')]";
     me.find(Locator::XPath(usr)).await.unwrap().click().await.unwrap();
     wait_text(&me, "table.fields caption", "USR 4 OK").await;
@@ -143,11 +152,25 @@ async fn a_person_alone_learns_the_protocol() {
     me.find(Locator::Css("#lesson")).await.unwrap().select_by_value("chat").await.unwrap();
     press(&me, "learn", "Start").await;
     wait_text(&me, "#replay-title", "A chat through a switchboard").await;
+    // A lesson tells a story: what it shows and why, a sentence per step, a summary at the end.
+    wait_text(&me, ".replay .intro-lesson", "Chats do not go through the notification server").await;
+    wait_text(&me, ".replay .step", "Step 1 of 6.").await;
     press(&me, "replay", "Last").await;
     wait_text(&me, ".replay .current", "OUT").await;
+    wait_text(&me, ".replay .step", "Step 6 of 6.").await;
+    wait_text(&me, ".replay .summary", "In short").await;
     me.find(Locator::Css("#theme")).await.unwrap().select_by_value("dark").await.unwrap();
     wait_text(&me, ".diagram svg", "Bob").await;
     shot(&me, "26-lesson-dark").await;
+
+    // MSN Messenger 1.0's own sign-in: the client is that program, and it speaks to the server directly.
+    press(&me, "replay", "Close the replay").await;
+    me.find(Locator::Css("#lesson")).await.unwrap().select_by_value("signin").await.unwrap();
+    press(&me, "learn", "Start").await;
+    wait_text(&me, ".replay .current", "MSN Messenger 1.0 to Notification server").await;
+    wait_text(&me, ".diagram svg", "MSN Messenger 1.0").await;
+    let lanes = me.find(Locator::Css(".diagram svg")).await.unwrap().text().await.unwrap();
+    assert!(!lanes.contains("Bridge") && !lanes.contains("This page"), "{lanes}");
 
     // A malformed file is refused, naming the line.
     press(&me, "replay", "Close the replay").await;

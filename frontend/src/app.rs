@@ -710,6 +710,7 @@ pub fn app() -> Html {
         connections = r.connections();
         html! {
             <ReplayControls title={r.title.clone()} position={r.position()} current={r.current(&connections)}
+                story={r.story.clone()} step={r.story_step().map(|(n, of, s)| (n, of, s.to_owned()))}
                 on_action={on_replay_action} />
         }
     } else {

@@ -35,7 +35,9 @@ pub struct Arrow {
     pub y: f64,
     pub from: f64,
     pub to: f64,
-    pub bridge: f64,
+    /// Where the line passes the bridge's lane: only this page goes through a bridge (a desktop client of
+    /// a lesson speaks to its server directly).
+    pub bridge: Option<f64>,
     /// The command line, shortened.
     pub label: String,
     /// Seconds since the session began.
@@ -67,7 +69,8 @@ pub fn layout(connections: &[Connection]) -> Layout {
     };
     // Clients first, then the bridge, then servers, each in order of appearance.
     let clients: Vec<usize> = connections.iter().map(|c| add(&c.client)).collect();
-    let bridge = add(BRIDGE);
+    let through_bridge = connections.iter().any(|c| c.client == crate::transcript::THIS_PAGE);
+    let bridge = through_bridge.then(|| add(BRIDGE));
     let servers: Vec<usize> = connections.iter().map(|c| add(&c.server)).collect();
     let x = |lane: usize| TIME_WIDTH + LANE_WIDTH * (lane as f64 + 0.5);
 
@@ -91,7 +94,7 @@ pub fn layout(connections: &[Connection]) -> Layout {
                 y: TOP + ROW * (row as f64 + 1.0),
                 from: if sent { client } else { server },
                 to: if sent { server } else { client },
-                bridge: x(bridge),
+                bridge: bridge.map(x),
                 label: shorten(&line.exported_text()),
                 time: format!("{}.{:03}", at_ms / 1000, at_ms % 1000),
                 sent,
@@ -162,14 +165,16 @@ pub fn svg(layout: &Layout, connections: &[Connection]) -> String {
             "<g><title>{} — {}</title>\
              <text x=\"4\" y=\"{y}\" fill=\"#555555\">{}</text>\
              <line x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"{color}\" marker-end=\"url(#head)\"/>\
-             <circle cx=\"{}\" cy=\"{y}\" r=\"2.5\" fill=\"{color}\"/>\
+             {}\
              <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{color}\">{}</text></g>\n",
             escape(&line.exported_text()),
             escape(&line.exported_note()),
             a.time,
             a.from,
             a.to,
-            a.bridge,
+            a.bridge
+                .map(|x| format!("<circle cx=\"{x}\" cy=\"{}\" r=\"2.5\" fill=\"{color}\"/>", a.y))
+                .unwrap_or_default(),
             (a.from + a.to) / 2.0,
             a.y - 4.0,
             escape(&a.label),
@@ -209,13 +214,23 @@ mod tests {
         assert_eq!(order, [(0, 0), (1, 0), (0, 1), (1, 1)]);
         // Requests go right, replies left, all through the bridge.
         let (page, bridge, ns) = (l.lanes[0].x, l.lanes[1].x, l.lanes[2].x);
-        assert_eq!((l.arrows[0].from, l.arrows[0].to, l.arrows[0].bridge), (page, ns, bridge));
+        assert_eq!((l.arrows[0].from, l.arrows[0].to, l.arrows[0].bridge), (page, ns, Some(bridge)));
         assert_eq!((l.arrows[2].from, l.arrows[2].to), (ns, page));
         // The switchboard's lane runs from its first line to its last, and is marked closed.
         let sb = &l.lanes[3];
         assert!(sb.top > l.lanes[2].top && sb.bottom < l.height && sb.closed && !l.lanes[2].closed);
         assert!(l.arrows.windows(2).all(|w| w[0].y < w[1].y));
         assert_eq!(l.arrows[0].label, "USR 4 MD5 S <md5 response hidden>".chars().take(29).collect::<String>() + "…");
+    }
+
+    #[test]
+    fn a_desktop_client_of_a_lesson_speaks_to_its_server_without_a_bridge() {
+        let mut ns = Connection::new("MSN Messenger 1.0", "Notification server");
+        ns.log.record(ns.conn, Direction::Sent, &Frame::command("VER 1 MSNP2 CVR0"), 0);
+        let l = layout(&[ns]);
+        let names: Vec<&str> = l.lanes.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["MSN Messenger 1.0", "Notification server"]);
+        assert_eq!(l.arrows[0].bridge, None);
     }
 
     #[test]

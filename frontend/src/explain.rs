@@ -100,11 +100,11 @@ fn ns_request(cmd: &ns::ClientCommand, ctx: Context<'_>) -> String {
             let challenge = ctx.challenge.map(|c| format!(" of challenge '{c}'")).unwrap_or_default();
             format!(
                 "Sign-in, step 2 of 2 (request {trid}): {value} is MD5{challenge} followed by the password, in \
-                 hex. The password itself never leaves this page."
+                 hex. The password itself never leaves the client."
             )
         }
         C::Syn { trid, version } => format!(
-            "Synchronise (request {trid}): the lists this page has cached are version {version}; the server \
+            "Synchronise (request {trid}): the lists the client has cached are version {version}; the server \
              sends everything only if its version differs."
         ),
         C::Lst { trid, list: l } => format!("Request {trid}: send me my {}.", list(*l)),
@@ -140,7 +140,7 @@ fn ns_reply(cmd: &ns::ServerCommand, ctx: Context<'_>) -> String {
         S::Ver { trid, dialect } => format!("Answer to {trid}: the server speaks {dialect}."),
         S::Inf { trid, packages } => format!("Answer to {trid}: sign in with {}.", packages.join(" or ")),
         S::UsrChallenge { trid, package, challenge } => format!(
-            "Answer to {trid}: the server's {package} challenge '{challenge}'. The page now computes \
+            "Answer to {trid}: the server's {package} challenge '{challenge}'. The client now computes \
              MD5(challenge + password) without sending the password."
         ),
         S::UsrOk { trid, handle, name } => {

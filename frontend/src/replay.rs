@@ -17,22 +17,67 @@ pub const LESSONS: [Lesson; 3] = [
     Lesson { id: "chat", title: "A chat through a switchboard", text: include_str!("../lessons/chat.txt") },
 ];
 
+/// What a lesson tells around its lines, from its `#>` comments (which a transcript reader skips):
+/// `#> intro: …` what it shows and why, `#> at 5.000s: …` a step beginning with the line at that time,
+/// `#> summary: …` what to take away.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Story {
+    pub intro: String,
+    /// Each step's start (milliseconds) and its sentence, in time order.
+    pub steps: Vec<(u32, String)>,
+    pub summary: String,
+}
+
+impl Story {
+    pub fn parse(text: &str) -> Story {
+        let mut story = Story::default();
+        for line in text.lines().filter_map(|l| l.strip_prefix("#>")) {
+            let Some((key, sentence)) = line.split_once(':') else { continue };
+            let sentence = sentence.trim().to_owned();
+            match key.trim() {
+                "intro" => story.intro = sentence,
+                "summary" => story.summary = sentence,
+                at => {
+                    let seconds = at.strip_prefix("at ").and_then(|t| t.trim_end_matches('s').parse::<f64>().ok());
+                    if let Some(seconds) = seconds {
+                        story.steps.push(((seconds * 1000.0).round() as u32, sentence));
+                    }
+                }
+            }
+        }
+        story.steps.sort_by_key(|(at, _)| *at);
+        story
+    }
+}
+
 /// A transcript being stepped through: the first `shown` lines have happened.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Replay {
     pub title: String,
     transcript: Transcript,
     shown: usize,
+    /// A lesson's story (empty for a downloaded transcript).
+    pub story: Story,
 }
 
 impl Replay {
     /// Opens `text`, showing its first line.
     pub fn open(title: &str, text: &str) -> Result<Replay, transcript::ParseError> {
-        Ok(Replay { title: title.to_owned(), transcript: transcript::parse(text)?, shown: 1 })
+        Ok(Replay { title: title.to_owned(), transcript: transcript::parse(text)?, shown: 1, story: Story::default() })
     }
 
     pub fn lesson(lesson: &Lesson) -> Replay {
-        Replay::open(lesson.title, lesson.text).expect("the lessons are tested")
+        let mut replay = Replay::open(lesson.title, lesson.text).expect("the lessons are tested");
+        replay.story = Story::parse(lesson.text);
+        replay
+    }
+
+    /// The step of the story the line just shown belongs to: its number (from 1), how many there are,
+    /// and its sentence.
+    pub fn story_step(&self) -> Option<(usize, usize, &str)> {
+        let at = self.transcript.steps.get(self.shown.checked_sub(1)?)?.at_ms;
+        let index = self.story.steps.iter().rposition(|(start, _)| *start <= at)?;
+        Some((index + 1, self.story.steps.len(), self.story.steps[index].1.as_str()))
     }
 
     /// Lines shown, and in all.
@@ -109,6 +154,25 @@ mod tests {
         assert!(note.contains("challenge"), "{note}");
         r.step(100);
         assert_eq!(r.position(), (15, 15));
+    }
+
+    #[test]
+    fn every_lesson_tells_a_story_in_steps_from_its_first_line_to_its_last() {
+        for lesson in &LESSONS {
+            let mut r = Replay::lesson(lesson);
+            assert!(!r.story.intro.is_empty() && !r.story.summary.is_empty(), "{}", lesson.id);
+            assert!(r.story.steps.len() >= 3, "{}: {:?}", lesson.id, r.story.steps);
+            assert_eq!(r.story_step().map(|(n, _, _)| n), Some(1), "{}: the first line opens step 1", lesson.id);
+            r.go_to_end(true);
+            let (n, of, _) = r.story_step().unwrap();
+            assert_eq!(n, of, "{}: the last line is in the last step", lesson.id);
+        }
+        let mut r = Replay::lesson(&LESSONS[0]);
+        r.step(4);
+        assert!(r.story_step().unwrap().2.contains("challenge"), "{:?}", r.story_step());
+        // A downloaded transcript has no story.
+        let plain = Replay::open("t", "== Notification server\n+0.000s C: VER 1 MSNP2 CVR0\n").unwrap();
+        assert_eq!((plain.story_step(), plain.story.intro.as_str()), (None, ""));
     }
 
     #[test]

@@ -513,7 +513,7 @@ pub(crate) mod tests {
         );
         assert!(s.log.iter().all(|l| !l.text.contains("hunter2") && !l.note.contains("hunter2")));
         assert!(s.log[6].note.contains("MD5 of challenge '1013928519.693957190' followed by the password"));
-        assert!(s.log[6].note.contains("never leaves this page"));
+        assert!(s.log[6].note.contains("never leaves the client"));
     }
 
     #[test]

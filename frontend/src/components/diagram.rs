@@ -63,7 +63,7 @@ fn arrow_view(a: &Arrow, i: usize, focusable: bool, selected: bool, select: &dyn
             <text class="time" x="4" y={a.y.to_string()}>{ &a.time }</text>
             <line x1={a.from.to_string()} y1={a.y.to_string()} x2={a.to.to_string()} y2={a.y.to_string()}
                 marker-end="url(#diagram-head)" />
-            <circle cx={a.bridge.to_string()} cy={a.y.to_string()} r="2.5" />
+            if let Some(x) = a.bridge { <circle cx={x.to_string()} cy={a.y.to_string()} r="2.5" /> }
             <text class="label" x={((a.from + a.to) / 2.0).to_string()} y={(a.y - 4.0).to_string()}
                 text-anchor="middle">{ &a.label }</text>
         </g>

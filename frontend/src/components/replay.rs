@@ -88,6 +88,11 @@ pub struct ControlsProps {
     pub position: (usize, usize),
     /// The line just shown: who to whom, the line, its meaning.
     pub current: Option<(String, String, String)>,
+    /// A lesson's story, and the step the line just shown belongs to (number, of, sentence).
+    #[prop_or_default]
+    pub story: crate::replay::Story,
+    #[prop_or_default]
+    pub step: Option<(usize, usize, String)>,
     pub on_action: Callback<ReplayAction>,
 }
 
@@ -101,12 +106,24 @@ pub fn replay_controls(props: &ControlsProps) -> Html {
     html! {
         <section class="replay" aria-labelledby="replay-title">
             <h2 id="replay-title">{ format!("Replay: {}", props.title) }</h2>
+            if !props.story.intro.is_empty() {
+                <p class="intro-lesson">{ &props.story.intro }</p>
+            }
+            if let Some((n, of, sentence)) = &props.step {
+                <p class="step" aria-live="polite"><strong>{ format!("Step {n} of {of}. ") }</strong>{ sentence }</p>
+            }
             <p class="position">{ format!("Line {shown} of {total}") }</p>
             if let Some((way, line, note)) = &props.current {
                 <div class="current" aria-live="polite">
                     <p class="where">{ format!("{way}:") }</p>
                     <pre><code>{ line }</code></pre>
                     <p class="meaning">{ note }</p>
+                </div>
+            }
+            if shown == total && !props.story.summary.is_empty() {
+                <div class="summary" aria-live="polite">
+                    <h3>{ "In short" }</h3>
+                    <p>{ &props.story.summary }</p>
                 </div>
             }
             <div class="controls">
