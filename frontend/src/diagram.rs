@@ -12,7 +12,9 @@ const LANE_WIDTH: f64 = 170.0;
 const TIME_WIDTH: f64 = 64.0;
 const TOP: f64 = 56.0;
 const ROW: f64 = 26.0;
-const LABEL_CHARS: usize = 30;
+/// Characters a label may have per lane it spans (11 px text: about 6 px a character), and at least.
+const CHARS_PER_LANE: f64 = LANE_WIDTH / 6.0;
+const MIN_LABEL_CHARS: usize = 24;
 
 /// A vertical lane: who or what, where, and while it was in use.
 #[derive(Clone, Debug, PartialEq)]
@@ -95,7 +97,7 @@ pub fn layout(connections: &[Connection]) -> Layout {
                 from: if sent { client } else { server },
                 to: if sent { server } else { client },
                 bridge: bridge.map(x),
-                label: shorten(&line.exported_text()),
+                label: shorten(&line.exported_text(), label_chars(client, server)),
                 time: format!("{}.{:03}", at_ms / 1000, at_ms % 1000),
                 sent,
             }
@@ -122,11 +124,16 @@ pub fn layout(connections: &[Connection]) -> Layout {
     Layout { lanes, arrows, width: TIME_WIDTH + LANE_WIDTH * names.len() as f64, height, skipped }
 }
 
-fn shorten(line: &str) -> String {
-    if line.chars().count() <= LABEL_CHARS {
+/// How many characters fit on an arrow between these two lanes: a long arrow shows more of its line.
+fn label_chars(from: f64, to: f64) -> usize {
+    (((to - from).abs() / LANE_WIDTH) * CHARS_PER_LANE).max(MIN_LABEL_CHARS as f64) as usize
+}
+
+fn shorten(line: &str, chars: usize) -> String {
+    if line.chars().count() <= chars {
         return line.to_owned();
     }
-    let cut: String = line.chars().take(LABEL_CHARS - 1).collect();
+    let cut: String = line.chars().take(chars - 1).collect();
     format!("{cut}…")
 }
 
@@ -220,7 +227,12 @@ mod tests {
         let sb = &l.lanes[3];
         assert!(sb.top > l.lanes[2].top && sb.bottom < l.height && sb.closed && !l.lanes[2].closed);
         assert!(l.arrows.windows(2).all(|w| w[0].y < w[1].y));
-        assert_eq!(l.arrows[0].label, "USR 4 MD5 S <md5 response hidden>".chars().take(29).collect::<String>() + "…");
+        // The arrow spans two lanes (past the bridge's): its label has room for the whole line.
+        assert_eq!(l.arrows[0].label, "USR 4 MD5 S <md5 response hidden>");
+        assert_eq!(
+            shorten("CVR 145 0x0409 win 4.0 i386 MSMSGS 1.0.0863", label_chars(0.0, LANE_WIDTH)).chars().count(),
+            28
+        );
     }
 
     #[test]
