@@ -12,36 +12,74 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// chromedriver on a free port, killed on drop.
+/// Which browser a driver drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Chromium,
+    Firefox,
+}
+
+/// chromedriver or geckodriver on a free port, killed on drop.
 #[derive(Debug)]
 pub struct Driver {
     child: Child,
     port: u16,
+    kind: Kind,
 }
 
 impl Driver {
+    /// chromedriver: any number of Chromium sessions.
     pub async fn start() -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        Driver::launch(Kind::Chromium, &binary).await
+    }
+
+    /// geckodriver: one Firefox session (start one driver per browser).
+    pub async fn firefox() -> Driver {
+        let binary = std::env::var("GECKODRIVER").expect("run through `cargo xtask test`, which sets GECKODRIVER");
+        Driver::launch(Kind::Firefox, &binary).await
+    }
+
+    async fn launch(kind: Kind, binary: &str) -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(binary)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("chromedriver (cargo xtask setup installs it)");
+            .unwrap_or_else(|e| panic!("{binary}: {e} (cargo xtask setup installs it)"));
         // Owned from here on: dropped (killed) on every path.
-        let driver = Driver { child, port };
+        let driver = Driver { child, port, kind };
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
                 return driver;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("chromedriver did not start");
+        panic!("{binary} did not start");
     }
 
     pub async fn browser(&self) -> Client {
-        self.browser_with(|_| {}).await
+        match self.kind {
+            Kind::Chromium => self.browser_with(|_| {}).await,
+            Kind::Firefox => self.firefox_browser().await,
+        }
+    }
+
+    /// A headless Firefox ESR session, the window at the size Chromium's get.
+    async fn firefox_browser(&self) -> Client {
+        let path = std::env::var("FIREFOX_CAPABILITIES")
+            .expect("run through `cargo xtask test`, which sets FIREFOX_CAPABILITIES");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let mut caps: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+        caps.insert("browserName".into(), "firefox".into());
+        let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a Firefox session");
+        browser.set_window_size(WINDOW.0 as u32, WINDOW.1 as u32).await.unwrap();
+        browser
     }
 
     /// A browser whose downloads go to `dir`.
@@ -66,7 +104,7 @@ impl Driver {
         caps.insert("browserName".into(), "chrome".into());
         if let Some(options) = caps.get_mut("goog:chromeOptions").and_then(|o| o.as_object_mut()) {
             if let Some(args) = options.get_mut("args").and_then(|a| a.as_array_mut()) {
-                args.push("--window-size=1366,768".into());
+                args.push(format!("--window-size={},{}", WINDOW.0, WINDOW.1).into());
             }
             tweak(options);
         }
@@ -101,6 +139,9 @@ pub async fn shot(browser: &Client, name: &str) {
     let png = browser.screenshot().await.unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
+
+/// The browsers' window: a common laptop screen.
+pub const WINDOW: (u64, u64) = (1366, 768);
 
 /// A phone-sized window: every photographed state is also checked at this size.
 pub const PHONE: (u64, u64) = (390, 844);
@@ -161,10 +202,17 @@ pub async fn wait_gone(browser: &Client, css: &str) {
     panic!("{css:?} is still there");
 }
 
+/// Types `text` into the field matching `css`; a newline is the Enter key (WebDriver's U+E007: Firefox
+/// types "\n" as a character).
 pub async fn type_into(browser: &Client, css: &str, text: &str) {
     let field = browser.find(Locator::Css(css)).await.unwrap();
     field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
+    field.send_keys(&enter(text)).await.unwrap();
+}
+
+/// `text` with each newline as WebDriver's Enter key.
+pub fn enter(text: &str) -> String {
+    text.replace('\n', "\u{E007}")
 }
 
 /// Fills the sign-in form and submits it with Enter, as a person would.

@@ -95,6 +95,11 @@ async fn a_lost_connection_signs_in_again_by_itself_in_the_same_state() {
     wait_text(&alice, ".reconnecting", "The connection to the server was lost.").await;
     wait_text(&alice, ".reconnecting .countdown", "Signing in again in").await;
     shot(&alice, "09-reconnecting").await;
+    // "Try now" does not wait for the countdown: before the fourth attempt the page waits 4 to 8 s, but the
+    // next attempt starts (and fails, for now) as soon as the button is pressed.
+    wait_text_for(&alice, ".reconnecting .countdown", "(attempt 4)", std::time::Duration::from_secs(15)).await;
+    click(&alice, ".reconnecting button.try-now").await;
+    wait_text_for(&alice, ".reconnecting .countdown", "(attempt 5)", std::time::Duration::from_millis(1500)).await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let (again, _data) = start_bridge_with(|c| c.listen = addr).await;
     wait_text_for(&alice, "main .notice", "you are signed in again", std::time::Duration::from_secs(40)).await;

@@ -107,10 +107,14 @@ pub fn test() -> Result {
     build(&tools)?;
     size_budget()?;
 
-    step("end-to-end tests in headless chromium (screenshots in target/e2e-screenshots/)");
+    step(
+        "end-to-end tests in headless Chromium, and their sign-in and chat in Firefox (screenshots in target/e2e-screenshots/)",
+    );
     run(cmd("cargo", &["test", "--locked", "-p", "e2e", "--", "--nocapture"])
         .env("CHROMEDRIVER", &tools.chromedriver)
-        .env("WEBDRIVER_CAPABILITIES", Browser::Chromium.capabilities_file()?))?;
+        .env("WEBDRIVER_CAPABILITIES", Browser::Chromium.capabilities_file()?)
+        .env("GECKODRIVER", &tools.geckodriver)
+        .env("FIREFOX_CAPABILITIES", Browser::Firefox.capabilities_file()?))?;
     eprintln!("\nall checks passed");
     Ok(())
 }
