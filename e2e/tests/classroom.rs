@@ -115,6 +115,7 @@ async fn a_person_alone_learns_the_protocol() {
     me.find(Locator::XPath(usr)).await.unwrap().click().await.unwrap();
     wait_text(&me, "table.fields caption", "USR 4 OK").await;
     wait_text(&me, "table.fields", "Friendly name").await;
+    me.execute("document.querySelector('table.fields').scrollIntoView({ block: 'end' });", vec![]).await.unwrap();
     shot(&me, "24b-field-table").await;
     click(&me, "#view-diagram").await;
     press(&me, "diagram", "Save as SVG").await;
