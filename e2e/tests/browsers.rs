@@ -65,6 +65,9 @@ async fn two_people_sign_in_see_each_other_and_sign_out() {
     wait_text(&alice, ".sign-in .notice[role=alert]", "Wrong e-mail address or password.").await;
     assert_eq!(field_value(&alice, "#password").await, "");
     assert_eq!(field_value(&alice, "#email").await, "alice@hotmail.com");
+    // The failure did not tick "Remember my e-mail address": only the person does.
+    let remember = alice.find(Locator::Css("#remember")).await.unwrap();
+    assert_eq!(remember.prop("checked").await.unwrap().as_deref(), Some("false"));
     shot(&alice, "07-wrong-password").await;
 
     // The same page on a phone-sized screen.

@@ -50,8 +50,16 @@ async fn two_and_three_way_chats_typing_leaving_and_the_console() {
     let (rng, ans) = (log.find("RNG").expect("the invitation"), log.find("ANS 1").expect("the answer"));
     assert!(rng < ans, "the NS's RNG comes before the SB's ANS: {log}");
 
-    // Carol leaves; the others see it.
+    // The raw console starts on the notification server, not on the chat.
+    wait_text(&carol, "#console-target option:checked", "Notification server").await;
+
+    // Bob types; Carol leaves: for her the chat is over, read-only, no one here or typing.
+    type_into(&bob, "#chat-input-1", "and one more thing").await;
+    wait_text(&carol, ".chat .typing", "Bob is typing").await;
     click(&carol, ".chat button.leave").await;
+    wait_text(&carol, ".chat .participants", "This conversation has ended").await;
+    wait_gone(&carol, ".chat .typing:not(:empty)").await;
+    wait_gone(&carol, "#chat-input-1").await;
     wait_text(&alice, MESSAGES, "Carol ☕ left the conversation.").await;
     wait_text(&bob, MESSAGES, "Carol ☕ left the conversation.").await;
 
@@ -117,13 +125,14 @@ async fn a_chat_started_and_answered_from_the_keyboard_follows_new_messages() {
     // box, so typing and Enter send, with no Tab-hunting.
     let chat = alice.find(Locator::Css("button[aria-label='Chat with Bob']")).await.unwrap();
     chat.send_keys("\u{E007}").await.unwrap();
-    wait_text(&alice, ".chat .participants", "In this conversation").await;
+    // She types at once, maybe before Bob has joined: the message waits for him rather than being lost.
+    wait_text(&alice, ".chat", "Message").await;
     assert_eq!(focused(&alice).await, "chat-input-1");
-    alice.active_element().await.unwrap().send_keys("Hello from the keyboard\n").await.unwrap();
+    alice.active_element().await.unwrap().send_keys(&enter("Hello from the keyboard\n")).await.unwrap();
     wait_text(&bob, MESSAGES, "Alice says:Hello from the keyboard").await;
     // Bob was doing nothing else: the invitation's message box has his keyboard, and he answers.
     assert_eq!(focused(&bob).await, "chat-input-1");
-    bob.active_element().await.unwrap().send_keys("Hi Alice\n").await.unwrap();
+    bob.active_element().await.unwrap().send_keys(&enter("Hi Alice\n")).await.unwrap();
     wait_text(&alice, MESSAGES, "Bob says:Hi Alice").await;
 
     // A long conversation: Alice's list stays at the newest message.

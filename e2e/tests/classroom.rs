@@ -78,6 +78,12 @@ async fn a_person_alone_learns_the_protocol() {
     shot(&me, "23-group-chat").await;
     wait_text_for(&me, MESSAGES, "left the conversation", Duration::from_secs(15)).await;
     wait_text(&me, ".chat .participants", "In this conversation: Host").await;
+    // The chat tabs follow the ARIA tabs pattern: Left and End move to (and open) the other one.
+    me.find(Locator::Css("#chat-tab-2")).await.unwrap().send_keys("\u{E012}").await.unwrap();
+    wait_text(&me, "#chat-tab-1[aria-selected=true]", "Echo").await;
+    assert_eq!(focused_id(&me).await, "chat-tab-1");
+    me.find(Locator::Css("#chat-tab-1")).await.unwrap().send_keys("\u{E010}").await.unwrap();
+    wait_text(&me, "#chat-tab-2[aria-selected=true]", "Host").await;
 
     // The sequence diagram: lanes, arrows, and any arrow explained.
     click(&me, "#view-diagram").await;
@@ -132,6 +138,7 @@ async fn a_person_alone_learns_the_protocol() {
     // Signed out, the transcript replays without any server.
     click(&me, "button.sign-out").await;
     wait_text(&me, "#sign-in-title", "Sign in").await;
+    wait_text(&me, "#lesson option:checked", "MSN Messenger 1.0 signs in and out").await;
     bridge.shutdown().await;
     let file = me.find(Locator::Css("#transcript-file")).await.unwrap();
     file.send_keys(transcript.to_str().unwrap()).await.unwrap();
