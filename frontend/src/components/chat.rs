@@ -49,37 +49,6 @@ pub struct Props {
     pub on_action: Callback<ChatAction>,
 }
 
-fn time(base: f64, at_ms: u32) -> String {
-    let date = js_sys::Date::new(&(base + f64::from(at_ms)).into());
-    format!("{:02}:{:02}:{:02}", date.get_hours(), date.get_minutes(), date.get_seconds())
-}
-
-fn line(l: &ChatLine, base: f64) -> Html {
-    match l {
-        ChatLine::Message { at_ms, who, mine, text, font, undelivered, waiting, .. } => {
-            let style = font.as_ref().map(|f| f.css()).unwrap_or_default();
-            let classes = classes!(
-                "message",
-                mine.then_some("mine"),
-                undelivered.then_some("undelivered"),
-                waiting.then_some("waiting")
-            );
-            html! {
-                <li class={classes}>
-                    <span class="time">{ time(base, *at_ms) }</span>
-                    <span class="who">{ format!("{who} says:") }</span>
-                    <span class="text" {style}>{ text }</span>
-                    if *undelivered { <span class="nak">{ " — not delivered: nobody else is in the conversation" }</span> }
-                    if *waiting { <span class="held">{ " — waiting: sent once someone joins" }</span> }
-                </li>
-            }
-        }
-        ChatLine::Event { at_ms, text } => html! {
-            <li class="event"><span class="time">{ time(base, *at_ms) }</span>{ text }</li>
-        },
-    }
-}
-
 /// The tab the ARIA tabs pattern moves to from tab `index` on `key`: arrows wrap around, Home and End go
 /// to the first and last.
 pub fn tab_to(key: &str, index: usize, ids: &[u32]) -> Option<u32> {
@@ -108,93 +77,7 @@ pub fn tab_to(key: &str, index: usize, ids: &[u32]) -> Option<u32> {
 
 /// Puts the keyboard in chat `id`'s message box.
 pub fn focus_message_box(id: u32) {
-    focus(&format!("chat-input-{id}"));
-}
-
-#[derive(Properties, PartialEq, Debug)]
-struct MessagesProps {
-    id: u32,
-    lines: Vec<ChatLine>,
-    clock_base_ms: f64,
-}
-
-/// How near the end (in pixels) still counts as reading the newest messages.
-const AT_END_PX: i32 = 24;
-
-/// A conversation's messages: the list stays at the newest while they arrive, unless the person scrolled
-/// up to read; then a button says there are new ones and takes them down.
-#[function_component(Messages)]
-fn messages(props: &MessagesProps) -> Html {
-    let list = use_node_ref();
-    // Whether the person is at the end of the list (kept across renders, no redraw needed).
-    let following = use_mut_ref(|| true);
-    let unseen = use_state(|| false);
-    {
-        let (list, following, unseen) = (list.clone(), following.clone(), unseen.clone());
-        use_effect_with((props.id, props.lines.len()), move |_| {
-            if let Some(el) = list.cast::<web_sys::Element>() {
-                if *following.borrow() {
-                    el.set_scroll_top(el.scroll_height());
-                } else if !*unseen {
-                    unseen.set(true);
-                }
-            }
-        });
-    }
-    {
-        // Another conversation shown: start at its end.
-        let following = following.clone();
-        use_effect_with(props.id, move |_| *following.borrow_mut() = true);
-    }
-    let onscroll = {
-        let (list, following, unseen) = (list.clone(), following.clone(), unseen.clone());
-        Callback::from(move |_: Event| {
-            if let Some(el) = list.cast::<web_sys::Element>() {
-                let at_end = el.scroll_top() + el.client_height() >= el.scroll_height() - AT_END_PX;
-                *following.borrow_mut() = at_end;
-                if at_end && *unseen {
-                    unseen.set(false);
-                }
-            }
-        })
-    };
-    let to_end = {
-        let (list, following, unseen) = (list.clone(), following, unseen.clone());
-        Callback::from(move |_: MouseEvent| {
-            if let Some(el) = list.cast::<web_sys::Element>() {
-                el.set_scroll_top(el.scroll_height());
-            }
-            *following.borrow_mut() = true;
-            unseen.set(false);
-        })
-    };
-    html! {
-        <div class="message-list">
-            <ol class="messages" ref={list} {onscroll} aria-live="polite" tabindex="0" aria-label="Messages">
-                { for props.lines.iter().map(|l| line(l, props.clock_base_ms)) }
-            </ol>
-            if *unseen {
-                <button type="button" class="new-messages" onclick={to_end}>{ "New messages ↓" }</button>
-            }
-        </div>
-    }
-}
-
-/// Moves keyboard focus to the element with this id, if it exists.
-pub fn focus(id: &str) {
-    use wasm_bindgen::JsCast;
-    let Some(element) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(id)) else {
-        return;
-    };
-    // HTML elements and SVG ones (the diagram's arrows) each have their own focus().
-    match element.dyn_into::<web_sys::HtmlElement>() {
-        Ok(html) => drop(html.focus()),
-        Err(other) => {
-            if let Ok(svg) = other.dyn_into::<web_sys::SvgElement>() {
-                let _ = svg.focus();
-            }
-        }
-    }
+    crate::components::focus::focus(&format!("chat-input-{id}"));
 }
 
 #[function_component(Chats)]
@@ -225,7 +108,7 @@ pub fn chats(props: &Props) -> Html {
             Callback::from(move |e: KeyboardEvent| {
                 if let Some(id) = tab_to(&e.key(), index, &ids) {
                     e.prevent_default();
-                    focus(&format!("chat-tab-{id}"));
+                    crate::components::focus::focus(&format!("chat-tab-{id}"));
                     on_action.emit(ChatAction::Select(id));
                 }
             })
@@ -249,7 +132,7 @@ pub fn chats(props: &Props) -> Html {
                 <p class="participants">
                     { &c.presence }
                 </p>
-                <Messages id={id} lines={c.lines.clone()} clock_base_ms={props.clock_base_ms} />
+                <crate::components::messages::Messages id={id} lines={c.lines.clone()} clock_base_ms={props.clock_base_ms} />
                 <p class="typing" aria-live="polite">
                     { match c.typing.len() {
                         0 => String::new(),

@@ -54,7 +54,7 @@ fn arrow_view(a: &Arrow, i: usize, focusable: bool, selected: bool, select: &dyn
         };
         e.prevent_default();
         go.emit(());
-        crate::components::chat::focus(&format!("arrow-{to}"));
+        crate::components::focus::focus(&format!("arrow-{to}"));
     });
     html! {
         <g {class} id={format!("arrow-{i}")} role="button" tabindex={if focusable { "0" } else { "-1" }}

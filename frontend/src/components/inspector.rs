@@ -202,9 +202,6 @@ struct FollowProps {
     all: bool,
 }
 
-/// How near the end (in pixels) still counts as following.
-const AT_END_PX: i32 = 24;
-
 /// The log, scrolled to its newest line as lines arrive while "Follow new lines" is on (the default);
 /// scrolling up to read turns it off, as a packet list does.
 #[function_component(Follow)]
@@ -215,7 +212,7 @@ fn follow(props: &FollowProps) -> Html {
         let (list, following) = (list.clone(), *following);
         use_effect(move || {
             if let Some(el) = list.cast::<web_sys::Element>().filter(|_| following) {
-                el.set_scroll_top(el.scroll_height());
+                crate::components::scroll::to_end(&el);
             }
         });
     }
@@ -223,7 +220,7 @@ fn follow(props: &FollowProps) -> Html {
         let (list, following) = (list.clone(), following.clone());
         Callback::from(move |_: Event| {
             if let Some(el) = list.cast::<web_sys::Element>() {
-                let at_end = el.scroll_top() + el.client_height() >= el.scroll_height() - AT_END_PX;
+                let at_end = crate::components::scroll::at_end(&el);
                 if at_end != *following {
                     following.set(at_end);
                 }
