@@ -27,7 +27,7 @@ pub fn fields(conn: Conn, direction: Direction, line: &str) -> Vec<Field> {
         (Conn::Switchboard, Direction::Sent) => sb::ClientCommand::parse(&frame).map(drop),
         (Conn::Switchboard, Direction::Received) => sb::ServerCommand::parse(&frame).map(drop),
     };
-    let tokens: Vec<&str> = line.split(' ').collect();
+    let tokens: Vec<&str> = frame.tokens().collect();
     let command = tokens[0];
     if let Err(e) = understood {
         return vec![field("Line", line, format!("Not understood: {e}."))];

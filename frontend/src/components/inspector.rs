@@ -95,46 +95,13 @@ fn line_view(l: &LogLine, conn: Option<&str>, selected: bool, onclick: Callback<
 
 #[function_component(Inspector)]
 pub fn inspector(props: &Props) -> Html {
-    let filter = use_state(String::new);
     let copied = use_state(|| false);
-    // One connection's lines, or (None, the default) all of them.
-    let chosen = use_state(|| None::<usize>);
     let view = use_state(|| View::Lines);
+    // Kept here, so that they survive a look at the diagram: the filter, the connection (None: all).
+    let filter = use_state(String::new);
+    let chosen = use_state(|| None::<usize>);
     // The line picked in either view, (connection, index), with the number of diagram arrows then.
     let selection = use_state(|| None::<((usize, usize), usize)>);
-    let index = (*chosen).filter(|i| *i < props.connections.len());
-    let names = short_names(&props.connections);
-    let on_choose = {
-        let chosen = chosen.clone();
-        Callback::from(move |e: Event| {
-            let value = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
-            chosen.set(value.parse().ok());
-        })
-    };
-    let oninput = {
-        let filter = filter.clone();
-        Callback::from(move |e: InputEvent| filter.set(e.target_unchecked_into::<HtmlInputElement>().value()))
-    };
-    let needle = filter.to_lowercase();
-    let lines: Vec<(usize, usize, &LogLine)> = match index {
-        Some(i) => props.connections[i].log.iter().enumerate().map(|(n, l)| (i, n, l)).collect(),
-        None => all_lines(&props.connections),
-    };
-    let picked = selection.map(|(line, _)| line);
-    let shown = lines.into_iter().filter(|(_, _, l)| {
-        needle.is_empty() || l.text.to_lowercase().contains(&needle) || l.note.to_lowercase().contains(&needle)
-    });
-    let shown: Vec<Html> = shown
-        .map(|(i, n, l)| {
-            let selection = selection.clone();
-            let onclick = Callback::from(move |_: MouseEvent| selection.set(Some(((i, n), 0))));
-            line_view(l, index.is_none().then(|| names[i].as_str()), picked == Some((i, n)), onclick)
-        })
-        .collect();
-    let table = picked.and_then(|(i, n)| Some((props.connections.get(i)?, n))).and_then(|(c, n)| {
-        let line = c.log.get(n)?;
-        Some(field_table(c, line))
-    });
     let on_copy = {
         let (connections, copied) = (props.connections.clone(), copied.clone());
         Callback::from(move |_: MouseEvent| {
@@ -160,6 +127,7 @@ pub fn inspector(props: &Props) -> Html {
             </label>
         }
     };
+    let connections = props.connections.clone();
     html! {
         <aside class="inspector" aria-labelledby="inspector-title">
             <h2 id="inspector-title">{ "Protocol inspector" }</h2>
@@ -173,25 +141,77 @@ pub fn inspector(props: &Props) -> Html {
                 <button type="button" onclick={on_download}>{ "Download" }</button>
             </div>
             if *view == View::Diagram {
-                <Diagram connections={props.connections.clone()} follow={props.replaying} selection={selection.clone()} />
+                <Diagram {connections} follow={props.replaying} {selection} />
             } else {
-                <div class="tools">
-                    <label for="inspector-connection">{ "Connection" }</label>
-                    <select id="inspector-connection" onchange={on_choose}>
-                        <option value="all" selected={index.is_none()}>{ "All connections" }</option>
-                        { for props.connections.iter().enumerate().map(|(i, c)| html! {
-                            <option value={i.to_string()} selected={index == Some(i)}>{ c.label() }</option>
-                        }) }
-                    </select>
-                    <label for="inspector-filter">{ "Filter" }</label>
-                    <input id="inspector-filter" type="search" value={(*filter).clone()} {oninput} />
-                </div>
-                <Follow lines={shown} all={index.is_none()} />
-                if let Some(table) = table { { table } } else {
-                    <p class="hint fields-hint">{ "Press a line to see its fields: each one's name, bytes and meaning." }</p>
-                }
+                <Lines {connections} {filter} {chosen} {selection} />
             }
         </aside>
+    }
+}
+
+#[derive(Properties, PartialEq, Debug)]
+struct LinesProps {
+    connections: Vec<Connection>,
+    filter: UseStateHandle<String>,
+    chosen: UseStateHandle<Option<usize>>,
+    selection: UseStateHandle<Option<((usize, usize), usize)>>,
+}
+
+/// The lines view: every connection's lines (or one's), filtered, each pressable for its field table.
+#[function_component(Lines)]
+fn lines_view(props: &LinesProps) -> Html {
+    let LinesProps { connections, filter, chosen, selection } = props;
+    let index = (**chosen).filter(|i| *i < connections.len());
+    let names = short_names(connections);
+    let on_choose = {
+        let chosen = chosen.clone();
+        Callback::from(move |e: Event| {
+            let value = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
+            chosen.set(value.parse().ok());
+        })
+    };
+    let oninput = {
+        let filter = filter.clone();
+        Callback::from(move |e: InputEvent| filter.set(e.target_unchecked_into::<HtmlInputElement>().value()))
+    };
+    let needle = filter.to_lowercase();
+    let lines: Vec<(usize, usize, &LogLine)> = match index {
+        Some(i) => connections[i].log.iter().enumerate().map(|(n, l)| (i, n, l)).collect(),
+        None => all_lines(connections),
+    };
+    let picked = selection.map(|(line, _)| line);
+    let shown = lines.into_iter().filter(|(_, _, l)| {
+        needle.is_empty() || l.text.to_lowercase().contains(&needle) || l.note.to_lowercase().contains(&needle)
+    });
+    let shown: Vec<Html> = shown
+        .map(|(i, n, l)| {
+            let selection = selection.clone();
+            let onclick = Callback::from(move |_: MouseEvent| selection.set(Some(((i, n), 0))));
+            line_view(l, index.is_none().then(|| names[i].as_str()), picked == Some((i, n)), onclick)
+        })
+        .collect();
+    let table = picked.and_then(|(i, n)| {
+        let c = connections.get(i)?;
+        Some(field_table(c, c.log.get(n)?))
+    });
+    html! {
+        <>
+            <div class="tools">
+                <label for="inspector-connection">{ "Connection" }</label>
+                <select id="inspector-connection" onchange={on_choose}>
+                    <option value="all" selected={index.is_none()}>{ "All connections" }</option>
+                    { for connections.iter().enumerate().map(|(i, c)| html! {
+                        <option value={i.to_string()} selected={index == Some(i)}>{ c.label() }</option>
+                    }) }
+                </select>
+                <label for="inspector-filter">{ "Filter" }</label>
+                <input id="inspector-filter" type="search" value={(**filter).clone()} {oninput} />
+            </div>
+            <Follow lines={shown} all={index.is_none()} />
+            if let Some(table) = table { { table } } else {
+                <p class="hint fields-hint">{ "Press a line to see its fields: each one's name, bytes and meaning." }</p>
+            }
+        </>
     }
 }
 
