@@ -121,7 +121,9 @@ impl World {
     }
 }
 
-/// Runs every robot until the task is dropped; each signs in again (after a pause) if its session ends.
+/// Runs every robot until the task is dropped; each signs in again if its session ends: after a second
+/// when it had signed in (someone pushing it out must not keep it out longer each time), after twice the
+/// last pause, up to 30 s, when it could not.
 pub async fn run(ns: String, robots: Vec<Robot>, manners: Manners) {
     let world = Arc::new(World { ns, robots, manners });
     let mut tasks = tokio::task::JoinSet::new();
@@ -129,14 +131,15 @@ pub async fn run(ns: String, robots: Vec<Robot>, manners: Manners) {
         let world = Arc::clone(&world);
         tasks.spawn(async move {
             let robot = &world.robots[index];
-            let mut pause = Duration::from_secs(1);
+            let first = Duration::from_secs(1);
+            let mut pause = first;
             loop {
-                match live(&world, robot).await {
-                    Ok(()) => pause = Duration::from_secs(1),
-                    Err(e) => tracing::warn!(robot = %robot.handle, error = %e, "robot signed out"),
+                let mut signed_in = false;
+                if let Err(e) = live(&world, robot, &mut signed_in).await {
+                    tracing::warn!(robot = %robot.handle, error = %e, "robot signed out");
                 }
+                pause = if signed_in { first } else { (pause * 2).min(Duration::from_secs(30)) };
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(30));
             }
         });
     }
@@ -154,9 +157,9 @@ fn robot_version() -> ClientVersion {
     }
 }
 
-/// One robot's notification-server session: sign in, go online, answer invitations, and (the mood
-/// robot) change now and then.
-async fn live(world: &Arc<World>, robot: &Robot) -> Result<(), RobotError> {
+/// One robot's notification-server session: sign in (saying so in `signed_in`), go online, answer
+/// invitations, and (the mood robot) change now and then.
+async fn live(world: &Arc<World>, robot: &Robot, signed_in: &mut bool) -> Result<(), RobotError> {
     let mut wire = Wire::connect(&world.ns).await?;
     let config = NsConfig {
         handle: robot.handle.clone(),
@@ -180,6 +183,7 @@ async fn live(world: &Arc<World>, robot: &Robot) -> Result<(), RobotError> {
                     tokio::spawn(chat(Arc::clone(world), robot.clone(), address, join));
                 }
                 NsEvent::SwitchboardReady { .. } => {}
+                NsEvent::SignedIn { .. } => *signed_in = true,
                 NsEvent::SignedOut(reason) => return Err(RobotError::SignedOut(reason)),
                 _ => {}
             }

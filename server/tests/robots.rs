@@ -117,3 +117,15 @@ async fn the_host_robot_brings_a_friend_who_talks_and_leaves() {
     until(&mut sb, |f| f.line() == "BYE chatty@hotmail.com").await;
     until(&mut sb, |f| text(f).is_some_and(|t| t.starts_with("They left"))).await;
 }
+
+#[tokio::test]
+async fn a_robot_pushed_out_signs_in_again_promptly_every_time() {
+    let server = demo().await;
+    // Someone signs in as Echo five times; each time the robot is back (and pushes them out) within the
+    // client's 5 s wait: its pause after a good session does not double (1, 2, 4, 8, 16 s before).
+    for round in 1..=5 {
+        let mut intruder = Client::sign_in(server.ns(), "echo@hotmail.com", "echo-robot", "Echo%20%F0%9F%A4%96").await;
+        let pushed_out = intruder.recv().await.map(|f| f.line().to_owned());
+        assert_eq!(pushed_out.as_deref(), Some("OUT OTH"), "round {round}");
+    }
+}
