@@ -23,6 +23,8 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::task::JoinHandle;
 
+use msnp_server::robots::Robot;
+
 use crate::config::{Config, Upstream};
 use crate::state::State;
 
@@ -38,6 +40,8 @@ pub enum Error {
     Tls(String),
     #[error("embedded server's demo accounts: {0}")]
     Import(#[from] msnp_server::accounts::ImportError),
+    #[error("embedded server's robots: {0}")]
+    Robots(#[from] msnp_server::robots::SecureError),
     #[error("sharing announcements: {0}")]
     Share(#[from] msnp_server::bus::BusError),
 }
@@ -84,15 +88,20 @@ impl Running {
     }
 }
 
-/// Starts the embedded server in `data_dir` (importing the demo accounts into a new database).
-async fn embedded_server(config: &Config) -> Result<msnp_server::Running, Error> {
+/// Starts the embedded server in `data_dir` (importing the demo accounts into a new database), with the
+/// robots it has: their passwords come from a key in `data_dir`, not from the published accounts file.
+async fn embedded_server(config: &Config) -> Result<(msnp_server::Running, Vec<Robot>), Error> {
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).map_err(|source| Error::DataDir { dir: dir.display().to_string(), source })?;
     let db = dir.join("msnp.db");
-    if !db.exists() {
-        let mut store = msnp_server::open_store(&db, None)?;
+    let new = !db.exists();
+    let mut store = msnp_server::open_store(&db, None)?;
+    if new {
         msnp_server::accounts::import(&mut store, msnp_server::accounts::DEMO_ACCOUNTS)?;
     }
+    let robots = msnp_server::accounts::robots(msnp_server::accounts::DEMO_ACCOUNTS)?;
+    let robots = msnp_server::robots::secure(&mut store, &dir.join("robots.key"), robots)?;
+    drop(store);
     let mut serve = msnp_server::ServeConfig::new(db);
     serve.listen = config.ns_listen;
     serve.sb_listen = config.sb_listen;
@@ -102,16 +111,15 @@ async fn embedded_server(config: &Config) -> Result<msnp_server::Running, Error>
         "127.0.0.1/32".parse().expect("a network"),
         "::1/128".parse().expect("a network"),
     ]);
-    Ok(msnp_server::start(serve).await?)
+    Ok((msnp_server::start(serve).await?, robots))
 }
 
 /// Binds, starts the embedded server if needed, and serves.
 pub async fn start(config: Config) -> Result<Running, Error> {
     let (embedded, upstreams) = if config.upstreams.is_empty() {
-        let server = embedded_server(&config).await?;
+        let (server, robots) = embedded_server(&config).await?;
         let address = server.ns_addr.to_string();
         if config.robots {
-            let robots = msnp_server::accounts::robots(msnp_server::accounts::DEMO_ACCOUNTS)?;
             tokio::spawn(msnp_server::robots::run(address.clone(), robots, Default::default()));
         }
         (Some(server), vec![Upstream { name: "local".into(), address, proxy_protocol: true }])

@@ -35,11 +35,49 @@ pub enum Kind {
 }
 
 /// A robot's account.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Robot {
     pub handle: String,
     pub password: String,
     pub kind: Kind,
+}
+
+/// Without the password: debug output must not show it.
+impl std::fmt::Debug for Robot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Robot").field("handle", &self.handle).field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+/// Errors giving the robots passwords of their own.
+#[derive(Debug, Error)]
+pub enum SecureError {
+    #[error(transparent)]
+    Key(#[from] crate::secret::SecretError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The robots with passwords no one can read from the repository: each derived from a key kept in
+/// `key_file` beside the server's data (random, made at the first start, mode 0600), never printed. When
+/// the key is new, the accounts' passwords in `store` are changed to the derived ones (so an accounts file's
+/// published passwords stop working).
+pub fn secure(
+    store: &mut dyn crate::store::Admin,
+    key_file: &std::path::Path,
+    robots: Vec<Robot>,
+) -> Result<Vec<Robot>, SecureError> {
+    let (key, made) = crate::secret::load_or_create_key(key_file)?;
+    let key: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let mut secured = Vec::with_capacity(robots.len());
+    for robot in robots {
+        let password = msnp::auth::md5_response(&robot.handle.to_ascii_lowercase(), &key);
+        if made && store.exists(&robot.handle)? {
+            store.set_password(&robot.handle, &password)?;
+        }
+        secured.push(Robot { password, ..robot });
+    }
+    Ok(secured)
 }
 
 /// How robots behave toward people, each a command-line flag.

@@ -42,24 +42,7 @@ impl std::fmt::Debug for Secret {
 impl Secret {
     /// Loads the key from `path`, creating it (random, mode 0600) if it does not exist.
     pub fn load_or_create(path: &Path) -> Result<Secret, SecretError> {
-        let err = |source| SecretError::KeyFile { path: path.display().to_string(), source };
-        match std::fs::read(path) {
-            Ok(key) => {
-                let key: [u8; KEY_LEN] = key.try_into().map_err(|_| SecretError::BadKey(path.display().to_string()))?;
-                Ok(Secret::from_key(key))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = random_bytes::<KEY_LEN>()?;
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options.open(path).map_err(err)?;
-                file.write_all(&key).and_then(|()| file.sync_all()).map_err(err)?;
-                Ok(Secret::from_key(key))
-            }
-            Err(e) => Err(err(e)),
-        }
+        Ok(Secret::from_key(load_or_create_key(path)?.0))
     }
 
     pub fn from_key(key: [u8; KEY_LEN]) -> Secret {
@@ -84,6 +67,29 @@ impl Secret {
         }
         let (nonce, body) = sealed.split_at(NONCE_LEN);
         self.cipher.decrypt(Nonce::from_slice(nonce), body).map_err(|_| SecretError::Undecryptable)
+    }
+}
+
+/// A 32-byte key kept in the file at `path`, and whether it was made just now: read, or made (random, mode
+/// 0600) if the file does not exist.
+pub fn load_or_create_key(path: &Path) -> Result<([u8; KEY_LEN], bool), SecretError> {
+    let err = |source| SecretError::KeyFile { path: path.display().to_string(), source };
+    match std::fs::read(path) {
+        Ok(key) => {
+            let key: [u8; KEY_LEN] = key.try_into().map_err(|_| SecretError::BadKey(path.display().to_string()))?;
+            Ok((key, false))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = random_bytes::<KEY_LEN>()?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(path).map_err(err)?;
+            file.write_all(&key).and_then(|()| file.sync_all()).map_err(err)?;
+            Ok((key, true))
+        }
+        Err(e) => Err(err(e)),
     }
 }
 
