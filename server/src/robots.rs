@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use msnp::client::{NsClient, NsConfig, NsEvent, SbClient, SbConfig, SbEvent, SbJoin};
+use msnp::client::{NsClient, NsConfig, NsEvent, SbClient, SbConfig, SbEvent, SbJoin, SbPhase};
 use msnp::message::{Content, Message};
 use msnp::ns::ClientVersion;
 use msnp::{AckMode, Decoder, Frame, Limits, State};
@@ -211,14 +211,18 @@ async fn live(world: &Arc<World>, robot: &Robot, signed_in: &mut bool) -> Result
     let mut ns = NsClient::new(config);
     ns.connect(Duration::ZERO);
     let mut tick = tokio::time::interval(world.manners.mood_every);
+    let seats = Seats::default();
     let mut moods = State::SETTABLE.iter().filter(|s| **s != State::Hidden).cycle();
     loop {
         wire.send(std::iter::from_fn(|| ns.poll_transmit())).await?;
         while let Some(event) = ns.poll_event() {
             match event {
                 NsEvent::Invited { address, cookie, session_id, .. } => {
-                    let join = SbJoin::Callee { cookie, session_id };
-                    tokio::spawn(chat(Arc::clone(world), robot.clone(), address, join));
+                    // Once per session: being rung again for a session it is in is not joining it twice.
+                    if let Some(seat) = seats.take(&session_id) {
+                        let join = SbJoin::Callee { cookie, session_id };
+                        tokio::spawn(chat(Arc::clone(world), robot.clone(), address, join, seat));
+                    }
                 }
                 NsEvent::SwitchboardReady { .. } => {}
                 NsEvent::SignedIn { .. } => *signed_in = true,
@@ -253,8 +257,32 @@ enum Say {
     Leave,
 }
 
+/// The switchboard sessions a robot is in.
+#[derive(Clone, Debug, Default)]
+struct Seats(Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+
+/// A robot's place in one session, given up when its chat ends.
+struct Seat {
+    seats: Seats,
+    session: String,
+}
+
+impl Seats {
+    /// A seat in `session`, unless the robot has one there already.
+    fn take(&self, session: &str) -> Option<Seat> {
+        let mut taken = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        taken.insert(session.to_owned()).then(|| Seat { seats: self.clone(), session: session.to_owned() })
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.seats.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.session);
+    }
+}
+
 /// One robot in one switchboard session.
-async fn chat(world: Arc<World>, robot: Robot, address: String, join: SbJoin) {
+async fn chat(world: Arc<World>, robot: Robot, address: String, join: SbJoin, _seat: Seat) {
     if let Err(e) = converse(&world, &robot, &address, join).await {
         tracing::debug!(robot = %robot.handle, error = %e, "robot's chat ended");
     }
@@ -295,6 +323,11 @@ async fn converse(world: &World, robot: &Robot, address: &str, join: SbJoin) -> 
                 }
                 _ => {}
             }
+        }
+        // Robots talk to people: with none left in the chat, a robot leaves it (and is free for others).
+        if sb.phase() == SbPhase::Joined && !sb.participants().iter().any(|p| !world.is_robot(&p.handle)) {
+            sb.leave();
+            continue;
         }
         let next = plan.front().map(|l| l.at);
         tokio::select! {

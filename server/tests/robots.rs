@@ -129,3 +129,44 @@ async fn a_robot_pushed_out_signs_in_again_promptly_every_time() {
         assert_eq!(pushed_out.as_deref(), Some("OUT OTH"), "round {round}");
     }
 }
+
+/// Every frame `c` receives until it has been quiet for `quiet`.
+async fn all_until_quiet(c: &mut Client, quiet: Duration) -> Vec<String> {
+    let mut lines = Vec::new();
+    while let Ok(Some(frame)) = tokio::time::timeout(quiet, c.recv()).await {
+        lines.push(frame.line().to_owned());
+    }
+    lines
+}
+
+#[tokio::test]
+async fn a_robot_called_again_and_again_joins_once_and_leaves_when_no_person_is_left() {
+    let server = demo().await;
+    let mut alice = Client::online(server.ns(), "alice@hotmail.com", "alice", "Alice", 5).await;
+    // Echo is online and answers: a first chat shows it.
+    drop(chat_with(&server, &mut alice, "echo@hotmail.com").await);
+    // A new chat, and ten calls to Echo at once, before it can answer the first: each rings it again
+    // (MSNP2.md 8.3), but it joins once.
+    alice.send("XFR 30 SB").await;
+    let xfr = until(&mut alice, |f| f.line().starts_with("XFR 30 SB ")).await;
+    let cookie = xfr.line().rsplit(' ').next().unwrap().to_owned();
+    let mut sb = Client::connect(server.sb()).await;
+    sb.ask(&format!("USR 1 alice@hotmail.com {cookie}"), "USR 1 OK alice@hotmail.com Alice").await;
+    for trid in 2..12 {
+        sb.send(&format!("CAL {trid} echo@hotmail.com")).await;
+    }
+    let lines = all_until_quiet(&mut sb, Duration::from_secs(2)).await;
+    let joins = lines.iter().filter(|l| l.starts_with("JOI echo@hotmail.com")).count();
+    assert_eq!(joins, 1, "{lines:?}");
+
+    // Alice leaves: Echo, alone with no person, leaves too (its connection closes).
+    let with_chat = server.open_connections();
+    sb.send("OUT").await;
+    for _ in 0..100 {
+        if server.open_connections() <= with_chat - 2 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("Echo stayed alone in the chat: {} connections open, {with_chat} before", server.open_connections());
+}
