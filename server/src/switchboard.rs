@@ -325,6 +325,20 @@ impl Switchboards {
         let (Some(session), Some(Cookie { identity: (handle, name), home, .. })) = (session, redeemed) else {
             return self.auth_failed(conn, trid);
         };
+        // Project rule (MSNP2.md is silent): one seat per handle, and the limit holds at joining too, since
+        // a callee rung again before answering holds more than one cookie.
+        let participants = &self.sessions[&session].participants;
+        let refusal = if participants.iter().any(|p| key(&p.handle) == key(&handle)) {
+            Some(ErrorCode::AlreadyThere)
+        } else if participants.len() >= self.config.max_participants {
+            Some(ErrorCode::SessionOverload)
+        } else {
+            None
+        };
+        if let Some(code) = refusal {
+            self.error(conn, code, trid);
+            return self.close(conn);
+        }
         let name = dir.name(&key(&handle)).unwrap_or(name);
         let others = self.sessions[&session].participants.clone();
         let total = others.len() as u32;

@@ -408,3 +408,34 @@ async fn switchboard_limits() {
     let _second = cookie(&server, &mut alice, 8).await;
     alice.ask("XFR 9 SB", "714 9").await;
 }
+
+/// Reads an `RNG` on `ns`, answers it on a new switchboard connection, and expects `code` and a close.
+async fn answer_refused(server: &TestServer, ns: &mut Client, handle: &str, code: u16) {
+    let rng = ns.expect_prefix("RNG ").await;
+    let tokens: Vec<&str> = rng.split(' ').collect();
+    let mut sb = Client::connect(server.sb()).await;
+    sb.send(&format!("ANS 1 {handle} {} {}", tokens[3], tokens[0])).await;
+    sb.expect(&format!("{code} 1")).await;
+    sb.expect_closed().await;
+}
+
+#[tokio::test]
+async fn a_handle_joins_a_session_once_and_the_participant_limit_holds_at_joining() {
+    let server = TestServer::start_with(ACCOUNTS, |c| c.sb.max_participants = 2).await;
+    let (mut alice, mut bob) = alice_and_bob(&server).await;
+    let mut erin = Client::online(server.ns(), "erin@hotmail.com", "erinpw", "Erin", 0).await;
+    let mut sb = start_chat(&server, &mut alice, 10, "alice@hotmail.com", "Alice").await;
+    // Bob is rung twice before he answers (a second CAL rings again, MSNP2.md 8.3), Erin once.
+    for (trid, callee) in [(2, "bob"), (3, "bob"), (4, "erin")] {
+        sb.send(&format!("CAL {trid} {callee}@hotmail.com")).await;
+        sb.expect_prefix(&format!("CAL {trid} RINGING ")).await;
+    }
+    // Bob answers the first ring and is in; answering the second too gets 215 (he is there already).
+    let _bob_sb =
+        answer(&server, &mut bob, "bob@hotmail.com", "alice@hotmail.com", &["IRO 1 1 1 alice@hotmail.com Alice"]).await;
+    sb.expect("JOI bob@hotmail.com Bob").await;
+    answer_refused(&server, &mut bob, "bob@hotmail.com", 215).await;
+    // Erin answers a full session (two of two): 712.
+    answer_refused(&server, &mut erin, "erin@hotmail.com", 712).await;
+    sb.expect_silence().await;
+}
