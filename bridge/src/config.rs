@@ -111,6 +111,9 @@ pub struct Limits {
     pub write_buffer: usize,
     /// How long an announced switchboard address and cookie may be used.
     pub announce_ttl: Duration,
+    /// WebSocket pings a browser may send per second (as many at once); past that its session is closed
+    /// with `1008`. A browser's pings are not activity: they keep no session from its idle timeout.
+    pub client_pings_per_second: f64,
 }
 
 impl Default for Limits {
@@ -125,6 +128,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             write_buffer: 256 * 1024,
             announce_ttl: Duration::from_secs(300),
+            client_pings_per_second: 2.0,
         }
     }
 }

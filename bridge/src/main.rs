@@ -98,6 +98,9 @@ struct Args {
     /// Seconds without hearing from the browser before its session is closed.
     #[arg(long, default_value_t = Limits::default().idle_timeout.as_secs())]
     idle_timeout: u64,
+    /// WebSocket pings a browser may send per second (as many at once); more close its session (1008).
+    #[arg(long, default_value_t = Limits::default().client_pings_per_second)]
+    client_pings_per_second: f64,
     /// Bytes waiting for a browser before it counts as not reading.
     #[arg(long, default_value_t = Limits::default().write_buffer)]
     write_buffer: usize,
@@ -143,6 +146,7 @@ async fn run(args: Args) -> Result<(), bridge::Error> {
         ping_interval: Duration::from_secs(args.ping_interval),
         idle_timeout: Duration::from_secs(args.idle_timeout),
         write_buffer: args.write_buffer,
+        client_pings_per_second: args.client_pings_per_second,
         ..Limits::default()
     };
     let config = Config {

@@ -200,6 +200,8 @@ async fn relay(ws: &mut WebSocket, target: Target, state: &State, client: Socket
     let mut ping = tokio::time::interval(limits.ping_interval);
     ping.tick().await;
     let mut last_heard = Instant::now();
+    let started = Instant::now();
+    let mut pings = msnp_server::throttle::TokenBucket::new(limits.client_pings_per_second, Duration::ZERO);
     let mut shutdown = state.shutdown_signal();
     if *shutdown.borrow_and_update() {
         return Some(Close::SHUTDOWN);
@@ -207,12 +209,20 @@ async fn relay(ws: &mut WebSocket, target: Target, state: &State, client: Socket
     loop {
         tokio::select! {
             message = ws.recv() => {
-                last_heard = Instant::now();
                 let message = match message {
                     None | Some(Ok(Message::Close(_))) => return None,
                     Some(Err(e)) => return ws_error(e),
                     Some(Ok(message)) => message,
                 };
+                // A browser's own pings are answered (by the WebSocket layer) but are not activity, and
+                // only so many are answered.
+                if matches!(message, Message::Ping(_)) {
+                    if !pings.take(started.elapsed()) {
+                        return Some(Close::TOO_MANY_PINGS);
+                    }
+                    continue;
+                }
+                last_heard = Instant::now();
                 let Some(bytes) = data(&message) else { continue };
                 if one_command(bytes, limits.max_message).is_none() {
                     return Some(Close::NOT_ONE_COMMAND);

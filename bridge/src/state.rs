@@ -54,6 +54,7 @@ impl Close {
         Close::fixed(1008, "each message must hold exactly one MSNP command", Some("not_one_command"));
     pub const UNKNOWN_SERVER: Close = Close::fixed(1008, "no such server", Some("unknown_server"));
     pub const SLOW_FIRST_COMMAND: Close = Close::fixed(1008, "no command arrived in time", Some("handshake_timeout"));
+    pub const TOO_MANY_PINGS: Close = Close::fixed(1008, "too many pings", Some("too_many_pings"));
     pub const TOO_BIG: Close = Close::fixed(1009, "message too big", Some("too_big"));
     pub const BAD_UPSTREAM_DATA: Close =
         Close::fixed(1011, "the server sent data that is not MSNP", Some("bad_upstream_data"));

@@ -297,3 +297,23 @@ async fn a_connection_reset_is_not_a_message_too_big() {
     c.send(&"x".repeat(100)).await;
     c.expect_close(1009).await;
 }
+
+#[tokio::test]
+async fn a_browser_pinging_past_its_rate_is_closed_with_1008() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let bridge = TestBridge::start_with(|c| c.limits.client_pings_per_second = 2.0).await;
+    // A ping now and then is answered, and the session goes on.
+    let mut calm = Ws::sign_in(bridge.http(), "alice@hotmail.com", "alice", "Alice").await;
+    calm.stream.send(Message::Ping(Vec::new().into())).await.unwrap();
+    calm.ask("PNG", "QNG").await;
+    // A flood of pings is not answered for ever: past the rate, the session closes.
+    let mut flood = Ws::sign_in(bridge.http(), "bob@hotmail.com", "bob", "Bob").await;
+    for _ in 0..50 {
+        if flood.stream.send(Message::Ping(Vec::new().into())).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(flood.expect_close(1008).await, "too many pings");
+    calm.ask("PNG", "QNG").await;
+}
