@@ -115,7 +115,12 @@ async fn embedded_server(config: &Config) -> Result<(msnp_server::Running, Vec<R
 }
 
 /// Binds, starts the embedded server if needed, and serves.
-pub async fn start(config: Config) -> Result<Running, Error> {
+pub async fn start(mut config: Config) -> Result<Running, Error> {
+    // A session holds the browser's socket and the upstream one, and with the embedded server, that
+    // server's end of it too.
+    let per_session = if config.upstreams.is_empty() { 3 } else { 2 };
+    let wanted = config.limits.max_connections;
+    config.limits.max_connections = msnp_server::descriptors::fit_connections(wanted, per_session, "--max-connections");
     let (embedded, upstreams) = if config.upstreams.is_empty() {
         let (server, robots) = embedded_server(&config).await?;
         let address = server.ns_addr.to_string();

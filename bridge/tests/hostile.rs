@@ -317,3 +317,44 @@ async fn a_browser_pinging_past_its_rate_is_closed_with_1008() {
     assert_eq!(flood.expect_close(1008).await, "too many pings");
     calm.ask("PNG", "QNG").await;
 }
+
+#[tokio::test]
+async fn under_a_low_open_files_limit_newcomers_are_refused_with_1013_not_left_hanging() {
+    use std::io::BufRead;
+    // The real binary, its open-files limit 200 (soft and hard): 45 sessions fit beside the reserve.
+    let data = tempfile::tempdir().unwrap();
+    let bridge = env!("CARGO_BIN_EXE_bridge");
+    let mut child = std::process::Command::new("bash")
+        .args(["-c", "ulimit -n 200 && exec \"$0\" \"$@\"", bridge])
+        .args(["--listen", "127.0.0.1:0", "--no-robots", "--max-per-ip", "1000", "--data-dir"])
+        .arg(data.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr: SocketAddr = line.trim().strip_prefix("ready http=").unwrap().parse().unwrap();
+    let (mut open, mut refused) = (Vec::new(), 0);
+    for _ in 0..60 {
+        let mut c = tokio::time::timeout(Duration::from_secs(5), ws(addr, "")).await.expect("a prompt answer");
+        c.send("VER 1 MSNP2 CVR0").await;
+        match c.next().await {
+            Ok(reply) => {
+                assert_eq!(reply, b"VER 1 MSNP2\r\n");
+                open.push(c);
+            }
+            Err(Some(close)) => {
+                assert_eq!(
+                    (u16::from(close.code), close.reason.as_str()),
+                    (1013, "too many connections; try again later")
+                );
+                refused += 1;
+            }
+            Err(None) => panic!("closed without a reason after {} sessions", open.len()),
+        }
+    }
+    assert_eq!((open.len(), refused), (45, 15));
+    let _ = child.kill();
+    let _ = child.wait();
+}

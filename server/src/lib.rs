@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod bus;
 pub mod cluster;
 mod conn;
+pub mod descriptors;
 pub mod guests;
 pub mod jobs;
 mod lists;
@@ -262,7 +263,9 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 }
 
 /// Opens the database, binds both listeners and starts serving.
-pub async fn start(config: ServeConfig) -> Result<Running, Error> {
+pub async fn start(mut config: ServeConfig) -> Result<Running, Error> {
+    let wanted = config.limits.max_connections;
+    config.limits.max_connections = descriptors::fit_connections(wanted, 1, "--max-connections");
     if config.bus.is_some() && matches!(config.db, Database::Sqlite(_)) {
         return Err(Error::ClusterOnSqlite);
     }
