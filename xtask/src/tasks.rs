@@ -134,16 +134,13 @@ const SIZE_BUDGET: usize = 350 * 1000;
 
 /// Fails when the built app's wasm and JS, gzipped, exceed the budget; prints the size either way.
 fn size_budget() -> Result {
-    use std::io::Write;
     let mut total = 0;
     let dist = root().join("dist");
     for entry in std::fs::read_dir(&dist).map_err(|e| format!("{}: {e}", dist.display()))? {
         let path = entry.map_err(|e| e.to_string())?.path();
-        if matches!(path.extension().and_then(|e| e.to_str()), Some("wasm" | "js")) {
-            let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            gz.write_all(&bytes).map_err(|e| e.to_string())?;
-            total += gz.finish().map_err(|e| e.to_string())?.len();
+        // The files the bridge sends: what `build` compressed.
+        if path.to_str().is_some_and(|p| p.ends_with(".wasm.gz") || p.ends_with(".js.gz")) {
+            total += std::fs::metadata(&path).map_err(|e| e.to_string())?.len() as usize;
         }
     }
     eprintln!("app size: {:.1} KB gzipped (wasm + JS; budget {} KB)", total as f64 / 1000.0, SIZE_BUDGET / 1000);
@@ -245,7 +242,27 @@ fn wasm_tests(tools: &Tools, browser: Browser, bridge: &str, foreign_bridge: &st
 /// reaching for the network. Trunk's report goes to standard error: tasks keep standard output for
 /// the lines scripts read (`cargo xtask cluster`'s `ready …`).
 pub fn build(tools: &Tools) -> Result {
-    run(cmd("trunk", &["build", "--release", "--offline"]).env("PATH", &tools.path).stdout(std::io::stderr()))
+    run(cmd("trunk", &["build", "--release", "--offline"]).env("PATH", &tools.path).stdout(std::io::stderr()))?;
+    precompress(&root().join("dist"))
+}
+
+/// Writes `name.gz` (best compression) beside each of the app's files, once, so that the bridge sends
+/// those bytes as they are instead of compressing every response again.
+fn precompress(dist: &std::path::Path) -> Result {
+    use std::io::Write;
+    for entry in std::fs::read_dir(dist).map_err(|e| format!("{}: {e}", dist.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if matches!(path.extension().and_then(|e| e.to_str()), Some("wasm" | "js" | "css" | "html" | "svg")) {
+            let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            gz.write_all(&bytes).map_err(|e| e.to_string())?;
+            let gz = gz.finish().map_err(|e| e.to_string())?;
+            let mut name = path.clone().into_os_string();
+            name.push(".gz");
+            std::fs::write(&name, gz).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 pub fn demo(listen: &str) -> Result {
