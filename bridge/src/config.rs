@@ -174,15 +174,18 @@ pub struct Config {
 pub struct GuestPolicy {
     /// After this, the account is removed from the server and from every list.
     pub ttl: Duration,
-    /// Accounts one client address may make per hour.
+    /// Accounts one client address (IPv6: one /64) may make per hour.
     pub per_address_per_hour: u32,
+    /// Accounts all clients together may make per minute, so that a pool of addresses cannot take them all
+    /// in seconds.
+    pub per_minute: u32,
     /// Guest accounts at once.
     pub max: usize,
 }
 
 impl Default for GuestPolicy {
     fn default() -> GuestPolicy {
-        GuestPolicy { ttl: Duration::from_secs(24 * 3600), per_address_per_hour: 3, max: 1000 }
+        GuestPolicy { ttl: Duration::from_secs(24 * 3600), per_address_per_hour: 3, per_minute: 30, max: 1000 }
     }
 }
 

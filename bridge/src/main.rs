@@ -64,9 +64,12 @@ struct Args {
     /// Hours a guest account lasts before it is removed from the server and from every list.
     #[arg(long, default_value_t = GuestPolicy::default().ttl.as_secs() / 3600)]
     guest_ttl: u64,
-    /// Guest accounts one client address may make per hour.
+    /// Guest accounts one client address (IPv6: one /64) may make per hour.
     #[arg(long, default_value_t = GuestPolicy::default().per_address_per_hour)]
     guests_per_address_per_hour: u32,
+    /// Guest accounts all clients together may make per minute.
+    #[arg(long, default_value_t = GuestPolicy::default().per_minute)]
+    guests_per_minute: u32,
     /// Guest accounts at once.
     #[arg(long, default_value_t = GuestPolicy::default().max)]
     max_guests: usize,
@@ -167,6 +170,7 @@ async fn run(args: Args) -> Result<(), bridge::Error> {
         guests: args.guests.then(|| GuestPolicy {
             ttl: Duration::from_secs(args.guest_ttl.saturating_mul(3600)),
             per_address_per_hour: args.guests_per_address_per_hour,
+            per_minute: args.guests_per_minute,
             max: args.max_guests,
         }),
         share_announcements: args.share_announcements.map(|url| (url, args.share_replicas)),

@@ -25,7 +25,7 @@ async fn request(addr: SocketAddr, method: &str, path: &str, origin: &str) -> (u
 }
 
 fn policy(per_address_per_hour: u32, max: usize) -> GuestPolicy {
-    GuestPolicy { ttl: Duration::from_secs(3600), per_address_per_hour, max }
+    GuestPolicy { ttl: Duration::from_secs(3600), per_address_per_hour, max, ..GuestPolicy::default() }
 }
 
 #[tokio::test]
@@ -98,4 +98,18 @@ async fn the_demo_accounts_are_named_only_where_the_embedded_server_has_them() {
     .await;
     let own = format!("http://{}", relay.http());
     assert_eq!(request(relay.http(), "GET", "/demo", &own).await.0, 404);
+}
+
+#[tokio::test]
+async fn a_pool_of_addresses_cannot_take_every_guest_account_in_seconds() {
+    let bridge = TestBridge::start_with(|c| {
+        c.guests = Some(GuestPolicy { per_address_per_hour: 100, per_minute: 2, ..GuestPolicy::default() })
+    })
+    .await;
+    let own = format!("http://{}", bridge.http());
+    assert_eq!(request(bridge.http(), "POST", "/guest", &own).await.0, 200);
+    assert_eq!(request(bridge.http(), "POST", "/guest", &own).await.0, 200);
+    let (status, body) = request(bridge.http(), "POST", "/guest", &own).await;
+    assert_eq!(status, 429);
+    assert!(body.contains("being made right now; try again in"), "{body}");
 }
