@@ -113,6 +113,12 @@ struct Serve {
     /// Invitations a session may have waiting for an answer.
     #[arg(long, default_value_t = SbConfig::default().max_pending_invitations)]
     sb_max_pending_invitations: usize,
+    /// Invitations one user may send per minute (more get 713, and nobody is rung).
+    #[arg(long, default_value_t = SbConfig::default().max_invitations_per_minute)]
+    sb_max_invitations_per_minute: usize,
+    /// Invitations one user may have waiting for their answer, from everyone (more get 713).
+    #[arg(long, default_value_t = SbConfig::default().max_unanswered_per_callee)]
+    sb_max_unanswered_per_callee: usize,
     /// Only accounts of these e-mail domains may sign in (comma-separated); default: any.
     #[arg(long, value_delimiter = ',')]
     allowed_domains: Vec<String>,
@@ -328,6 +334,8 @@ async fn serve_until_signal(serve: Serve) -> Result {
             max_participants: serve.sb_max_participants,
             max_sessions_per_user: serve.sb_max_sessions_per_user,
             max_pending_invitations: serve.sb_max_pending_invitations,
+            max_invitations_per_minute: serve.sb_max_invitations_per_minute,
+            max_unanswered_per_callee: serve.sb_max_unanswered_per_callee,
             ..SbConfig::default()
         },
         ns: NsConfig {

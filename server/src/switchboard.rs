@@ -85,6 +85,11 @@ pub struct SbConfig {
     pub max_sessions_per_user: usize,
     /// Invitations a session may have waiting for an answer.
     pub max_pending_invitations: usize,
+    /// Invitations (`CAL`s that ring) one user may send per minute, in all sessions together.
+    pub max_invitations_per_minute: usize,
+    /// Invitations one user may have waiting for their answer, from everyone together: past it, callers get
+    /// `713` and the callee is not rung.
+    pub max_unanswered_per_callee: usize,
     /// How long `CAL` waits for another node to ring its callee before answering `217`.
     pub ring_timeout: Duration,
 }
@@ -98,6 +103,8 @@ impl Default for SbConfig {
             max_participants: 32,
             max_sessions_per_user: 32,
             max_pending_invitations: 32,
+            max_invitations_per_minute: 30,
+            max_unanswered_per_callee: 8,
             ring_timeout: Duration::from_secs(3),
         }
     }
@@ -153,6 +160,58 @@ struct Calling {
     until: Duration,
 }
 
+/// What the limits ask about, counted as it changes rather than by scanning every cookie and session
+/// under the lock: cookies for new sessions per user, rings into each session, rings to each callee,
+/// sessions each user is in, and the times of each caller's rings in the last minute.
+#[derive(Debug, Default)]
+struct Counts {
+    new_sessions: HashMap<String, usize>,
+    rings_into: HashMap<u64, usize>,
+    rings_to: HashMap<String, usize>,
+    joined: HashMap<String, usize>,
+    rang: HashMap<String, VecDeque<Duration>>,
+}
+
+/// Counts `key` up or down by one, forgetting keys that reach zero.
+fn count<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: K, up: bool) {
+    if up {
+        *map.entry(key).or_default() += 1;
+    } else if let std::collections::hash_map::Entry::Occupied(mut e) = map.entry(key) {
+        *e.get_mut() -= 1;
+        if *e.get() == 0 {
+            e.remove();
+        }
+    }
+}
+
+impl Counts {
+    fn cookie(&mut self, c: &Cookie, up: bool) {
+        match c.session {
+            None => count(&mut self.new_sessions, c.user.clone(), up),
+            Some(session) => {
+                count(&mut self.rings_into, session, up);
+                count(&mut self.rings_to, c.user.clone(), up);
+            }
+        }
+    }
+
+    /// Rings `caller` sent in the minute before `now`, forgetting older ones.
+    fn rang_lately(&mut self, caller: &str, now: Duration) -> usize {
+        let Some(times) = self.rang.get_mut(caller) else { return 0 };
+        while times.front().is_some_and(|t| now.saturating_sub(*t) >= MINUTE) {
+            times.pop_front();
+        }
+        times.len()
+    }
+
+    /// Forgets callers with no ring in the last minute.
+    fn sweep(&mut self, now: Duration) {
+        self.rang.retain(|_, times| times.back().is_some_and(|t| now.saturating_sub(*t) < MINUTE));
+    }
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
 /// All switchboard state.
 #[derive(Debug, Default)]
 pub struct Switchboards {
@@ -160,6 +219,7 @@ pub struct Switchboards {
     conns: HashMap<ConnId, Conn<Phase>>,
     sessions: HashMap<u64, Session>,
     cookies: HashMap<String, Cookie>,
+    counts: Counts,
     next_session: u64,
     /// Rings asked of other nodes, by ring id; their connections take no frames meanwhile.
     calling: HashMap<u64, Calling>,
@@ -177,6 +237,7 @@ impl Switchboards {
             conns: HashMap::new(),
             sessions: HashMap::new(),
             cookies: HashMap::new(),
+            counts: Counts::default(),
             next_session: start,
             calling: HashMap::new(),
             busy: HashSet::new(),
@@ -208,13 +269,27 @@ impl Switchboards {
     }
 
     fn sessions_of(&self, user: &str) -> usize {
-        let joined = self.sessions.values().flat_map(|s| &s.participants).filter(|p| key(&p.handle) == user).count();
-        let waiting = self.cookies.values().filter(|c| c.user == user && c.session.is_none()).count();
-        joined + waiting
+        let joined = self.counts.joined.get(user).copied().unwrap_or(0);
+        joined + self.counts.new_sessions.get(user).copied().unwrap_or(0)
     }
 
     fn pending_invitations(&self, session: u64) -> usize {
-        self.cookies.values().filter(|c| c.session == Some(session)).count()
+        self.counts.rings_into.get(&session).copied().unwrap_or(0)
+    }
+
+    /// Takes `cookie` out, whatever becomes of it.
+    fn forget(&mut self, cookie: &str) -> Option<Cookie> {
+        let c = self.cookies.remove(cookie)?;
+        self.counts.cookie(&c, false);
+        Some(c)
+    }
+
+    /// `participant` is in `session` now.
+    fn seat(&mut self, session: u64, participant: Participant) {
+        count(&mut self.counts.joined, key(&participant.handle), true);
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.participants.push(participant);
+        }
     }
 
     /// A cookie for `identity` (canonical handle, friendly name): into `session`, or a new one.
@@ -224,14 +299,16 @@ impl Switchboards {
         let cookie = format!("{:010}.{:010}", a % 10_000_000_000, b % 10_000_000_000);
         let user = key(&identity.0);
         let expires = now + self.config.cookie_lifetime;
-        self.cookies.insert(cookie.clone(), Cookie { user, identity, session, expires, home: None });
+        let c = Cookie { user, identity, session, expires, home: None };
+        self.counts.cookie(&c, true);
+        self.cookies.insert(cookie.clone(), c);
         Ok(cookie)
     }
 
     /// Takes `cookie` if it is valid for `user` and `session`, returning it; a failed try leaves it in place.
     fn redeem(&mut self, cookie: &str, user: &str, session: Option<u64>, now: Duration) -> Option<Cookie> {
         let valid = self.cookies.get(cookie).is_some_and(|c| c.user == user && c.session == session && c.expires > now);
-        valid.then(|| self.cookies.remove(cookie)).flatten()
+        valid.then(|| self.forget(cookie)).flatten()
     }
 
     pub fn poll_timeout(&self) -> Option<Duration> {
@@ -303,7 +380,8 @@ impl Switchboards {
         let id = self.next_session;
         self.next_session += 1;
         let participant = Participant { conn, handle: handle.clone(), name: name.clone(), home };
-        self.sessions.insert(id, Session { participants: vec![participant] });
+        self.sessions.insert(id, Session { participants: Vec::new() });
+        self.seat(id, participant);
         self.joined(conn, id);
         tracing::info!(user = %handle, session = id, "switchboard session started");
         self.send(conn, ServerCommand::UsrOk { trid, handle, name });
@@ -351,7 +429,7 @@ impl Switchboards {
             self.send(p.conn, ServerCommand::Joi { handle: handle.clone(), name: name.clone() });
         }
         let participant = Participant { conn, handle, name, home };
-        self.sessions.get_mut(&session).expect("checked").participants.push(participant);
+        self.seat(session, participant);
         self.joined(conn, session);
     }
 
@@ -369,7 +447,11 @@ impl Switchboards {
             Some(ErrorCode::NotOnline)
         } else if participants.len() >= self.config.max_participants {
             Some(ErrorCode::SessionOverload)
-        } else if self.pending_invitations(session) >= self.config.max_pending_invitations {
+        } else if self.pending_invitations(session) >= self.config.max_pending_invitations
+            || self.counts.rang_lately(&key(&caller.handle), now) >= self.config.max_invitations_per_minute
+            || self.counts.rings_to.get(&callee).copied().unwrap_or(0) >= self.config.max_unanswered_per_callee
+        {
+            // Too many invitations: from this session or this caller, or waiting for this callee.
             Some(ErrorCode::UserTooActive)
         } else {
             None
@@ -381,6 +463,7 @@ impl Switchboards {
             Ok(cookie) => cookie,
             Err(err) => return self.internal_error(conn, trid, &err),
         };
+        self.counts.rang.entry(key(&caller.handle)).or_default().push_back(now);
         let id = self.next_ring;
         self.next_ring += 1;
         let caller_name = dir.name(&key(&caller.handle)).unwrap_or(caller.name);
@@ -422,7 +505,7 @@ impl Switchboards {
     }
 
     fn not_rung(&mut self, conn: ConnId, trid: TrId, session: u64, cookie: &str) {
-        self.cookies.remove(cookie);
+        self.forget(cookie);
         self.drop_if_empty(session);
         self.error(conn, ErrorCode::NotOnline, trid);
     }
@@ -472,6 +555,7 @@ impl Switchboards {
         let Some(s) = self.sessions.get_mut(&session) else { return };
         let Some(i) = s.participants.iter().position(|p| p.conn == conn) else { return };
         let gone = s.participants.remove(i);
+        count(&mut self.counts.joined, key(&gone.handle), false);
         let remaining: Vec<ConnId> = s.participants.iter().map(|p| p.conn).collect();
         for other in remaining {
             self.send(other, ServerCommand::Bye { handle: gone.handle.clone() });
@@ -507,17 +591,14 @@ impl Switchboards {
         for id in late {
             self.rang(id, None);
         }
-        let mut expired_sessions = Vec::new();
-        self.cookies.retain(|_, c| {
-            let keep = c.expires > now;
-            if !keep && let Some(s) = c.session {
-                expired_sessions.push(s);
+        let expired: Vec<String> =
+            self.cookies.iter().filter(|(_, c)| c.expires <= now).map(|(cookie, _)| cookie.clone()).collect();
+        for cookie in expired {
+            if let Some(session) = self.forget(&cookie).and_then(|c| c.session) {
+                self.drop_if_empty(session);
             }
-            keep
-        });
-        for session in expired_sessions {
-            self.drop_if_empty(session);
         }
+        self.counts.sweep(now);
     }
 
     /// Node `node` is gone: whoever is here through it leaves (the others get `BYE`).

@@ -439,3 +439,36 @@ async fn a_handle_joins_a_session_once_and_the_participant_limit_holds_at_joinin
     answer_refused(&server, &mut erin, "erin@hotmail.com", 712).await;
     sb.expect_silence().await;
 }
+
+#[tokio::test]
+async fn invitations_are_limited_per_caller_per_minute_and_per_callee_unanswered() {
+    let server = TestServer::start_with(ACCOUNTS, |c| {
+        c.sb.max_invitations_per_minute = 5;
+        c.sb.max_unanswered_per_callee = 3;
+    })
+    .await;
+    let (mut alice, mut bob) = alice_and_bob(&server).await;
+    let mut erin = Client::online(server.ns(), "erin@hotmail.com", "erinpw", "Erin", 0).await;
+    let mut sb = start_chat(&server, &mut alice, 10, "alice@hotmail.com", "Alice").await;
+    for trid in 2..=4 {
+        sb.send(&format!("CAL {trid} bob@hotmail.com")).await;
+        sb.expect_prefix(&format!("CAL {trid} RINGING ")).await;
+    }
+    // A fourth invitation Bob has not answered: the caller is told (713), Bob hears nothing more.
+    sb.ask("CAL 5 bob@hotmail.com", "713 5").await;
+    for _ in 0..3 {
+        bob.expect_prefix("RNG ").await;
+    }
+    bob.expect_silence().await;
+    // Alice may ring five times a minute, in any session: two more (to Erin, elsewhere), then 713.
+    let mut other = start_chat(&server, &mut alice, 11, "alice@hotmail.com", "Alice").await;
+    for trid in 2..=3 {
+        other.send(&format!("CAL {trid} erin@hotmail.com")).await;
+        other.expect_prefix(&format!("CAL {trid} RINGING ")).await;
+    }
+    other.ask("CAL 4 erin@hotmail.com", "713 4").await;
+    for _ in 0..2 {
+        erin.expect_prefix("RNG ").await;
+    }
+    erin.expect_silence().await;
+}
