@@ -162,6 +162,9 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Sign the demo's robot accounts in to the embedded server (see `msnp_server::robots`).
     pub robots: bool,
+    /// Keep the demo's shared accounts (alice, bob, carol, dave) on the embedded server; a public demo turns
+    /// this off (anyone could push anyone out of them), leaving the robots and guests.
+    pub demo_accounts: bool,
     /// Offer temporary accounts on the sign-in page (embedded server only).
     pub guests: Option<GuestPolicy>,
     /// Share announcements with the other bridges behind the same load balancer through these NATS
@@ -207,6 +210,7 @@ impl Config {
             limits: Limits::default(),
             tls: None,
             robots: false,
+            demo_accounts: true,
             guests: None,
             share_announcements: None,
         }

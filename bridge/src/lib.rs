@@ -99,6 +99,14 @@ async fn embedded_server(config: &Config) -> Result<(msnp_server::Running, Vec<R
     if new {
         msnp_server::accounts::import(&mut store, msnp_server::accounts::DEMO_ACCOUNTS)?;
     }
+    if !config.demo_accounts {
+        use msnp_server::store::Admin;
+        for (email, _) in msnp_server::accounts::demo_logins() {
+            if store.exists(&email).map_err(msnp_server::Error::from)? {
+                store.remove_account(&email).map_err(msnp_server::Error::from)?;
+            }
+        }
+    }
     let robots = msnp_server::accounts::robots(msnp_server::accounts::DEMO_ACCOUNTS)?;
     let robots = msnp_server::robots::secure(&mut store, &dir.join("robots.key"), robots)?;
     drop(store);
@@ -150,7 +158,7 @@ pub async fn start(mut config: Config) -> Result<Running, Error> {
         state.announcements = announce::Announcements::shared(config.limits.announce_ttl, url, *replicas).await?;
     }
     state.server_metrics = embedded.as_ref().map(|server| Arc::clone(&server.metrics));
-    if embedded.is_some() {
+    if embedded.is_some() && config.demo_accounts {
         state.demo_accounts = msnp_server::accounts::demo_logins();
     }
     if let (Some(policy), Some(_)) = (config.guests, &embedded) {

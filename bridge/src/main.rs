@@ -57,6 +57,10 @@ struct Args {
     /// Do not sign the demo's robot contacts in to the embedded server.
     #[arg(long)]
     no_robots: bool,
+    /// No shared demo accounts on the embedded server (removed if a database has them): for a public demo,
+    /// where the robots and temporary accounts are enough.
+    #[arg(long)]
+    no_demo_accounts: bool,
     /// Offer "Make me a temporary account" on the sign-in page: guest-<random>@hotmail.com with a random
     /// password and the robots as contacts (embedded server only).
     #[arg(long)]
@@ -167,6 +171,7 @@ async fn run(args: Args) -> Result<(), bridge::Error> {
         limits,
         tls: args.tls_cert.zip(args.tls_key),
         robots: !args.no_robots,
+        demo_accounts: !args.no_demo_accounts,
         guests: args.guests.then(|| GuestPolicy {
             ttl: Duration::from_secs(args.guest_ttl.saturating_mul(3600)),
             per_address_per_hour: args.guests_per_address_per_hour,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bridge::config::GuestPolicy;
-use common::{TestBridge, Ws};
+use common::{TestBridge, Ws, ws};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One HTTP/1.1 request over raw TCP, from `origin`: the status code and the body.
@@ -112,4 +112,29 @@ async fn a_pool_of_addresses_cannot_take_every_guest_account_in_seconds() {
     let (status, body) = request(bridge.http(), "POST", "/guest", &own).await;
     assert_eq!(status, 429);
     assert!(body.contains("being made right now; try again in"), "{body}");
+}
+
+#[tokio::test]
+async fn a_public_demo_keeps_no_shared_accounts_only_robots_and_guests() {
+    // A database made with the demo accounts, then served as a public demo: they are gone.
+    let first = TestBridge::start().await;
+    let TestBridge { running, dir } = first;
+    running.unwrap().shutdown().await;
+    let bridge = TestBridge::start_in(dir, |c| {
+        c.demo_accounts = false;
+        c.guests = Some(policy(2, 10));
+    })
+    .await;
+    let addr = bridge.http();
+    let own = format!("http://{addr}");
+    assert_eq!(request(addr, "GET", "/demo", &own).await.0, 404, "no demo accounts to name");
+    let mut alice = ws(addr, "").await;
+    alice.ask("VER 1 MSNP2 CVR0", "VER 1 MSNP2").await;
+    alice.ask("INF 2", "INF 2 MD5").await;
+    alice.send("USR 3 MD5 I alice@hotmail.com").await;
+    let challenge = alice.expect_prefix("USR 3 MD5 S ").await;
+    alice.ask(&format!("USR 4 MD5 S {}", msnp::auth::md5_response(&challenge, "alice")), "911 4").await;
+    // A guest still gets in, with the robots.
+    let (status, body) = request(addr, "POST", "/guest", &own).await;
+    assert_eq!(status, 200, "{body}");
 }
