@@ -10,7 +10,7 @@
 //! revision read, which succeeds for one bridge only: still once per cookie. A bucket rather than
 //! tickets signed with a shared key, because a signature cannot be used up.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -55,10 +55,33 @@ struct SharedTicket {
     from: Announcer,
 }
 
+/// The tickets this bridge holds, by address and cookie, and in the order they expire (all live the same
+/// time, so that is the order they came): what has expired is dropped from the front, never by a scan.
+#[derive(Debug, Default)]
+struct Tickets {
+    by_address: HashMap<String, HashMap<String, Ticket>>,
+    expiry: VecDeque<(Instant, String, String)>,
+}
+
+impl Tickets {
+    fn expire(&mut self, now: Instant) {
+        while let Some((at, address, cookie)) = self.expiry.pop_front_if(|(at, _, _)| *at <= now) {
+            let Some(tickets) = self.by_address.get_mut(&address) else { continue };
+            // A ticket announced again since has a later time: it stays.
+            if tickets.get(&cookie).is_some_and(|t| t.expires == at) {
+                tickets.remove(&cookie);
+            }
+            if tickets.is_empty() {
+                self.by_address.remove(&address);
+            }
+        }
+    }
+}
+
 /// Announced switchboard addresses and their cookies.
 pub struct Announcements {
     ttl: Duration,
-    by_address: Mutex<HashMap<String, HashMap<String, Ticket>>>,
+    tickets: Mutex<Tickets>,
     /// The bucket shared with other bridges, if any.
     shared: Option<kv::Store>,
 }
@@ -80,7 +103,7 @@ fn address_key(address: &str) -> String {
 
 impl Announcements {
     pub fn new(ttl: Duration) -> Announcements {
-        Announcements { ttl, by_address: Mutex::new(HashMap::new()), shared: None }
+        Announcements { ttl, tickets: Mutex::new(Tickets::default()), shared: None }
     }
 
     /// Tickets shared with every bridge using the NATS servers of `url` (kept on `replicas` of them).
@@ -94,8 +117,8 @@ impl Announcements {
         Ok(Announcements { shared: Some(bucket), ..Announcements::new(ttl) })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, Ticket>>> {
-        self.by_address.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tickets> {
+        self.tickets.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Remembers that the notification server `from` sent `cookie` for `address` (in the shared bucket
@@ -114,19 +137,21 @@ impl Announcements {
     }
 
     fn remember(&self, address: &str, cookie: &str, entry: Entry, from: Announcer, now: Instant) {
-        let mut map = self.lock();
+        let mut tickets = self.lock();
         // Forget what has expired, so the table stays as small as the traffic.
-        map.retain(|_, tickets| {
-            tickets.retain(|_, t| t.expires > now);
-            !tickets.is_empty()
-        });
-        let ticket = Ticket { entry, from, expires: now + self.ttl };
-        map.entry(address.to_owned()).or_default().insert(cookie.to_owned(), ticket);
+        tickets.expire(now);
+        let expires = now + self.ttl;
+        tickets
+            .by_address
+            .entry(address.to_owned())
+            .or_default()
+            .insert(cookie.to_owned(), Ticket { entry, from, expires });
+        tickets.expiry.push_back((expires, address.to_owned(), cookie.to_owned()));
     }
 
     /// Whether `address` has any live announcement.
     pub async fn known(&self, address: &str, now: Instant) -> bool {
-        let here = self.lock().get(address).is_some_and(|tickets| tickets.values().any(|t| t.expires > now));
+        let here = self.lock().by_address.get(address).is_some_and(|tickets| tickets.values().any(|t| t.expires > now));
         match &self.shared {
             Some(bucket) if !here => matches!(bucket.get(address_key(address)).await, Ok(Some(_))),
             _ => here,
@@ -137,8 +162,9 @@ impl Announcements {
     /// (it is used up by [`Announcements::redeem`] once the switchboard is reached).
     pub async fn check(&self, address: &str, cookie: &str, entry: Entry, now: Instant) -> Option<Announcer> {
         let here = {
-            let map = self.lock();
-            map.get(address).and_then(|t| t.get(cookie)).filter(|t| t.entry == entry && t.expires > now).map(|t| t.from)
+            let tickets = self.lock();
+            let ticket = tickets.by_address.get(address).and_then(|t| t.get(cookie));
+            ticket.filter(|t| t.entry == entry && t.expires > now).map(|t| t.from)
         };
         match &self.shared {
             Some(bucket) if here.is_none() => {
@@ -153,8 +179,8 @@ impl Announcements {
     /// across every bridge sharing the bucket.
     pub async fn redeem(&self, address: &str, cookie: &str, entry: Entry, now: Instant) -> bool {
         let here = {
-            let mut map = self.lock();
-            let tickets = map.get_mut(address);
+            let mut all = self.lock();
+            let tickets = all.by_address.get_mut(address);
             let valid =
                 tickets.as_ref().is_some_and(|t| t.get(cookie).is_some_and(|t| t.entry == entry && t.expires > now));
             if valid && let Some(tickets) = tickets {
@@ -206,5 +232,21 @@ mod tests {
         let later = t0 + Duration::from_secs(61);
         assert!(!a.known("10.0.0.7:1864", later).await);
         assert!(!a.redeem("10.0.0.7:1864", "c3", Entry::Callee, later).await);
+    }
+
+    #[tokio::test]
+    async fn expired_tickets_leave_the_table_as_new_ones_come() {
+        let t0 = Instant::now();
+        let a = Announcements::new(Duration::from_secs(60));
+        let ns = Announcer { ip: "10.0.0.7".parse().unwrap(), proxy_protocol: false };
+        for n in 0..100 {
+            a.announce(&format!("10.0.0.7:{}", 2000 + n), "c", Entry::Callee, ns, t0).await;
+        }
+        // Announced again later: the first one's expiry must not take the second.
+        a.announce("10.0.0.7:2000", "c", Entry::Callee, ns, t0 + Duration::from_secs(30)).await;
+        a.announce("10.0.0.8:1864", "d", Entry::Callee, ns, t0 + Duration::from_secs(61)).await;
+        let tickets = a.lock();
+        assert_eq!(tickets.by_address.len(), 2, "the hundred expired ones are gone but the renewed one");
+        assert_eq!(tickets.expiry.len(), 2);
     }
 }
