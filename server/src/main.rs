@@ -134,6 +134,9 @@ struct Serve {
     /// Entries per list (FL, AL, BL); more answer 210.
     #[arg(long, default_value_t = NsConfig::default().max_list)]
     max_list: usize,
+    /// REAs one user may send per minute (10 at once); more answer 713.
+    #[arg(long, default_value_t = NsConfig::default().renames_per_minute)]
+    renames_per_minute: u32,
     /// Seconds a connection may take to sign in.
     #[arg(long, default_value_t = NsConfig::default().login_timeout.as_secs())]
     login_timeout: u64,
@@ -350,6 +353,7 @@ async fn serve_until_signal(serve: Serve) -> Result {
                 ..SignInLimits::default()
             },
             dispatch_to: serve.dispatch_to,
+            renames_per_minute: serve.renames_per_minute,
         },
         limits: NetLimits {
             max_connections: serve.max_connections,

@@ -26,7 +26,7 @@ use crate::jobs::{Done, Job};
 use crate::metrics::Metrics;
 use crate::store::{Account, AdminEvent, StoreError, Versions};
 use crate::switchboard::{InviteError, SbConfig, Switchboards};
-use crate::throttle::{SignInLimits, SignInThrottle};
+use crate::throttle::{SignInLimits, SignInThrottle, TokenBucket};
 
 /// Identifies a store job the logic is waiting for.
 pub type JobId = u64;
@@ -64,7 +64,13 @@ pub struct NsConfig {
     /// `USR … I` is answered with `XFR … NS` to one of them, chosen by [`dispatch_node`]. Empty: it
     /// signs clients in itself.
     pub dispatch_to: Vec<String>,
+    /// `REA`s one user may send per minute (each is a durable write and tells every watcher), up to
+    /// [`RENAME_BURST`] at once; more get `713`.
+    pub renames_per_minute: u32,
 }
+
+/// `REA`s a user may send at once before [`NsConfig::renames_per_minute`] applies.
+pub const RENAME_BURST: f64 = 10.0;
 
 /// The notification server for `handle`: a stable hash of the lowercased handle (FNV-1a) over `nodes`.
 /// Stable, so that every sign-in of one handle lands on the same node while the list is the same: two
@@ -87,6 +93,7 @@ impl Default for NsConfig {
             cvr_info_url: "http://messenger.example/".into(),
             sign_in_limits: SignInLimits::default(),
             dispatch_to: Vec::new(),
+            renames_per_minute: 30,
         }
     }
 }
@@ -138,6 +145,8 @@ pub(crate) struct User {
     pub(crate) state: Option<State>,
     /// The session's revision in the cluster's registry (0 on a lone server).
     pub(crate) rev: u64,
+    /// `REA`s this session may still send.
+    pub(crate) renames: TokenBucket,
 }
 
 /// Users are keyed by their lowercased handle (handles compare case-insensitively).
@@ -385,7 +394,14 @@ impl Logic {
             ClientCommand::Blp { trid, mode } => self.blp(conn, user, trid, mode),
             ClientCommand::Add { trid, list, handle, name } => self.add(conn, user, trid, list, &handle, &name),
             ClientCommand::Rem { trid, list, handle } => self.rem(conn, user, trid, list, &handle),
-            ClientCommand::Rea { trid, handle, name } => self.rea(conn, user, trid, &handle, &name),
+            ClientCommand::Rea { trid, handle, name } => {
+                let allowed = self.users.get_mut(user).is_some_and(|u| u.renames.take(now));
+                if allowed {
+                    self.rea(conn, user, trid, &handle, &name)
+                } else {
+                    self.error(conn, ErrorCode::UserTooActive, trid)
+                }
+            }
             ClientCommand::Chg { trid, state } => self.chg(conn, user, trid, state),
             ClientCommand::Xfr { trid } => match self.users[user].state {
                 None | Some(State::Hidden) => self.error(conn, ErrorCode::NotAllowedWhenOffline, trid),
@@ -563,7 +579,10 @@ impl Logic {
         let reply = ServerCommand::UsrOk { trid, handle: account.handle.clone(), name: account.name.clone() };
         tracing::info!(user = %account.handle, "signed in");
         self.metrics.signed_in();
-        self.users.insert(user.clone(), Box::new(User { conn, account, state: None, rev }));
+        let rate = f64::from(self.config.renames_per_minute) / 60.0;
+        // Full from the start: the first take fills it from time zero, up to the burst.
+        let renames = TokenBucket::with_burst(rate, RENAME_BURST, Duration::ZERO);
+        self.users.insert(user.clone(), Box::new(User { conn, account, state: None, rev, renames }));
         self.forget_remote(&user);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.admit(Phase::Online(user));

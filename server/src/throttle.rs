@@ -188,10 +188,11 @@ impl Refusal {
     }
 }
 
-/// A token bucket: `rate` takes per second, at most `rate` (and at least one) at once.
+/// A token bucket: `rate` takes per second, at most `burst` at once (by default `rate`, at least one).
 #[derive(Clone, Copy, Debug)]
 pub struct TokenBucket {
     rate: f64,
+    burst: f64,
     tokens: f64,
     /// When it was last filled (time is passed in, since any start).
     filled: Duration,
@@ -200,13 +201,19 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// A full bucket at `now`.
     pub fn new(rate: f64, now: Duration) -> TokenBucket {
-        TokenBucket { rate, tokens: rate.max(1.0), filled: now }
+        TokenBucket::with_burst(rate, rate, now)
+    }
+
+    /// A full bucket at `now` that holds `burst` (at least one).
+    pub fn with_burst(rate: f64, burst: f64, now: Duration) -> TokenBucket {
+        let burst = burst.max(1.0);
+        TokenBucket { rate, burst, tokens: burst, filled: now }
     }
 
     fn fill(&mut self, now: Duration) {
         // `now` may be a little older than a time another thread stored: never less than nothing.
         let elapsed = now.saturating_sub(self.filled).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate.max(1.0));
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
         self.filled = self.filled.max(now);
     }
 
@@ -224,7 +231,7 @@ impl TokenBucket {
     fn full(&self, now: Duration) -> bool {
         let mut at_now = *self;
         at_now.fill(now);
-        at_now.tokens >= self.rate.max(1.0)
+        at_now.tokens >= self.burst
     }
 }
 

@@ -88,3 +88,21 @@ async fn a_client_that_stops_reading_is_dropped() {
     let mut other = Client::greeted(server.ns()).await;
     other.ask("PNG", "QNG").await;
 }
+
+#[tokio::test]
+async fn renames_are_limited_per_user() {
+    let server = TestServer::start_with(ACCOUNTS, |c| c.ns.renames_per_minute = 6).await;
+    let mut alice = Client::online(server.ns(), "alice@hotmail.com", "alicepw", "Alice", 4).await;
+    // Ten at once (each a durable write, told to every watcher), then about one every ten seconds.
+    for n in 1..=10u32 {
+        let trid = 10 + n;
+        alice
+            .ask(&format!("REA {trid} alice@hotmail.com A{n}"), &format!("REA {trid} {} alice@hotmail.com A{n}", 4 + n))
+            .await;
+    }
+    alice.ask("REA 21 alice@hotmail.com Again", "713 21").await;
+    // The limit is the renamer's own: Bob renames as usual.
+    let mut bob = Client::online(server.ns(), "bob@hotmail.com", "bobpw", "Bob", 4).await;
+    bob.expect("ILN 6 NLN alice@hotmail.com A10").await;
+    bob.ask("REA 7 bob@hotmail.com Bobby", "REA 7 5 bob@hotmail.com Bobby").await;
+}
