@@ -137,6 +137,9 @@ struct Serve {
     /// REAs one user may send per minute (10 at once); more answer 713.
     #[arg(long, default_value_t = NsConfig::default().renames_per_minute)]
     renames_per_minute: u32,
+    /// CHGs one user may send per minute (20 at once); more answer 713 and change nothing.
+    #[arg(long, default_value_t = NsConfig::default().state_changes_per_minute)]
+    state_changes_per_minute: u32,
     /// Seconds a connection may take to sign in.
     #[arg(long, default_value_t = NsConfig::default().login_timeout.as_secs())]
     login_timeout: u64,
@@ -354,6 +357,7 @@ async fn serve_until_signal(serve: Serve) -> Result {
             },
             dispatch_to: serve.dispatch_to,
             renames_per_minute: serve.renames_per_minute,
+            state_changes_per_minute: serve.state_changes_per_minute,
         },
         limits: NetLimits {
             max_connections: serve.max_connections,

@@ -67,7 +67,13 @@ pub struct NsConfig {
     /// `REA`s one user may send per minute (each is a durable write and tells every watcher), up to
     /// [`RENAME_BURST`] at once; more get `713`.
     pub renames_per_minute: u32,
+    /// `CHG`s one user may send per minute (each tells every watcher), up to [`STATE_CHANGE_BURST`] at once;
+    /// more get `713` and change nothing, so watchers always see the state the user is told they have.
+    pub state_changes_per_minute: u32,
 }
+
+/// `CHG`s a user may send at once before [`NsConfig::state_changes_per_minute`] applies.
+pub const STATE_CHANGE_BURST: f64 = 20.0;
 
 /// `REA`s a user may send at once before [`NsConfig::renames_per_minute`] applies.
 pub const RENAME_BURST: f64 = 10.0;
@@ -94,6 +100,7 @@ impl Default for NsConfig {
             sign_in_limits: SignInLimits::default(),
             dispatch_to: Vec::new(),
             renames_per_minute: 30,
+            state_changes_per_minute: 600,
         }
     }
 }
@@ -145,8 +152,9 @@ pub(crate) struct User {
     pub(crate) state: Option<State>,
     /// The session's revision in the cluster's registry (0 on a lone server).
     pub(crate) rev: u64,
-    /// `REA`s this session may still send.
+    /// `REA`s and `CHG`s this session may still send.
     pub(crate) renames: TokenBucket,
+    pub(crate) changes: TokenBucket,
 }
 
 /// Users are keyed by their lowercased handle (handles compare case-insensitively).
@@ -402,7 +410,13 @@ impl Logic {
                     self.error(conn, ErrorCode::UserTooActive, trid)
                 }
             }
-            ClientCommand::Chg { trid, state } => self.chg(conn, user, trid, state),
+            ClientCommand::Chg { trid, state } => {
+                if self.users.get_mut(user).is_some_and(|u| u.changes.take(now)) {
+                    self.chg(conn, user, trid, state)
+                } else {
+                    self.error(conn, ErrorCode::UserTooActive, trid)
+                }
+            }
             ClientCommand::Xfr { trid } => match self.users[user].state {
                 None | Some(State::Hidden) => self.error(conn, ErrorCode::NotAllowedWhenOffline, trid),
                 Some(_) => self.xfr_sb(conn, user, trid, now),
@@ -582,7 +596,9 @@ impl Logic {
         let rate = f64::from(self.config.renames_per_minute) / 60.0;
         // Full from the start: the first take fills it from time zero, up to the burst.
         let renames = TokenBucket::with_burst(rate, RENAME_BURST, Duration::ZERO);
-        self.users.insert(user.clone(), Box::new(User { conn, account, state: None, rev, renames }));
+        let rate = f64::from(self.config.state_changes_per_minute) / 60.0;
+        let changes = TokenBucket::with_burst(rate, STATE_CHANGE_BURST, Duration::ZERO);
+        self.users.insert(user.clone(), Box::new(User { conn, account, state: None, rev, renames, changes }));
         self.forget_remote(&user);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.admit(Phase::Online(user));

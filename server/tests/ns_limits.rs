@@ -106,3 +106,25 @@ async fn renames_are_limited_per_user() {
     bob.expect("ILN 6 NLN alice@hotmail.com A10").await;
     bob.ask("REA 7 bob@hotmail.com Bobby", "REA 7 5 bob@hotmail.com Bobby").await;
 }
+
+#[tokio::test]
+async fn state_changes_are_limited_per_user_and_a_refused_one_changes_nothing() {
+    let server = TestServer::start_with(ACCOUNTS, |c| c.ns.state_changes_per_minute = 30).await;
+    let mut alice = Client::online(server.ns(), "alice@hotmail.com", "alicepw", "Alice", 4).await;
+    let mut bob = Client::online(server.ns(), "bob@hotmail.com", "bobpw", "Bob", 4).await;
+    bob.expect("ILN 6 NLN alice@hotmail.com Alice").await;
+    alice.expect("NLN NLN bob@hotmail.com Bob").await;
+    // Twenty at once (the sign-in's CHG was one), each seen by Bob; then 713, and Bob sees nothing more.
+    let states = ["AWY", "BSY"];
+    for n in 0..19u32 {
+        let state = states[n as usize % 2];
+        alice.ask(&format!("CHG {} {state}", 10 + n), &format!("CHG {} {state}", 10 + n)).await;
+        bob.expect(&format!("NLN {state} alice@hotmail.com Alice")).await;
+    }
+    alice.ask("CHG 40 PHN", "713 40").await;
+    bob.expect_silence().await;
+    // Two seconds on (30 a minute), one more is allowed.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    alice.ask("CHG 41 NLN", "CHG 41 NLN").await;
+    bob.expect("NLN NLN alice@hotmail.com Alice").await;
+}
