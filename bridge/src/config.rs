@@ -63,6 +63,27 @@ impl FromStr for ForwardedHeader {
     }
 }
 
+/// Whom guest accounts may add and ring on the embedded server (`--guests-reach`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GuestsReach {
+    /// The robots, other guests, and people who put the guest on their allow list themselves.
+    #[default]
+    Contacts,
+    /// Anyone, as any other account.
+    Everyone,
+}
+
+impl FromStr for GuestsReach {
+    type Err = String;
+    fn from_str(s: &str) -> Result<GuestsReach, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "contacts" => Ok(GuestsReach::Contacts),
+            "everyone" => Ok(GuestsReach::Everyone),
+            _ => Err(format!("{s:?}: expected contacts or everyone")),
+        }
+    }
+}
+
 /// Where announced switchboards may be, besides the announcing server's own address: a host name, or
 /// a network (CIDR).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,11 +205,19 @@ pub struct GuestPolicy {
     pub per_minute: u32,
     /// Guest accounts at once.
     pub max: usize,
+    /// Whom they may add and ring.
+    pub reach: GuestsReach,
 }
 
 impl Default for GuestPolicy {
     fn default() -> GuestPolicy {
-        GuestPolicy { ttl: Duration::from_secs(24 * 3600), per_address_per_hour: 3, per_minute: 30, max: 1000 }
+        GuestPolicy {
+            ttl: Duration::from_secs(24 * 3600),
+            per_address_per_hour: 3,
+            per_minute: 30,
+            max: 1000,
+            reach: GuestsReach::Contacts,
+        }
     }
 }
 

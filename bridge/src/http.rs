@@ -29,9 +29,12 @@ pub fn router(state: Arc<State>, static_dir: Option<&Path>) -> Router {
         .with_state(state);
     let router = match static_dir {
         // ServeDir never lists directories and refuses paths that leave its folder. A file compressed at build
-        // (`name.gz` beside it, as `cargo xtask build` makes) is sent as it is; others are compressed per
-        // response.
-        Some(dir) => router.fallback_service(ServeDir::new(dir).precompressed_gzip()).layer(CompressionLayer::new()),
+        // (`name.br` and `name.gz` beside it, as `cargo xtask build` makes) is sent as it is, brotli where the
+        // browser takes it; others are compressed per response.
+        Some(dir) => {
+            let files = ServeDir::new(dir).precompressed_br().precompressed_gzip();
+            router.fallback_service(files).layer(CompressionLayer::new())
+        }
         None => router,
     };
     router.layer(axum::middleware::from_fn(refuse_over_limits))

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use msnp_server::robots::Robot;
 
-use crate::config::{Config, Upstream};
+use crate::config::{Config, GuestsReach, Upstream};
 use crate::state::State;
 
 #[derive(Debug, Error)]
@@ -111,6 +111,10 @@ async fn embedded_server(config: &Config) -> Result<(msnp_server::Running, Vec<R
     let robots = msnp_server::robots::secure(&mut store, &dir.join("robots.key"), robots)?;
     drop(store);
     let mut serve = msnp_server::ServeConfig::new(db);
+    if config.guests.is_some_and(|g| g.reach == GuestsReach::Contacts) {
+        let open = robots.iter().map(|r| r.handle.clone()).collect();
+        serve.ns.guests_reach = msnp_server::guests::GuestsReach::Contacts { open };
+    }
     serve.listen = config.ns_listen;
     serve.sb_listen = config.sb_listen;
     // The bridge says which browser each connection is for (PROXY v2), so the server throttles and

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bridge::config::{Config, ForwardedHeader, GuestPolicy, Limits, SbAllow, Upstream};
+use bridge::config::{Config, ForwardedHeader, GuestPolicy, GuestsReach, Limits, SbAllow, Upstream};
 use clap::Parser;
 use ipnet::IpNet;
 
@@ -77,6 +77,10 @@ struct Args {
     /// Guest accounts at once.
     #[arg(long, default_value_t = GuestPolicy::default().max)]
     max_guests: usize,
+    /// Whom guests may add to their contacts and invite to a chat: contacts (the robots, other guests, and
+    /// people who allowed the guest themselves) or everyone.
+    #[arg(long, default_value = "contacts")]
+    guests_reach: GuestsReach,
     /// PEM certificate chain: serve https and wss (with --tls-key).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -177,6 +181,7 @@ async fn run(args: Args) -> Result<(), bridge::Error> {
             per_address_per_hour: args.guests_per_address_per_hour,
             per_minute: args.guests_per_minute,
             max: args.max_guests,
+            reach: args.guests_reach,
         }),
         share_announcements: args.share_announcements.map(|url| (url, args.share_replicas)),
     };

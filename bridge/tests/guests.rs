@@ -138,3 +138,67 @@ async fn a_public_demo_keeps_no_shared_accounts_only_robots_and_guests() {
     let (status, body) = request(addr, "POST", "/guest", &own).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// Makes a guest on `addr` and signs it in, lists in sync and online: its connection and e-mail address.
+async fn guest_online(addr: SocketAddr) -> (Ws, String) {
+    let own = format!("http://{addr}");
+    let (status, body) = request(addr, "POST", "/guest", &own).await;
+    assert_eq!(status, 200, "{body}");
+    let made: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let (email, password) = (made["email"].as_str().unwrap(), made["password"].as_str().unwrap());
+    let name = format!("Guest%20{}", &email[6..10]);
+    (Ws::online(addr, email, password, &name, 8).await, email.to_owned())
+}
+
+/// Nothing reached `c` meanwhile: the next thing it hears is the answer to a `PNG`.
+async fn told_nothing(c: &mut Ws) {
+    c.ask("PNG", "QNG").await;
+}
+
+#[tokio::test]
+async fn a_guest_reaches_robots_guests_and_people_who_allowed_it_only() {
+    let bridge = TestBridge::start_with(|c| c.guests = Some(policy(10, 10))).await;
+    let addr = bridge.http();
+    let mut alice = Ws::online(addr, "alice@hotmail.com", "alice", "Alice", 5).await;
+    let (mut guest, email) = guest_online(addr).await;
+    let (mut other, other_email) = guest_online(addr).await;
+
+    // Alice did not choose the guest: to it she does not exist, and she hears nothing of it.
+    guest.ask("ADD 7 FL alice@hotmail.com Alice", "205 7").await;
+    let sb = bridge.embedded_sb().to_string();
+    guest.send("XFR 8 SB").await;
+    let cookie = guest.expect_prefix(&format!("XFR 8 SB {sb} CKI ")).await;
+    let mut chat = ws(addr, &format!("?sb={sb}")).await;
+    chat.send(&format!("USR 1 {email} {cookie}")).await;
+    chat.expect_prefix(&format!("USR 1 OK {email} ")).await;
+    chat.ask("CAL 2 alice@hotmail.com", "217 2").await;
+    told_nothing(&mut alice).await;
+
+    // Another guest and the robots are within reach.
+    guest.send(&format!("ADD 9 FL {other_email} Other")).await;
+    guest.expect_prefix(&format!("ADD 9 FL 9 {other_email} Other")).await;
+    guest.expect_prefix(&format!("ILN 9 NLN {other_email} ")).await;
+    other.expect_prefix(&format!("ADD 0 RL 9 {email} ")).await;
+    guest.ask("ADD 10 FL echo@hotmail.com Echo", "215 10").await;
+
+    // Once Alice allows the guest herself, it may add her and she is told, as for anyone.
+    alice.send(&format!("ADD 7 AL {email} Guest")).await;
+    alice.expect_prefix(&format!("ADD 7 AL 6 {email} Guest")).await;
+    guest.send("ADD 11 FL alice@hotmail.com Alice").await;
+    guest.expect_prefix("ADD 11 FL 10 alice@hotmail.com Alice").await;
+    alice.expect_prefix(&format!("ADD 0 RL 7 {email} ")).await;
+}
+
+#[tokio::test]
+async fn guests_may_reach_everyone_where_the_operator_says_so() {
+    let bridge = TestBridge::start_with(|c| {
+        c.guests = Some(GuestPolicy { reach: bridge::config::GuestsReach::Everyone, ..policy(10, 10) })
+    })
+    .await;
+    let addr = bridge.http();
+    let mut alice = Ws::online(addr, "alice@hotmail.com", "alice", "Alice", 5).await;
+    let (mut guest, email) = guest_online(addr).await;
+    guest.send("ADD 7 FL alice@hotmail.com Alice").await;
+    guest.expect_prefix("ADD 7 FL 9 alice@hotmail.com Alice").await;
+    alice.expect_prefix(&format!("ADD 0 RL 6 {email} ")).await;
+}

@@ -35,6 +35,7 @@ async fn serves_the_app_safely() {
     std::fs::write(site.path().join("index.html"), "<!doctype html><title>app</title>".repeat(50)).unwrap();
     std::fs::write(site.path().join("app_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
     std::fs::write(site.path().join("app_bg.wasm.gz"), b"compressed once, at build").unwrap();
+    std::fs::write(site.path().join("app_bg.wasm.br"), b"brotli, once, at build").unwrap();
     std::fs::create_dir(site.path().join("sub")).unwrap();
     std::fs::write(site.path().join("sub/a.js"), "export {}").unwrap();
     let secret = site.path().parent().unwrap().join("secret.txt");
@@ -53,11 +54,15 @@ async fn serves_the_app_safely() {
     // Compressed when the browser asks for it.
     let (_, headers, _) = get(addr, "/", "Accept-Encoding: gzip\r\n").await;
     assert_eq!(header(&headers, "content-encoding"), Some("gzip"));
-    // A file compressed at build is sent as it is (the bytes of `app_bg.wasm.gz`), not compressed again.
-    let (status, headers, body) = get(addr, "/app_bg.wasm", "Accept-Encoding: gzip, br\r\n").await;
+    // A file compressed at build is sent as it is (the bytes of `app_bg.wasm.br`, or `.gz` for a browser
+    // without brotli), not compressed again.
+    let (status, headers, body) = get(addr, "/app_bg.wasm", "Accept-Encoding: gzip, deflate, br\r\n").await;
     assert!(status.contains("200"));
-    assert_eq!(header(&headers, "content-encoding"), Some("gzip"));
+    assert_eq!(header(&headers, "content-encoding"), Some("br"));
     assert_eq!(header(&headers, "content-type"), Some("application/wasm"));
+    assert_eq!(body, b"brotli, once, at build");
+    let (_, headers, body) = get(addr, "/app_bg.wasm", "Accept-Encoding: gzip\r\n").await;
+    assert_eq!(header(&headers, "content-encoding"), Some("gzip"));
     assert_eq!(body, b"compressed once, at build");
     // No directory listing, no way out of the folder.
     let (status, _, body) = get(addr, "/sub/", "").await;

@@ -23,6 +23,25 @@ impl std::fmt::Debug for Guest {
     }
 }
 
+/// Whom guest accounts may add to their forward list and ring into a chat.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum GuestsReach {
+    /// Anyone, as any other account may.
+    #[default]
+    Everyone,
+    /// Other guests, the accounts in `open` (a demo's robots), and people who have the guest on their allow
+    /// list: on a public demo a stranger cannot add, watch or ring someone who did not choose them.
+    Contacts { open: Vec<String> },
+}
+
+impl GuestsReach {
+    /// Whether `from` may add `to` to its forward list or ring them (always, unless `from` is a guest).
+    pub fn allows(&self, from: &Account, to: &Account) -> bool {
+        let GuestsReach::Contacts { open } = self else { return true };
+        !from.guest || to.guest || open.iter().any(|h| handle::same(h, &to.handle)) || to.on(List::Allow, &from.handle)
+    }
+}
+
 /// Letters and digits that cannot be mistaken for one another.
 const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
 
@@ -86,12 +105,14 @@ mod tests {
         let account = store.sign_in(&guest.email, "c", &md5_response("c", &guest.password)).unwrap().unwrap();
         assert!(account.on(List::Forward, "echo@hotmail.com") && account.on(List::Allow, "echo@hotmail.com"));
         assert_eq!(account.version, 2);
+        assert!(account.guest);
 
         // The robot holds the guest on its reverse list, as after an ADD.
         let mut echo = store.account("echo@hotmail.com").unwrap().unwrap();
         echo.list_mut(List::Reverse).push(Entry { handle: other.email.clone(), name: other.email.clone() });
         store.put_account(&echo, "robot").unwrap();
         let version = store.account("echo@hotmail.com").unwrap().unwrap().version;
+        assert!(!echo.guest);
 
         assert_eq!(remove_expired(&mut store, 1059).unwrap(), 0);
         assert_eq!(remove_expired(&mut store, 1060).unwrap(), 1);
@@ -102,5 +123,21 @@ mod tests {
         assert_eq!(store.guest_count().unwrap(), 1);
         assert_eq!(remove_expired(&mut store, 4600).unwrap(), 1);
         assert_eq!(store.guest_count().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_guest_reaches_guests_the_open_accounts_and_who_allowed_it() {
+        let reach = GuestsReach::Contacts { open: vec!["Echo@hotmail.com".into()] };
+        let guest = Account { guest: true, ..Account::new("guest-a@hotmail.com", "A") };
+        let other_guest = Account { guest: true, ..Account::new("guest-b@hotmail.com", "B") };
+        let echo = Account::new("echo@hotmail.com", "Echo");
+        let mut alice = Account::new("alice@hotmail.com", "Alice");
+        assert!(reach.allows(&guest, &other_guest) && reach.allows(&guest, &echo));
+        assert!(!reach.allows(&guest, &alice));
+        // Alice may reach the guest; once she allows it, it may reach her.
+        assert!(reach.allows(&alice, &guest));
+        alice.list_mut(List::Allow).push(Entry { handle: "GUEST-A@hotmail.com".into(), name: "A".into() });
+        assert!(reach.allows(&guest, &alice));
+        assert!(GuestsReach::Everyone.allows(&guest, &Account::new("bob@hotmail.com", "Bob")));
     }
 }

@@ -96,16 +96,29 @@ impl Logic {
             return self.error(conn, code, trid);
         }
         if let Some(target) = self.users.get(&key(who)) {
+            if self.out_of_reach(user, list, &target.account) {
+                return self.error(conn, ErrorCode::InvalidUser, trid);
+            }
             let target = target.account.handle.clone();
             return self.add_existing(conn, user, trid, list, target, custom.to_owned());
         }
         let (user, custom) = (user.to_owned(), custom.to_owned());
         self.job(conn, Job::Account { handle: who.to_owned() }, move |logic, done, _| match done {
+            Done::Account(Ok(Some(target))) if logic.out_of_reach(&user, list, &target) => {
+                logic.error(conn, ErrorCode::InvalidUser, trid)
+            }
             Done::Account(Ok(Some(target))) => logic.add_existing(conn, &user, trid, list, target.handle, custom),
             Done::Account(Ok(None)) => logic.error(conn, ErrorCode::InvalidUser, trid),
             Done::Account(Err(err)) => logic.internal_error(conn, trid, &err),
             other => crate::notification::unexpected(&other),
         });
+    }
+
+    /// Whether `user` is a guest that may not put `target` on its FL: it is told `205`, as if there were no
+    /// such account, so that it cannot tell who exists either.
+    fn out_of_reach(&self, user: &str, list: List, target: &Account) -> bool {
+        let reach = &self.config.guests_reach;
+        list == List::Forward && self.users.get(user).is_some_and(|u| !reach.allows(&u.account, target))
     }
 
     /// ADD once the target is known to exist, as `target` (its canonical handle).

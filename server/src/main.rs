@@ -358,6 +358,8 @@ async fn serve_until_signal(serve: Serve) -> Result {
             dispatch_to: serve.dispatch_to,
             renames_per_minute: serve.renames_per_minute,
             state_changes_per_minute: serve.state_changes_per_minute,
+            // Guests are made by the bridge's embedded server, which sets their reach.
+            guests_reach: Default::default(),
         },
         limits: NetLimits {
             max_connections: serve.max_connections,

@@ -22,6 +22,7 @@ use msnp::{ErrorCode, Frame, List, ParseError, State, TrId, auth};
 use crate::cluster::{BusCall, Cluster, ClusterConfig};
 pub use crate::conn::ConnId;
 use crate::conn::{Conn, next_deadline, overdue};
+use crate::guests::GuestsReach;
 use crate::jobs::{Done, Job};
 use crate::metrics::Metrics;
 use crate::store::{Account, AdminEvent, StoreError, Versions};
@@ -70,6 +71,9 @@ pub struct NsConfig {
     /// `CHG`s one user may send per minute (each tells every watcher), up to [`STATE_CHANGE_BURST`] at once;
     /// more get `713` and change nothing, so watchers always see the state the user is told they have.
     pub state_changes_per_minute: u32,
+    /// Whom guest accounts may add to their forward list and ring (`205` and `217` otherwise, as for
+    /// someone who does not exist or is offline).
+    pub guests_reach: GuestsReach,
 }
 
 /// `CHG`s a user may send at once before [`NsConfig::state_changes_per_minute`] applies.
@@ -101,6 +105,7 @@ impl Default for NsConfig {
             dispatch_to: Vec::new(),
             renames_per_minute: 30,
             state_changes_per_minute: 600,
+            guests_reach: GuestsReach::default(),
         }
     }
 }

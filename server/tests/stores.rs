@@ -99,6 +99,11 @@ fn behaves(store: &mut dyn Admin) {
     store.put_guest(&Account::new("guest-a@hotmail.com", "Guest"), "g", 100).unwrap();
     assert_eq!((store.guest_count().unwrap(), store.expired_guests(99).unwrap().len()), (1, 0));
     assert_eq!(store.expired_guests(100).unwrap(), ["guest-a@hotmail.com"]);
+    // A guest is known as one when it signs in (its reach depends on it); nobody else is.
+    assert!(store.account("GUEST-A@hotmail.com").unwrap().unwrap().guest);
+    let signed_in = store.sign_in("guest-a@hotmail.com", "c", &msnp::auth::md5_response("c", "g")).unwrap();
+    assert!(signed_in.unwrap().guest);
+    assert!(!store.account("dave@hotmail.com").unwrap().unwrap().guest);
     store.remove_account("guest-a@hotmail.com").unwrap();
     assert_eq!(store.guest_count().unwrap(), 0);
     assert!(store.last_admin_event().unwrap() > start);

@@ -23,7 +23,7 @@ mod nodes;
 mod presence;
 mod registry;
 
-use crate::notification::{JobId, Logic, Output};
+use crate::notification::{JobId, Logic, Output, key};
 use crate::presence::Seen;
 use crate::switchboard::{Directory, Reach, Ring, Ringing};
 
@@ -245,11 +245,21 @@ impl Logic {
     /// Rings a callee signed in here: sends `RNG` if the caller may reach it.
     fn ring_here(&mut self, ring: Ring) -> Option<(String, String)> {
         self.seen(&ring.callee, &ring.caller)?;
+        if !self.may_ring(&ring.callee, &ring.caller) {
+            return None;
+        }
         let u = self.users.get(&ring.callee)?;
         let (conn, identity) = (u.conn, (u.account.handle.clone(), u.account.name.clone()));
         let Ring { session, address, cookie, caller, caller_name, .. } = ring;
         self.send(conn, ServerCommand::Rng { session_id: session, address, cookie, caller, caller_name });
         Some(identity)
+    }
+
+    /// Whether `caller` (a canonical handle) may ring `callee` (signed in here) by the guests' reach; a
+    /// caller signed in on another node is not known here (guests are a lone server's).
+    fn may_ring(&self, callee: &str, caller: &str) -> bool {
+        let (Some(callee), Some(caller)) = (self.users.get(callee), self.users.get(&key(caller))) else { return true };
+        self.config.guests_reach.allows(&caller.account, &callee.account)
     }
 }
 
@@ -261,7 +271,8 @@ impl Directory for Logic {
 
     fn reach(&self, callee: &str, caller: &str) -> Reach {
         if self.users.contains_key(callee) {
-            return if self.seen(callee, caller).is_some() { Reach::Here } else { Reach::No };
+            let reached = self.seen(callee, caller).is_some() && self.may_ring(callee, caller);
+            return if reached { Reach::Here } else { Reach::No };
         }
         self.remote_node(callee).map_or(Reach::No, Reach::Elsewhere)
     }

@@ -45,6 +45,9 @@ pub struct Account {
     pub blp: Blp,
     /// FL, AL, BL, RL, each in the order entries were added.
     pub lists: [Vec<Entry>; 4],
+    /// A temporary account made for a stranger ([`Admin::put_guest`]), whom a public demo keeps from
+    /// reaching people who did not choose it ([`crate::guests::GuestsReach`]).
+    pub guest: bool,
 }
 
 impl Account {
@@ -56,6 +59,7 @@ impl Account {
             gtc: Gtc::Ask,
             blp: Blp::AllowAll,
             lists: Default::default(),
+            guest: false,
         }
     }
 

@@ -25,8 +25,9 @@ pub struct PgStore {
 
 /// An account, its password and its lists in one statement (one snapshot, one round trip): a row per
 /// entry, in the order they were added, or one row with no entry.
-const LOAD: &str = "SELECT a.password, a.handle, a.name, a.version, a.gtc, a.blp, e.list, e.handle, e.name \
-    FROM accounts a LEFT JOIN entries e ON e.account = a.id WHERE lower(a.handle) = lower($1) ORDER BY e.id";
+const LOAD: &str = "SELECT a.password, a.handle, a.name, a.version, a.gtc, a.blp, e.list, e.handle, e.name, \
+    g.account IS NOT NULL FROM accounts a LEFT JOIN entries e ON e.account = a.id \
+    LEFT JOIN guests g ON g.account = a.id WHERE lower(a.handle) = lower($1) ORDER BY e.id";
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -109,6 +110,7 @@ impl PgStore {
             gtc: parse("gtc", first.get(4))?,
             blp: parse("blp", first.get(5))?,
             lists: Default::default(),
+            guest: first.get(9),
         };
         for row in &rows {
             if let Some(list) = row.get::<_, Option<String>>(6) {

@@ -315,7 +315,10 @@ impl Store for SqliteStore {
 /// An account with its lists, as `db` (a transaction) sees it.
 fn read_account(db: &Connection, handle: &str) -> Result<Option<Account>> {
     let row = db
-        .prepare_cached("SELECT id, handle, name, version, gtc, blp FROM accounts WHERE handle = ?1")?
+        .prepare_cached(
+            "SELECT id, handle, name, version, gtc, blp, EXISTS (SELECT 1 FROM guests WHERE account = accounts.id)
+             FROM accounts WHERE handle = ?1",
+        )?
         .query_row([handle], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -324,14 +327,15 @@ fn read_account(db: &Connection, handle: &str) -> Result<Option<Account>> {
                 r.get::<_, u32>(3)?,
                 r.get::<_, String>(4)?,
                 r.get::<_, String>(5)?,
+                r.get::<_, bool>(6)?,
             ))
         })
         .optional()?;
-    let Some((id, handle, name, version, gtc, blp)) = row else {
+    let Some((id, handle, name, version, gtc, blp, guest)) = row else {
         return Ok(None);
     };
-    let mut account =
-        Account { handle, name, version, gtc: parse("gtc", gtc)?, blp: parse("blp", blp)?, lists: Default::default() };
+    let (gtc, blp) = (parse("gtc", gtc)?, parse("blp", blp)?);
+    let mut account = Account { handle, name, version, gtc, blp, lists: Default::default(), guest };
     let mut stmt = db.prepare_cached("SELECT list, handle, name FROM entries WHERE account = ?1 ORDER BY rowid")?;
     let rows = stmt.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
     for row in rows {
