@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
 use crate::conn::{Conn, ConnError, Target};
-use crate::measure::percentile;
+use crate::measure::{cpu_seconds, open_descriptors, percentile};
 
 /// What the flooders send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -168,4 +168,105 @@ pub async fn slowloris(http: String, connections: usize, wait: Duration) -> Resu
         }
     }
     Ok(json!({ "connections": connections, "wait_seconds": wait.as_secs_f64(), "still_open": open }))
+}
+
+/// Reads one HTTP/1.1 response with a `Content-Length` from `stream` (`buf` keeps what follows it): the
+/// status, the `Content-Encoding` and the body's length.
+async fn response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(u16, String, usize), ConnError> {
+    let bad = |what: &str| ConnError::Connect(format!("bad HTTP response: {what}"));
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let mut chunk = [0u8; 16384];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(ConnError::Closed);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("status"))?;
+    let header = |name: &str| head.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()));
+    let length: usize = header("content-length:").and_then(|v| v.parse().ok()).ok_or_else(|| bad("no length"))?;
+    let encoding = header("content-encoding:").unwrap_or_default();
+    while buf.len() < end + length {
+        let mut chunk = [0u8; 65536];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(ConnError::Closed);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    buf.drain(..end + length);
+    Ok((status, encoding, length))
+}
+
+/// `clients` keep-alive connections download `path` from the bridge at `http` (the process `pid`) as a
+/// browser does (`Accept-Encoding: gzip, br`), back to back, for `duration`: responses per second and the
+/// bridge's CPU per response.
+pub async fn static_files(
+    http: String,
+    path: String,
+    clients: usize,
+    duration: Duration,
+    pid: u32,
+) -> Result<Value, ConnError> {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {http}\r\nAccept-Encoding: gzip, deflate, br\r\n\r\n");
+    let (until, cpu0, started) = (Instant::now() + duration, cpu_seconds(pid), Instant::now());
+    let mut tasks = JoinSet::new();
+    for _ in 0..clients {
+        let (http, request) = (http.clone(), request.clone());
+        tasks.spawn(async move {
+            let mut stream = TcpStream::connect(&http).await.map_err(|e| ConnError::Connect(e.to_string()))?;
+            let (mut buf, mut n, mut bytes, mut encoding) = (Vec::new(), 0u64, 0u64, String::new());
+            while Instant::now() < until {
+                stream.write_all(request.as_bytes()).await?;
+                let (status, enc, length) = response(&mut stream, &mut buf).await?;
+                if status != 200 {
+                    return Err(ConnError::Connect(format!("GET answered {status}")));
+                }
+                (n, bytes, encoding) = (n + 1, bytes + length as u64, enc);
+            }
+            Ok::<_, ConnError>((n, bytes, encoding))
+        });
+    }
+    let (mut responses, mut bytes, mut encoding) = (0, 0, String::new());
+    while let Some(done) = tasks.join_next().await {
+        let (n, b, enc) = done.expect("client")?;
+        (responses, bytes, encoding) = (responses + n, bytes + b, enc);
+    }
+    let (seconds, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds(pid) - cpu0);
+    Ok(json!({
+        "path": path,
+        "clients": clients,
+        "content_encoding": encoding,
+        "responses": responses,
+        "responses_per_second": responses as f64 / seconds,
+        "bytes_per_response": bytes as f64 / responses.max(1) as f64,
+        "cpu_ms_per_response": cpu * 1000.0 / responses.max(1) as f64,
+    }))
+}
+
+/// `sessions` WebSocket sessions through the bridge (the process `pid`), each past `VER` (so its upstream
+/// connection is open): the descriptors the bridge holds per session.
+pub async fn descriptors(ws: String, sessions: usize, pid: u32) -> Result<Value, ConnError> {
+    let target = Target::Ws { url: ws, binary: false };
+    let before = open_descriptors(pid);
+    let ver = ClientCommand::Ver { trid: TrId(1), dialects: vec![msnp::ns::DIALECT.into()] }.to_frame();
+    let mut open = Vec::with_capacity(sessions);
+    for _ in 0..sessions {
+        let mut conn = Conn::open(&target).await?;
+        conn.send(&ver).await?;
+        conn.recv_within(Duration::from_secs(30)).await?;
+        open.push(conn);
+    }
+    let during = open_descriptors(pid);
+    drop(open);
+    Ok(json!({
+        "sessions": sessions,
+        "descriptors_before": before,
+        "descriptors_with_sessions": during,
+        "descriptors_per_session": (during as f64 - before as f64) / sessions as f64,
+    }))
 }

@@ -10,6 +10,7 @@ mod conn;
 mod foreign;
 mod measure;
 mod scenarios;
+mod spam;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -130,6 +131,51 @@ enum Command {
         #[arg(long, default_value_t = 11)]
         seconds: u64,
     },
+    /// One account rings another as fast as it may (XFR SB, 32 CALs, hang up, again): the victim's RNGs per
+    /// second and a bystander's PNG round trips.
+    InviteSpam {
+        #[command(flatten)]
+        at: Where,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// star changes state as fast as the server answers before its watchers: NLNs delivered per second
+    /// (counted after --warm-up seconds) and a bystander's PNG round trips.
+    PresenceSpam {
+        #[command(flatten)]
+        at: Where,
+        #[arg(long, default_value_t = 500)]
+        watchers: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 3)]
+        warm_up: u64,
+    },
+    /// Keep-alive clients downloading one of the app's files from a bridge (the process --pid) as browsers
+    /// do: responses per second and the bridge's CPU per response.
+    Static {
+        /// The bridge, HOST:PORT.
+        #[arg(long)]
+        http: String,
+        #[arg(long, default_value = "/")]
+        path: String,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long)]
+        pid: u32,
+    },
+    /// WebSocket sessions through a bridge (the process --pid), each past VER: descriptors per session.
+    Descriptors {
+        /// The bridge's WebSocket URL.
+        #[arg(long)]
+        ws: String,
+        #[arg(long, default_value_t = 200)]
+        sessions: usize,
+        #[arg(long)]
+        pid: u32,
+    },
     /// A scripted notification server that behaves like the best-known revival server where it differs
     /// from this project's (shared/protocol/INTEROP.md), for tests; every account's password is `password`.
     /// Prints `ready ns=ADDR`.
@@ -221,6 +267,15 @@ async fn main() -> ExitCode {
         Command::Guess { ns, metrics, account, seconds } => {
             attacks::guess(ns, metrics, account, Duration::from_secs(seconds)).await
         }
+        Command::InviteSpam { at, seconds } => spam::invitations(at.target(), Duration::from_secs(seconds)).await,
+        Command::PresenceSpam { at, watchers, seconds, warm_up } => {
+            let (duration, warm_up) = (Duration::from_secs(seconds), Duration::from_secs(warm_up));
+            spam::presence(at.target(), watchers, duration, warm_up).await
+        }
+        Command::Static { http, path, clients, seconds, pid } => {
+            attacks::static_files(http, path, clients, Duration::from_secs(seconds), pid).await
+        }
+        Command::Descriptors { ws, sessions, pid } => attacks::descriptors(ws, sessions, pid).await,
         Command::ForeignServer { listen } => return served(foreign::run(listen).await),
         Command::CannedServer { listen } => return served(canned::run(listen).await),
         Command::Slowloris { http, connections, seconds } => {

@@ -175,7 +175,9 @@ impl Env {
     }
 }
 
-pub fn bench_all() -> Result {
+pub fn bench_all(tools: &crate::setup::Tools) -> Result {
+    step("building the browser app (its files are served in the static-file scenario)");
+    crate::tasks::build(tools)?;
     let env = Env::prepare()?;
     let mut canned = Command::new(env.release.join("msnp-bench"));
     canned.arg("canned-server");
@@ -225,6 +227,12 @@ fn one_run(env: &Env, canned: (&str, u32)) -> Result<Value> {
     let flood_blank = bench(&["flood", "--ns", ns, "--kind", "blank", "--flooders", "4", "--seconds", "10"])?;
     let flood_png = bench(&["flood", "--ns", ns, "--kind", "png", "--flooders", "4", "--seconds", "10"])?;
     let guess = bench(&["guess", "--ns", ns, "--metrics", &server.metrics, "--seconds", "60"])?;
+    step("spam from one account: invitations (10 s), presence before 500 watchers (3 + 10 s)");
+    let invite_spam = bench(&["invite-spam", "--ns", ns, "--seconds", "10"])?;
+    let presence_spam =
+        bench(&["presence-spam", "--ns", ns, "--watchers", "500", "--seconds", "10", "--warm-up", "3"])?;
+    step("a fresh bridge with its embedded server: the app's wasm to 8 clients (10 s), descriptors per session");
+    let (static_files, descriptors) = app_and_descriptors(env)?;
     step("a fresh bridge: idle WebSocket sessions, half-sent requests (11 s)");
     let (bridge, http) = env.bridge(ns, None)?;
     let ws = format!("ws://{http}/ws");
@@ -241,9 +249,34 @@ fn one_run(env: &Env, canned: (&str, u32)) -> Result<Value> {
         "fan_out_apart": fan_out_apart,
         "idle_server": idle_server, "sign_in_storm": storm, "canned_sign_in_storm": ceiling, "fan_out": fan_out,
         "chat": chat, "flood_blank": flood_blank, "flood_png": flood_png, "guess": guess,
+        "invite_spam": invite_spam, "presence_spam": presence_spam, "static_files": static_files,
+        "descriptors": descriptors,
         "idle_bridge": idle_bridge, "slowloris": slowloris,
         "relay_bridge": relay_bridge, "relay_websockify": relay_websockify,
     }))
+}
+
+/// A fresh bridge serving dist/ with its embedded server (as `cargo xtask demo` runs it): 8 clients
+/// downloading the app's wasm, and the descriptors 200 WebSocket sessions hold.
+fn app_and_descriptors(env: &Env) -> Result<(Value, Value)> {
+    let dist = root().join("dist");
+    let wasm = std::fs::read_dir(&dist)
+        .map_err(|e| format!("{}: {e}", dist.display()))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .find(|name| name.ends_with(".wasm"))
+        .ok_or("no .wasm in dist/")?;
+    let mut bridge = Command::new(env.release.join("bridge"));
+    bridge.args(["--listen", "127.0.0.1:0", "--max-connections", "30000", "--static"]).arg(&dist);
+    bridge.arg("--data-dir").arg(env.dir.join("data/embedded")).env("RUST_LOG", "warn");
+    let (bridge, ready) = start(bridge)?;
+    let http = ready.strip_prefix("ready http=").ok_or(format!("bridge said {ready:?}"))?.to_owned();
+    let pid = bridge.pid().to_string();
+    let path = format!("/{wasm}");
+    let files =
+        bench(&["static", "--http", &http, "--path", &path, "--clients", "8", "--seconds", "10", "--pid", &pid])?;
+    let ws = format!("ws://{http}/ws");
+    let descriptors = bench(&["descriptors", "--ws", &ws, "--sessions", "200", "--pid", &pid])?;
+    Ok((files, descriptors))
 }
 
 /// Moves the running process `pid` (all its threads) to the CPUs `cpus`.
@@ -343,6 +376,26 @@ fn figures(runs: &[Value], cluster: &[Value]) -> Vec<Figure> {
         fig("password guesses checked per minute (one account, one address)", "/min", at("/guess/checked_per_minute"))
             .at_most(5.0),
         fig("password guesses made per second (all answered 911)", "/s", at("/guess/guesses_per_second")),
+        fig("invitation spam: CALs tried per second by one account", "/s", at("/invite_spam/cals_per_second")),
+        fig("invitation spam: RNGs reaching the victim per second", "/s", at("/invite_spam/victim_rngs_per_second"))
+            .at_most(1.0),
+        fig("invitation spam: a bystander's PNG p99", "ms", at("/invite_spam/bystander_p99_ms")).at_most(5.0),
+        fig("presence spam: CHGs sent per second by one account", "/s", at("/presence_spam/chg_per_second")),
+        fig(
+            "presence spam: NLNs delivered per second to 500 watchers",
+            "/s",
+            at("/presence_spam/nln_delivered_per_second"),
+        )
+        .at_most(5500.0),
+        fig("presence spam: a bystander's PNG p99", "ms", at("/presence_spam/bystander_p99_ms")).at_most(5.0),
+        fig("the app's wasm to 8 clients: responses per second", "/s", at("/static_files/responses_per_second")),
+        fig("the app's wasm: bridge CPU per response", "ms", at("/static_files/cpu_ms_per_response")).at_most(1.0),
+        fig(
+            "descriptors per WebSocket session (bridge with its embedded server)",
+            "",
+            at("/descriptors/descriptors_per_session"),
+        )
+        .at_most(3.0),
         fig("half-sent HTTP requests open 1 s after the handshake timeout (of 1000)", "", at("/slowloris/still_open"))
             .at_most(0.0),
     ];

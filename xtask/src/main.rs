@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         Task::Test => tasks::test(),
         Task::Build => setup::ensure().and_then(|tools| tasks::build(&tools)),
         Task::Demo { listen } => tasks::demo(&listen),
-        Task::Bench => setup::ensure().and_then(|_| bench::bench_all()),
+        Task::Bench => setup::ensure().and_then(|tools| bench::bench_all(&tools)),
         Task::Cluster => cluster::cluster(),
         Task::Fuzz { seconds } => tasks::fuzz(seconds),
     };

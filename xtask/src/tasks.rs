@@ -134,16 +134,25 @@ const SIZE_BUDGET: usize = 350 * 1000;
 
 /// Fails when the built app's wasm and JS, gzipped, exceed the budget; prints the size either way.
 fn size_budget() -> Result {
-    let mut total = 0;
+    let (mut total, mut brotli) = (0, 0);
     let dist = root().join("dist");
     for entry in std::fs::read_dir(&dist).map_err(|e| format!("{}: {e}", dist.display()))? {
         let path = entry.map_err(|e| e.to_string())?.path();
+        let size = || std::fs::metadata(&path).map(|m| m.len() as usize).map_err(|e| e.to_string());
         // The files the bridge sends: what `build` compressed.
-        if path.to_str().is_some_and(|p| p.ends_with(".wasm.gz") || p.ends_with(".js.gz")) {
-            total += std::fs::metadata(&path).map_err(|e| e.to_string())?.len() as usize;
+        match path.to_str() {
+            Some(p) if p.ends_with(".wasm.gz") || p.ends_with(".js.gz") => total += size()?,
+            Some(p) if p.ends_with(".wasm.br") || p.ends_with(".js.br") => brotli += size()?,
+            _ => {}
         }
     }
-    eprintln!("app size: {:.1} KB gzipped (wasm + JS; budget {} KB)", total as f64 / 1000.0, SIZE_BUDGET / 1000);
+    let kb = |bytes: usize| bytes as f64 / 1000.0;
+    eprintln!(
+        "app size: {:.1} KB gzipped, {:.1} KB brotli (wasm + JS; budget {} KB gzipped)",
+        kb(total),
+        kb(brotli),
+        SIZE_BUDGET / 1000
+    );
     if total > SIZE_BUDGET {
         return Err(format!("the app is {total} bytes gzipped, over the budget of {SIZE_BUDGET}"));
     }
@@ -246,8 +255,8 @@ pub fn build(tools: &Tools) -> Result {
     precompress(&root().join("dist"))
 }
 
-/// Writes `name.gz` (best compression) beside each of the app's files, once, so that the bridge sends
-/// those bytes as they are instead of compressing every response again.
+/// Writes `name.br` and `name.gz` (each at its best compression) beside each of the app's files, once, so
+/// that the bridge sends those bytes as they are instead of compressing every response again.
 fn precompress(dist: &std::path::Path) -> Result {
     use std::io::Write;
     for entry in std::fs::read_dir(dist).map_err(|e| format!("{}: {e}", dist.display()))? {
@@ -257,9 +266,14 @@ fn precompress(dist: &std::path::Path) -> Result {
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
             gz.write_all(&bytes).map_err(|e| e.to_string())?;
             let gz = gz.finish().map_err(|e| e.to_string())?;
-            let mut name = path.clone().into_os_string();
-            name.push(".gz");
-            std::fs::write(&name, gz).map_err(|e| format!("{}: {e}", path.display()))?;
+            let mut br = Vec::new();
+            let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+            brotli::BrotliCompress(&mut bytes.as_slice(), &mut br, &params).map_err(|e| e.to_string())?;
+            for (ending, compressed) in [(".gz", gz), (".br", br)] {
+                let mut name = path.clone().into_os_string();
+                name.push(ending);
+                std::fs::write(&name, compressed).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
         }
     }
     Ok(())
