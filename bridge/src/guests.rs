@@ -14,7 +14,7 @@ use msnp::ns::Entry;
 use msnp_server::store::{Admin, SqliteStore};
 use serde::Serialize;
 
-use crate::config::GuestPolicy;
+use crate::config::{GuestPolicy, GuestsReach};
 use crate::serve::Conn;
 use crate::state::State;
 
@@ -155,6 +155,8 @@ impl Guests {
 #[derive(Serialize)]
 struct Offer {
     hours: u64,
+    /// Whether guests may add and ring anyone, not only the robots, other guests and who allowed them.
+    everyone: bool,
 }
 
 /// The account made, shown to its person once.
@@ -167,7 +169,10 @@ struct Made {
 /// `GET /guest`: whether guest accounts are offered, and for how long they last.
 pub async fn offer(Shared(state): Shared<Arc<State>>) -> Response {
     match &state.guests {
-        Some(g) => axum::Json(Offer { hours: g.policy.ttl.as_secs().div_ceil(3600) }).into_response(),
+        Some(g) => {
+            let everyone = g.policy.reach == GuestsReach::Everyone;
+            axum::Json(Offer { hours: g.policy.ttl.as_secs().div_ceil(3600), everyone }).into_response()
+        }
         None => (StatusCode::NOT_FOUND, "no guest accounts here").into_response(),
     }
 }

@@ -33,7 +33,7 @@ async fn a_guest_account_is_made_from_the_page_and_signs_in_with_the_robots() {
     let bridge = TestBridge::start_with(|c| c.guests = Some(policy(2, 10))).await;
     let addr = bridge.http();
     let own = format!("http://{addr}");
-    assert_eq!(request(addr, "GET", "/guest", &own).await, (200, r#"{"hours":1}"#.to_owned()));
+    assert_eq!(request(addr, "GET", "/guest", &own).await, (200, r#"{"hours":1,"everyone":false}"#.to_owned()));
     assert_eq!(request(addr, "POST", "/guest", "http://evil.example").await.0, 403);
 
     let (status, body) = request(addr, "POST", "/guest", &own).await;
@@ -196,6 +196,8 @@ async fn guests_may_reach_everyone_where_the_operator_says_so() {
     })
     .await;
     let addr = bridge.http();
+    let own = format!("http://{addr}");
+    assert_eq!(request(addr, "GET", "/guest", &own).await.1, r#"{"hours":1,"everyone":true}"#);
     let mut alice = Ws::online(addr, "alice@hotmail.com", "alice", "Alice", 5).await;
     let (mut guest, email) = guest_online(addr).await;
     guest.send("ADD 7 FL alice@hotmail.com Alice").await;

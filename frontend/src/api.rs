@@ -21,11 +21,22 @@ pub async fn servers() -> Option<Vec<String>> {
     Some(js_sys::Array::from(&json).iter().filter_map(|v| v.as_string()).collect())
 }
 
-/// How many hours a guest account lasts, if the bridge makes them (`GET /guest`).
-pub async fn guest_offer() -> Option<u32> {
+/// The bridge's temporary accounts (`GET /guest`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuestOffer {
+    /// How many hours one lasts.
+    pub hours: u32,
+    /// Whether a guest may add anyone (else: the robots, other guests, and people who add it first).
+    pub everyone: bool,
+}
+
+/// What temporary accounts the bridge makes, if any.
+pub async fn guest_offer() -> Option<GuestOffer> {
     let (200, text) = fetch("guest", "GET").await? else { return None };
     let json = js_sys::JSON::parse(&text).ok()?;
-    js_sys::Reflect::get(&json, &"hours".into()).ok()?.as_f64().map(|h| h as u32)
+    let field = |name: &str| js_sys::Reflect::get(&json, &name.into()).ok();
+    let hours = field("hours")?.as_f64()? as u32;
+    Some(GuestOffer { hours, everyone: field("everyone").and_then(|v| v.as_bool()).unwrap_or(false) })
 }
 
 /// A new guest account, e-mail and password (`POST /guest`), or the bridge's reason why not.

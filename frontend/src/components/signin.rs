@@ -46,15 +46,15 @@ pub fn sign_in(props: &Props) -> Html {
     let state = use_node_ref();
     let remember = use_node_ref();
     // Hours a guest account lasts, when the bridge makes them; and what the last request for one gave.
-    let guest_hours = use_state(|| None::<u32>);
+    let guest_offer = use_state(|| None::<crate::api::GuestOffer>);
     let guest_refused = use_state(|| None::<String>);
     // The embedded server's demo accounts, named on the form.
     let demo = use_state(Vec::<(String, String)>::new);
     {
-        let (guest_hours, demo) = (guest_hours.clone(), demo.clone());
+        let (guest_offer, demo) = (guest_offer.clone(), demo.clone());
         use_effect_with((), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
-                guest_hours.set(crate::api::guest_offer().await);
+                guest_offer.set(crate::api::guest_offer().await);
                 demo.set(crate::api::demo_accounts().await);
             });
         });
@@ -124,10 +124,13 @@ pub fn sign_in(props: &Props) -> Html {
     html! {
         <form class="sign-in" {onsubmit} aria-labelledby="sign-in-title">
             <h2 id="sign-in-title">{ "Sign in" }</h2>
-            if let Some(hours) = *guest_hours {
+            if let Some(offer) = *guest_offer {
                 <p class="guest">
                     <button type="button" class="primary" onclick={on_guest}>{ "Try it now" }</button>
-                    { format!(" with a temporary account, signed in at once, the robots as contacts; it is removed after {hours} hours.") }
+                    { format!(" with a temporary account, signed in at once, the robots as contacts; it is removed after {} hours.", offer.hours) }
+                    if !offer.everyone {
+                        { " It can add other guests, and people who add it first." }
+                    }
                 </p>
             }
             if let Some(notice) = &props.notice {
