@@ -266,7 +266,8 @@ fn app_and_descriptors(env: &Env) -> Result<(Value, Value)> {
         .find(|name| name.ends_with(".wasm"))
         .ok_or("no .wasm in dist/")?;
     let mut bridge = Command::new(env.release.join("bridge"));
-    bridge.args(["--listen", "127.0.0.1:0", "--max-connections", "30000", "--static"]).arg(&dist);
+    bridge.args(["--listen", "127.0.0.1:0", "--max-connections", "30000", "--max-per-ip", "30000", "--static"]);
+    bridge.arg(&dist);
     bridge.arg("--data-dir").arg(env.dir.join("data/embedded")).env("RUST_LOG", "warn");
     let (bridge, ready) = start(bridge)?;
     let http = ready.strip_prefix("ready http=").ok_or(format!("bridge said {ready:?}"))?.to_owned();
