@@ -4,6 +4,8 @@
 //! is a row update under its row lock, taken in account-id order (so two transactions never deadlock
 //! on them), and a transaction PostgreSQL aborts for a conflict is run again.
 
+use std::time::Duration;
+
 use msnp::List;
 use msnp::ns::Entry;
 use postgres::error::SqlState;
@@ -17,11 +19,23 @@ use crate::secret::Secret;
 
 /// The PostgreSQL store; passwords are kept encrypted with a key held outside the database.
 pub struct PgStore {
-    db: Client,
+    config: postgres::Config,
+    /// The connection; `None` after PostgreSQL dropped it (a restart, a crash), until the next call opens
+    /// another.
+    link: Option<Link>,
     secret: Secret,
+}
+
+/// One connection and what is prepared on it.
+struct Link {
+    db: Client,
     /// [`LOAD`], prepared once for this connection.
     load: Statement,
 }
+
+/// How long opening a connection may take before the call fails (`500`): a database that is down answers
+/// at once; one that is unreachable must not hold up the store's work for longer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An account, its password and its lists in one statement (one snapshot, one round trip): a row per
 /// entry, in the order they were added, or one row with no entry.
@@ -80,10 +94,12 @@ fn version(v: i64) -> Result<u32> {
     u32::try_from(v).map_err(|_| StoreError::Corrupt { column: "version", value: v.to_string() })
 }
 
-impl PgStore {
-    /// Connects to `url` (`postgres://user@host:port/db`) and creates the schema if it is not there.
-    pub fn connect(url: &str, secret: Secret) -> Result<PgStore> {
-        let mut db = Client::connect(url, NoTls)?;
+impl Link {
+    /// Connects, asks that every commit be durable before it is answered (whatever the server's default), and
+    /// creates the schema if it is not there.
+    fn open(config: &postgres::Config) -> Result<Link> {
+        let mut db = config.connect(NoTls)?;
+        db.batch_execute("SET synchronous_commit = on")?;
         // Only when missing: even `CREATE INDEX IF NOT EXISTS` locks its table, which would stall (or
         // deadlock with) the other nodes' work.
         let exists = |db: &mut Client| -> Result<bool> {
@@ -96,12 +112,46 @@ impl PgStore {
             tx.commit()?;
         }
         let load = db.prepare(LOAD)?;
-        Ok(PgStore { db, secret, load })
+        Ok(Link { db, load })
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/db`) and creates the schema if it is not there.
+    pub fn connect(url: &str, secret: Secret) -> Result<PgStore> {
+        let mut config: postgres::Config = url.parse()?;
+        config.connect_timeout(CONNECT_TIMEOUT).keepalives(true).keepalives_idle(Duration::from_secs(30));
+        let link = Some(Link::open(&config)?);
+        Ok(PgStore { config, link, secret })
+    }
+
+    /// The connection, opened again if PostgreSQL dropped the last one.
+    fn link(&mut self) -> Result<&mut Link> {
+        if self.link.as_ref().is_some_and(|l| l.db.is_closed()) {
+            self.link = None;
+        }
+        match &mut self.link {
+            Some(link) => Ok(link),
+            none => Ok(none.insert(Link::open(&self.config)?)),
+        }
+    }
+
+    /// Runs `work`, which only reads, on the connection; if the connection turns out to be gone, once more
+    /// on a new one.
+    fn read<T>(&mut self, work: impl Fn(&mut Link) -> std::result::Result<T, postgres::Error>) -> Result<T> {
+        match work(self.link()?) {
+            Err(e) if broken_pg(&e) => {
+                self.link = None;
+                Ok(work(self.link()?)?)
+            }
+            other => Ok(other?),
+        }
     }
 
     /// The sealed password and the account of `handle`, from one statement.
     fn load(&mut self, handle: &str) -> Result<Option<(Vec<u8>, Account)>> {
-        let rows = self.db.query(&self.load, &[&handle])?;
+        // A read: safe to run again on a new connection.
+        let rows = self.read(|link| link.db.query(&link.load, &[&handle]))?;
         let Some(first) = rows.first() else { return Ok(None) };
         let mut account = Account {
             handle: first.get(1),
@@ -120,20 +170,50 @@ impl PgStore {
         Ok(Some((first.get(0), account)))
     }
 
-    /// Runs `work` in a transaction, again if PostgreSQL aborts it for a conflict with another one.
+    /// Runs `work` in a transaction, again if PostgreSQL aborts it for a conflict with another one, or if
+    /// the connection was found gone before the transaction began.
     fn retrying<T>(&mut self, mut work: impl FnMut(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut tx = self.db.transaction()?;
-            let result = work(&mut tx).and_then(|value| Ok((value, tx.commit()?)));
+            let mut gone = false;
+            let result = match self.link()?.db.transaction() {
+                Ok(mut tx) => work(&mut tx).and_then(|value| Ok((value, tx.commit()?))),
+                Err(e) => {
+                    gone = broken_pg(&e);
+                    Err(e.into())
+                }
+            };
+            if gone && attempt < ATTEMPTS {
+                // Nothing was begun: the same work on a new connection.
+                self.link = None;
+                continue;
+            }
             match result {
                 Ok((value, ())) => return Ok(value),
                 Err(StoreError::Pg(e)) if attempt < ATTEMPTS && conflict(&e) => continue,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    if broken(&e) {
+                        self.link = None;
+                    }
+                    return Err(e);
+                }
             }
         }
     }
+}
+
+/// Whether `e` says the connection is gone (PostgreSQL restarted, crashed or shut down; the socket broke),
+/// so the next call needs a new one.
+fn broken(e: &StoreError) -> bool {
+    matches!(e, StoreError::Pg(e) if broken_pg(e))
+}
+
+fn broken_pg(e: &postgres::Error) -> bool {
+    let gone = [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW];
+    e.is_closed()
+        || e.code().is_some_and(|c| gone.contains(c))
+        || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
 }
 
 /// Whether another transaction's conflict aborted this one (it may simply be run again).
@@ -293,10 +373,12 @@ impl Store for PgStore {
     }
 
     fn admin_events(&mut self, after: i64) -> Result<(i64, Vec<AdminEvent>)> {
-        let rows = self.db.query(
-            "SELECT id, handle, kind, contact, version FROM admin_events WHERE id > $1 ORDER BY id",
-            &[&after],
-        )?;
+        let rows = self.read(|link| {
+            link.db.query(
+                "SELECT id, handle, kind, contact, version FROM admin_events WHERE id > $1 ORDER BY id",
+                &[&after],
+            )
+        })?;
         let mut last = after;
         let mut events = Vec::new();
         for row in rows {
@@ -328,17 +410,18 @@ impl Admin for PgStore {
     }
 
     fn guest_count(&mut self) -> Result<usize> {
-        let db = &mut self.db;
-        let n: i64 = db.query_one("SELECT count(*) FROM guests", &[])?.get(0);
+        let n: i64 = self.read(|link| link.db.query_one("SELECT count(*) FROM guests", &[]))?.get(0);
         Ok(usize::try_from(n).unwrap_or_default())
     }
 
     fn expired_guests(&mut self, now: i64) -> Result<Vec<String>> {
-        let db = &mut self.db;
-        let rows = db.query(
-            "SELECT a.handle FROM guests g JOIN accounts a ON a.id = g.account WHERE g.expires <= $1 ORDER BY g.expires",
-            &[&now],
-        )?;
+        let rows = self.read(|link| {
+            link.db.query(
+                "SELECT a.handle FROM guests g JOIN accounts a ON a.id = g.account WHERE g.expires <= $1 \
+                 ORDER BY g.expires",
+                &[&now],
+            )
+        })?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
@@ -387,22 +470,17 @@ impl Admin for PgStore {
     }
 
     fn list_accounts(&mut self) -> Result<Vec<(String, String)>> {
-        let db = &mut self.db;
-        let rows = db.query("SELECT handle, name FROM accounts ORDER BY id", &[])?;
+        let rows = self.read(|link| link.db.query("SELECT handle, name FROM accounts ORDER BY id", &[]))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     fn exists(&mut self, handle: &str) -> Result<bool> {
-        let db = &mut self.db;
-        match id(db, handle) {
-            Ok(_) => Ok(true),
-            Err(StoreError::NoAccount(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        let found =
+            self.read(|link| link.db.query_opt("SELECT 1 FROM accounts WHERE lower(handle) = lower($1)", &[&handle]))?;
+        Ok(found.is_some())
     }
 
     fn last_admin_event(&mut self) -> Result<i64> {
-        let db = &mut self.db;
-        Ok(db.query_one("SELECT coalesce(max(id), 0) FROM admin_events", &[])?.get(0))
+        Ok(self.read(|link| link.db.query_one("SELECT coalesce(max(id), 0) FROM admin_events", &[]))?.get(0))
     }
 }
