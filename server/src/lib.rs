@@ -212,6 +212,19 @@ impl Running {
         self.server.with_logic(|logic| logic.online())
     }
 
+    /// Waits until sign-ins can be served (a dispatch node: until it has heard of a node to refer them to),
+    /// at most `within`: whether they can.
+    pub async fn serving_sign_ins(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while !self.server.with_logic(|logic| logic.can_serve_sign_ins()) {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
+
     /// Client addresses with connections being counted (0 once every connection has closed).
     pub fn tracked_addresses(&self) -> usize {
         self.server.tracked_addresses()

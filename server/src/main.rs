@@ -19,6 +19,9 @@ use msnp_server::switchboard::SbConfig;
 use msnp_server::throttle::{ConnectionLimits, SignInLimits};
 use msnp_server::{Database, ServeConfig, accounts};
 
+/// How long a dispatch node waits to hear of a node taking sign-ins before it says it is ready anyway.
+const DISPATCH_READY_WITHIN: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Parser)]
 #[command(version, about = "MSNP2 (MSN Messenger 1.0) notification server and switchboard")]
 struct Cli {
@@ -389,6 +392,10 @@ async fn serve_until_signal(serve: Serve) -> Result {
         }),
     };
     let running = msnp_server::start(config).await?;
+    // A dispatch node is ready once it can refer sign-ins: it has heard a node's heartbeat.
+    if !running.serving_sign_ins(DISPATCH_READY_WITHIN).await {
+        tracing::warn!("no node takes sign-ins yet: they are answered 601 until one does");
+    }
     // Tools and tests wait for this one line rather than guessing ports.
     match running.metrics_addr {
         Some(metrics) => println!("ready ns={} sb={} metrics={metrics}", running.ns_addr, running.sb_addr),

@@ -145,6 +145,8 @@ pub(crate) struct Cluster {
     visible: HashMap<String, HashMap<String, (String, u64)>>,
     /// Where clients are being moved, once drained.
     pub(crate) drained_to: Option<String>,
+    /// When the timeouts were last looked at (each second): a longer gap means this node stood still.
+    last_checked: Option<Duration>,
 }
 
 impl Cluster {
@@ -161,7 +163,14 @@ impl Cluster {
     }
 
     pub(crate) fn new(config: ClusterConfig) -> Cluster {
-        Cluster { config, directory: HashMap::new(), peers: HashMap::new(), visible: HashMap::new(), drained_to: None }
+        Cluster {
+            config,
+            directory: HashMap::new(),
+            peers: HashMap::new(),
+            visible: HashMap::new(),
+            drained_to: None,
+            last_checked: None,
+        }
     }
 
     /// The live node taking sign-ins with the fewest users (by name among equals), counted as one more.

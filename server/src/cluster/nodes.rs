@@ -34,6 +34,12 @@ impl Logic {
         Some(Heartbeat { node: cluster.config.node.clone(), ns, users: self.users.len() })
     }
 
+    /// Whether a sign-in here can be served: anywhere but on a dispatch node that has heard of no node
+    /// taking sign-ins yet (it would answer `601`).
+    pub fn can_serve_sign_ins(&self) -> bool {
+        self.cluster.as_ref().is_none_or(|c| !c.config.dispatch || c.peers.values().any(|p| p.ns.is_some()))
+    }
+
     /// Where a dispatch node or a drained one sends a sign-in; `None` when this node takes it.
     pub(crate) fn referral(&mut self) -> Option<Result<String, ()>> {
         let cluster = self.cluster.as_mut()?;
@@ -57,14 +63,30 @@ impl Logic {
         }
     }
 
-    /// Nodes not heard from in time are gone.
+    /// Nodes not heard from in time are gone. A node that itself stood still that long (paused, starved)
+    /// has been declared gone by the others and has missed what they said: it ends its sessions instead
+    /// (`OUT SSD`), so that its clients sign in again and everyone's view is whole.
     pub(crate) fn cluster_timeouts(&mut self, now: Duration) {
         let Some(cluster) = self.cluster.as_mut() else { return };
         let timeout = cluster.config.node_timeout;
+        if cluster.last_checked.replace(now).is_some_and(|at| now.saturating_sub(at) >= timeout) {
+            // The others were silent only to this node, which was not listening: they are not gone.
+            cluster.peers.values_mut().for_each(|peer| peer.heard = now);
+            return self.end_sessions_after_a_stall();
+        }
         let lost: Vec<String> =
             cluster.peers.iter().filter(|(_, p)| p.heard + timeout <= now).map(|(n, _)| n.clone()).collect();
         for node in lost {
             self.node_lost(&node);
+        }
+    }
+
+    fn end_sessions_after_a_stall(&mut self) {
+        tracing::warn!("this node stood still past the node timeout: its sessions end, to be signed in again");
+        let conns: Vec<ConnId> = self.users.values().map(|u| u.conn).collect();
+        for conn in conns {
+            self.send(conn, ServerCommand::Out { reason: Some("SSD".into()) });
+            self.close(conn);
         }
     }
 
