@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-/// A notification server the page may connect to: `NAME=HOST:PORT`, or `HOST:PORT` (named after itself),
-/// optionally followed by `,proxy-protocol`: every connection to it (and to the switchboards it announces)
-/// then starts with a PROXY v2 header naming the browser's address.
+/// A notification server the page may connect to: `NAME=HOST:PORT`, or `HOST:PORT` (named after it);
+/// several addresses separated by commas (`NAME=HOST:PORT,HOST:PORT`: a cluster's dispatch nodes, then its
+/// nodes) are tried in turn; optionally followed by `,proxy-protocol`: every connection to it (and to the
+/// switchboards it announces) then starts with a PROXY v2 header naming the browser's address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upstream {
     pub name: String,
-    pub address: String,
+    /// `HOST:PORT`s in the order they are tried; one that did not answer is skipped for a while.
+    pub addresses: Vec<String>,
     pub proxy_protocol: bool,
 }
 
@@ -24,20 +26,24 @@ impl FromStr for Upstream {
             Some(rest) => (rest, true),
             None => (s, false),
         };
-        let (name, address) = match s.split_once('=') {
-            Some((name, address)) => (name.to_owned(), address.to_owned()),
-            None => (s.to_owned(), s.to_owned()),
+        let (name, addresses) = match s.split_once('=') {
+            Some((name, addresses)) => (name.to_owned(), addresses),
+            // Named after its first address.
+            None => (s.split(',').next().unwrap_or(s).to_owned(), s),
         };
         let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-        let port_ok =
-            address.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
         if !valid_name {
             return Err(format!("{name:?}: a server name is letters, digits, '-', '_', '.' or ':'"));
         }
-        if !port_ok {
-            return Err(format!("{address:?}: expected HOST:PORT"));
+        let addresses: Vec<String> = addresses.split(',').map(str::to_owned).collect();
+        for address in &addresses {
+            let port_ok =
+                address.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !port_ok {
+                return Err(format!("{address:?}: expected HOST:PORT"));
+            }
         }
-        Ok(Upstream { name, address, proxy_protocol })
+        Ok(Upstream { name, addresses, proxy_protocol })
     }
 }
 
@@ -254,16 +260,33 @@ mod tests {
     fn upstream_forms() {
         assert_eq!(
             "escargot=m1.escargot.chat:1863".parse(),
-            Ok(Upstream { name: "escargot".into(), address: "m1.escargot.chat:1863".into(), proxy_protocol: false })
+            Ok(Upstream {
+                name: "escargot".into(),
+                addresses: vec!["m1.escargot.chat:1863".into()],
+                proxy_protocol: false
+            })
         );
         assert_eq!(
             "127.0.0.1:1863".parse(),
-            Ok(Upstream { name: "127.0.0.1:1863".into(), address: "127.0.0.1:1863".into(), proxy_protocol: false })
+            Ok(Upstream {
+                name: "127.0.0.1:1863".into(),
+                addresses: vec!["127.0.0.1:1863".into()],
+                proxy_protocol: false
+            })
         );
         assert_eq!(
             "local=127.0.0.1:1863,proxy-protocol".parse(),
-            Ok(Upstream { name: "local".into(), address: "127.0.0.1:1863".into(), proxy_protocol: true })
+            Ok(Upstream { name: "local".into(), addresses: vec!["127.0.0.1:1863".into()], proxy_protocol: true })
         );
+        assert_eq!(
+            "farm=dispatch.example:1863,ns1.example:1863,ns2.example:1863,proxy-protocol".parse(),
+            Ok(Upstream {
+                name: "farm".into(),
+                addresses: vec!["dispatch.example:1863".into(), "ns1.example:1863".into(), "ns2.example:1863".into()],
+                proxy_protocol: true
+            })
+        );
+        assert!("farm=h:1,".parse::<Upstream>().is_err());
         assert!("x=host".parse::<Upstream>().is_err());
         assert!("x=:1863".parse::<Upstream>().is_err());
         assert!("bad name=h:1".parse::<Upstream>().is_err());

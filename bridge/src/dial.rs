@@ -2,14 +2,73 @@
 //! the operator allows. What is checked is what is dialled: a host name is resolved once, each address
 //! is checked, and only checked addresses are connected to (no second lookup a DNS answer could change).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::config::SbAllow;
+use crate::config::{SbAllow, Upstream};
 use crate::state::Close;
+
+/// How long a configured server's address that did not answer is tried only after the others.
+pub const SKIP_UNREACHABLE: Duration = Duration::from_secs(30);
+
+/// Configured servers' addresses that did not answer lately, and since when.
+#[derive(Debug, Default)]
+pub struct Unreachable(Mutex<HashMap<String, Instant>>);
+
+impl Unreachable {
+    /// `addresses` in the order to try them at `now`: as configured, but those that failed within
+    /// [`SKIP_UNREACHABLE`] last (still tried, so that a server is never left with nothing to try).
+    pub fn order<'a>(&self, addresses: &'a [String], now: Instant) -> Vec<&'a str> {
+        let failed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let recent = |a: &String| failed.get(a).is_some_and(|at| now.duration_since(*at) < SKIP_UNREACHABLE);
+        let (mut later, mut first) = (Vec::new(), Vec::new());
+        for a in addresses {
+            if recent(a) { later.push(a.as_str()) } else { first.push(a.as_str()) }
+        }
+        first.extend(later);
+        first
+    }
+
+    fn failed(&self, address: &str, now: Instant) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(address.to_owned(), now);
+    }
+
+    fn answered(&self, address: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(address);
+    }
+}
+
+/// Connects to the first of `upstream`'s addresses that answers (those that did not lately, last); for a
+/// server that speaks the PROXY protocol, first says whom the connection is for (`client`).
+pub async fn upstream(
+    upstream: &Upstream,
+    unreachable: &Unreachable,
+    timeout: Duration,
+    client: SocketAddr,
+) -> Result<TcpStream, Close> {
+    let proxy_for = upstream.proxy_protocol.then_some(client);
+    let mut last = Close::UNREACHABLE;
+    for address in unreachable.order(&upstream.addresses, Instant::now()) {
+        let attempt = async { connect(&resolve(address, timeout).await?, timeout, proxy_for).await };
+        match attempt.await {
+            Ok(tcp) => {
+                unreachable.answered(address);
+                return Ok(tcp);
+            }
+            Err(close) => {
+                tracing::info!(%address, "a configured server did not answer: trying the next");
+                unreachable.failed(address, Instant::now());
+                last = close;
+            }
+        }
+    }
+    Err(last)
+}
 
 /// Address ranges a public server has no business pointing a bridge at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +170,20 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn addresses_that_did_not_answer_are_tried_last_for_a_while() {
+        let addresses: Vec<String> = ["a:1", "b:1", "c:1"].map(String::from).into();
+        let unreachable = Unreachable::default();
+        let t0 = Instant::now();
+        assert_eq!(unreachable.order(&addresses, t0), ["a:1", "b:1", "c:1"]);
+        unreachable.failed("a:1", t0);
+        unreachable.failed("b:1", t0 + Duration::from_secs(10));
+        assert_eq!(unreachable.order(&addresses, t0 + Duration::from_secs(20)), ["c:1", "a:1", "b:1"]);
+        assert_eq!(unreachable.order(&addresses, t0 + SKIP_UNREACHABLE), ["a:1", "c:1", "b:1"]);
+        unreachable.answered("b:1");
+        assert_eq!(unreachable.order(&addresses, t0 + Duration::from_secs(20)), ["b:1", "c:1", "a:1"]);
     }
 
     #[test]

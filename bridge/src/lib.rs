@@ -139,7 +139,7 @@ pub async fn start(mut config: Config) -> Result<Running, Error> {
         if config.robots {
             tokio::spawn(msnp_server::robots::run(address.clone(), robots, Default::default()));
         }
-        (Some(server), vec![Upstream { name: "local".into(), address, proxy_protocol: true }])
+        (Some(server), vec![Upstream { name: "local".into(), addresses: vec![address], proxy_protocol: true }])
     } else {
         (None, config.upstreams.clone())
     };

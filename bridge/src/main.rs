@@ -15,8 +15,9 @@ struct Args {
     /// Address to serve HTTP (the app, /ws, /metrics) on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// A notification server, `HOST:PORT` or `NAME=HOST:PORT` (repeatable; the first is the default).
-    /// Append `,proxy-protocol` for a server that accepts PROXY v2 headers from this bridge (the
+    /// A notification server, `HOST:PORT` or `NAME=HOST:PORT` (repeatable; the first is the default);
+    /// `NAME=HOST:PORT,HOST:PORT,…` tries each in turn (a cluster's dispatch node, then its nodes), one that
+    /// did not answer last for a while. Append `,proxy-protocol` for a server that accepts PROXY v2 headers from this bridge (the
     /// project's server with `--proxy-protocol-from`), so it sees each browser's address. Without any,
     /// the project's server runs in-process with the demo accounts (and is told each browser's address).
     #[arg(long)]

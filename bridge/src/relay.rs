@@ -124,9 +124,7 @@ async fn open(
     let limits = state.limits;
     match target {
         Target::Notification { upstream } => {
-            let addresses = dial::resolve(&upstream.address, limits.connect_timeout).await?;
-            let proxy_for = upstream.proxy_protocol.then_some(client);
-            let tcp = dial::connect(&addresses, limits.connect_timeout, proxy_for).await?;
+            let tcp = dial::upstream(upstream, &state.unreachable, limits.connect_timeout, client).await?;
             let ip = tcp.peer_addr().map_err(|_| Close::UNREACHABLE)?.ip();
             Ok((tcp, None, Some(Announcer { ip, proxy_protocol: upstream.proxy_protocol })))
         }

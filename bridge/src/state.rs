@@ -73,6 +73,8 @@ impl Close {
 pub struct State {
     pub limits: Limits,
     pub upstreams: Vec<Upstream>,
+    /// Their addresses that did not answer lately.
+    pub unreachable: crate::dial::Unreachable,
     /// Origins whose pages may open WebSockets: the bridge's own and those allowed.
     pub origins: Vec<String>,
     /// Proxies whose forwarding header names the client, and which header that is.
@@ -104,6 +106,7 @@ impl State {
             announcements: Announcements::new(limits.announce_ttl),
             limits,
             upstreams,
+            unreachable: Default::default(),
             origins,
             trusted_proxies: config.trust_proxy.clone(),
             forwarded_header: config.forwarded_header,

@@ -91,7 +91,7 @@ async fn the_demo_accounts_are_named_only_where_the_embedded_server_has_them() {
     let relay = TestBridge::start_with(|c| {
         c.upstreams = vec![bridge::config::Upstream {
             name: "other".into(),
-            address: bridge.embedded_sb().to_string(),
+            addresses: vec![bridge.embedded_sb().to_string()],
             proxy_protocol: false,
         }]
     })

@@ -233,3 +233,31 @@ async fn a_browser_that_stops_reading_is_closed() {
     bridge.wait_idle().await;
     flood.abort();
 }
+
+#[tokio::test]
+async fn an_upstream_of_several_addresses_is_served_by_the_first_that_answers() {
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let live = common::server(dir.path(), |_| {}).await;
+    let addresses = vec![dead.clone(), live.ns_addr.to_string()];
+    let bridge = TestBridge::start_with(|c| {
+        c.upstreams = vec![bridge::config::Upstream { name: "farm".into(), addresses, proxy_protocol: false }]
+    })
+    .await;
+    // The first address refuses: each session is served by the next, the second without trying the dead
+    // one first.
+    for _ in 0..2 {
+        let mut c = ws(bridge.http(), "").await;
+        c.ask("VER 1 MSNP2 CVR0", "VER 1 MSNP2").await;
+    }
+    let only_dead = TestBridge::start_with(|c| {
+        c.upstreams =
+            vec![bridge::config::Upstream { name: "gone".into(), addresses: vec![dead], proxy_protocol: false }]
+    })
+    .await;
+    let mut c = ws(only_dead.http(), "").await;
+    assert!(c.expect_close(1011).await.contains("unreachable"));
+}

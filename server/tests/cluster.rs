@@ -269,10 +269,16 @@ impl Drop for Process {
 }
 
 fn serve_process(cluster: &Cluster, node: &str) -> (Process, SocketAddr) {
+    serve_process_with(cluster, node, &[])
+}
+
+/// `msnp-server serve` as node `node` of `cluster`, with `extra` arguments: once it says it is ready.
+fn serve_process_with(cluster: &Cluster, node: &str, extra: &[&str]) -> (Process, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_msnp-server"))
         .args(["serve", "--store", &cluster.pg.url(), "--key-file", cluster.key().to_str().unwrap()])
         .args(["--listen", "127.0.0.1:0", "--sb-listen", "127.0.0.1:0", "--bus", &cluster.nats.url()])
         .args(["--node", node, "--bus-replicas", "3"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -396,4 +402,81 @@ async fn a_dispatch_node_refers_to_the_least_loaded_node_and_a_drained_node_move
     // The dispatch node now refers everyone to the only node taking sign-ins.
     cluster.settle().await;
     assert_eq!(referred(dispatch, "jd@hotmail.com").await, second);
+}
+
+/// `GTC` to `mode` with `trid`: the version it gives, or `None` for `500`.
+async fn gtc(c: &mut Client, trid: u32, mode: &str) -> Option<u32> {
+    c.send(&format!("GTC {trid} {mode}")).await;
+    let line = c.recv().await.expect("closed").line().to_owned();
+    if line == format!("500 {trid}") {
+        return None;
+    }
+    let version = line.strip_prefix(&format!("GTC {trid} ")).and_then(|rest| rest.strip_suffix(&format!(" {mode}")));
+    Some(version.unwrap_or_else(|| panic!("unexpected {line:?}")).parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_works_again_once_postgresql_is_back_and_lost_nothing_it_confirmed() {
+    let mut cluster = Cluster::start(1).await;
+    let mut alice = Client::online(cluster.ns(0), "alice@hotmail.com", "alicepw", "Alice", 4).await;
+    // Changes confirmed right up to the crash.
+    let mut confirmed = 4;
+    for (trid, mode) in (10..40).zip(["N", "A"].iter().cycle()) {
+        confirmed = gtc(&mut alice, trid, mode).await.expect("the database is up");
+    }
+    cluster.pg.kill();
+    assert_eq!(gtc(&mut alice, 40, "N").await, None, "a change with the database down is refused");
+
+    tokio::task::block_in_place(|| cluster.pg.restart()).unwrap();
+    let back = Instant::now();
+    let mut trid = 41;
+    let version = loop {
+        if let Some(version) = gtc(&mut alice, trid, "N").await {
+            break version;
+        }
+        assert!(back.elapsed() < Duration::from_secs(5), "still 500 {:?} after PostgreSQL came back", back.elapsed());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        trid += 1;
+    };
+    assert_eq!(version, confirmed + 1, "every change confirmed before the crash is still there");
+    // Sign-ins work again too, and see the same version.
+    let mut again = Client::sign_in(cluster.ns(0), "alice@hotmail.com", "alicepw", "Alice").await;
+    again.ask("SYN 5 0", &format!("SYN 5 {version}")).await;
+}
+
+#[tokio::test]
+async fn a_dispatch_node_says_it_is_ready_once_it_can_refer_sign_ins() {
+    let cluster = Cluster::start(1).await;
+    let (_dispatch, ns) = serve_process_with(&cluster, "dispatch", &["--dispatch"]);
+    // At once: referred, not 601.
+    assert_eq!(referred(ns, "alice@hotmail.com").await, cluster.ns(0));
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to `process`.
+fn signal(process: &Process, signal: &str) {
+    let pid = process.0.id().to_string();
+    assert!(Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_that_stood_still_past_the_node_timeout_signs_its_clients_in_again() {
+    let cluster = Cluster::start(1).await;
+    let (sleepy, ns) = serve_process(&cluster, "sleepy");
+    cluster.settle().await;
+    let mut alice = Client::online(cluster.ns(0), "alice@hotmail.com", "alicepw", "Alice", 4).await;
+    let mut bob = Client::online(ns, "bob@hotmail.com", "bobpw", "Bob", 4).await;
+    bob.expect("ILN 6 NLN alice@hotmail.com Alice").await;
+    alice.expect("NLN NLN bob@hotmail.com Bob").await;
+
+    signal(&sleepy, "STOP");
+    // The others declare it gone after their node timeout (5 s).
+    assert_eq!(next_line_within(&mut alice, Duration::from_secs(10)).await.as_deref(), Some("FLN bob@hotmail.com"));
+    signal(&sleepy, "CONT");
+    // Back, it knows it missed what the others said: Bob is told to sign in again, and once he has, Alice and
+    // he see each other again.
+    assert_eq!(next_line_within(&mut bob, Duration::from_secs(5)).await.as_deref(), Some("OUT SSD"));
+    bob.expect_closed().await;
+    let mut bob = Client::online(ns, "bob@hotmail.com", "bobpw", "Bob", 4).await;
+    bob.expect("ILN 6 NLN alice@hotmail.com Alice").await;
+    alice.expect("NLN NLN bob@hotmail.com Bob").await;
 }

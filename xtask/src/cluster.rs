@@ -90,7 +90,8 @@ pub fn cluster() -> Result {
     for _ in 0..BRIDGES {
         let mut c = Command::new(&bridge);
         c.args(["--listen", "127.0.0.1:0", "--static", &path(&root().join("dist"))?]);
-        c.args(["--upstream", &format!("cluster={dispatch}"), "--share-announcements", &nats.url()]);
+        // The dispatch node first, then the nodes themselves should it be down.
+        c.args(["--upstream", &format!("cluster={dispatch},{}", ns.join(",")), "--share-announcements", &nats.url()]);
         c.args(["--share-replicas", "3"]);
         let (process, ready) = start(&mut c)?;
         http.push(field(&ready, "http")?.to_owned());
