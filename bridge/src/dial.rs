@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::close::Close;
 use crate::config::{SbAllow, Upstream};
-use crate::state::Close;
 
 /// How long a configured server's address that did not answer is tried only after the others.
 pub const SKIP_UNREACHABLE: Duration = Duration::from_secs(30);

@@ -6,17 +6,12 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::Extension;
-use axum::extract::State as Shared;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use msnp::ns::Entry;
+use msnp_server::guests::Guest;
 use msnp_server::store::{Admin, SqliteStore};
 use serde::Serialize;
 
 use crate::config::{GuestPolicy, GuestsReach};
-use crate::serve::Conn;
-use crate::state::State;
 
 /// How often expired guests are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -152,102 +147,82 @@ impl Guests {
 }
 
 /// What `GET /guest` tells the page.
-#[derive(Serialize)]
-struct Offer {
+#[derive(Debug, Serialize)]
+pub struct Offer {
     hours: u64,
     /// Whether guests may add and ring anyone, not only the robots, other guests and who allowed them.
     everyone: bool,
 }
 
-/// The account made, shown to its person once.
-#[derive(Serialize)]
-struct Made {
-    email: String,
-    password: String,
+/// Why no account was made.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The client's share, or everyone's, is used up for now: what to tell the person, and how long to wait.
+    Later { why: String, wait: Duration },
+    /// As many guests as allowed exist.
+    AllTaken,
+    /// The database failed (logged).
+    Failed,
 }
 
-/// `GET /guest`: whether guest accounts are offered, and for how long they last.
-pub async fn offer(Shared(state): Shared<Arc<State>>) -> Response {
-    match &state.guests {
-        Some(g) => {
-            let everyone = g.policy.reach == GuestsReach::Everyone;
-            axum::Json(Offer { hours: g.policy.ttl.as_secs().div_ceil(3600), everyone }).into_response()
-        }
-        None => (StatusCode::NOT_FOUND, "no guest accounts here").into_response(),
+impl Guests {
+    /// What the page is told of guest accounts.
+    pub fn offer(&self) -> Offer {
+        let everyone = self.policy.reach == GuestsReach::Everyone;
+        Offer { hours: self.policy.ttl.as_secs().div_ceil(3600), everyone }
     }
-}
 
-/// `POST /guest`: a new guest account, or why not.
-pub async fn create(
-    Shared(state): Shared<Arc<State>>,
-    Extension(conn): Extension<Conn>,
-    headers: HeaderMap,
-) -> Response {
-    let Some(guests) = state.guests.clone() else {
-        return (StatusCode::NOT_FOUND, "no guest accounts here").into_response();
-    };
-    let client = crate::client::address(conn.peer, &headers, &state.trusted_proxies, state.forwarded_header);
-    if !crate::http::origin_allowed(&headers, &state.origins) {
-        state.metrics.refused("origin");
-        return (StatusCode::FORBIDDEN, "this page's origin may not make accounts here").into_response();
-    }
-    // Counted now (requests at the same moment cannot all pass), forgotten again if none is made.
-    let now = Instant::now();
-    let reserved = guests.made().reserve(client.ip(), &guests.policy, now);
-    if let Err(wait) = reserved {
-        return refusal(&guests.policy, &wait);
-    }
-    let maker = Arc::clone(&guests);
-    let made = tokio::task::spawn_blocking(move || {
-        let mut store = maker.store.lock().unwrap_or_else(|e| e.into_inner());
-        if store.guest_count()? >= maker.policy.max {
-            return Ok(None);
+    /// A new guest account for `client`, if its share and everyone's allow.
+    pub async fn make(self: &Arc<Self>, client: IpAddr) -> Result<Guest, Refused> {
+        // Counted now (requests at the same moment cannot all pass), forgotten again if none is made.
+        let now = Instant::now();
+        self.made().reserve(client, &self.policy, now).map_err(|wait| later(&self.policy, &wait))?;
+        let maker = Arc::clone(self);
+        let made = tokio::task::spawn_blocking(move || {
+            let mut store = maker.store.lock().unwrap_or_else(|e| e.into_inner());
+            if store.guest_count()? >= maker.policy.max {
+                return Ok(None);
+            }
+            msnp_server::guests::create(&mut *store, &maker.contacts, maker.policy.ttl, unix_now()).map(Some)
+        })
+        .await;
+        if !matches!(made, Ok(Ok(Some(_)))) {
+            self.made().cancel(client, now);
         }
-        msnp_server::guests::create(&mut *store, &maker.contacts, maker.policy.ttl, unix_now()).map(Some)
-    })
-    .await;
-    if !matches!(made, Ok(Ok(Some(_)))) {
-        guests.made().cancel(client.ip(), now);
-    }
-    match made {
-        Ok(Ok(Some(guest))) => {
-            tracing::info!(%client, email = guest.email, "guest account created");
-            axum::Json(Made { email: guest.email, password: guest.password }).into_response()
-        }
-        Ok(Ok(None)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, "All temporary accounts are taken; try again later.").into_response()
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "cannot create a guest account");
-            (StatusCode::INTERNAL_SERVER_ERROR, "The server could not make an account.").into_response()
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "guest account task failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "The server could not make an account.").into_response()
+        match made {
+            Ok(Ok(Some(guest))) => Ok(guest),
+            Ok(Ok(None)) => Err(Refused::AllTaken),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot create a guest account");
+                Err(Refused::Failed)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "guest account task failed");
+                Err(Refused::Failed)
+            }
         }
     }
 }
 
-/// `429` with when to try again: this client's share is used up for the hour, or everyone's for the minute.
-fn refusal(policy: &GuestPolicy, wait: &Wait) -> Response {
-    let (why, wait) = match wait {
+/// What to tell a person who must wait: this client's share is used up for the hour, or everyone's for the
+/// minute.
+fn later(policy: &GuestPolicy, wait: &Wait) -> Refused {
+    match *wait {
         Wait::Client(wait) => {
             let minutes = wait.as_secs().div_ceil(60).max(1);
             let per_hour = policy.per_address_per_hour;
             let plural = if minutes == 1 { "" } else { "s" };
-            (
-                format!(
-                    "Only {per_hour} temporary accounts per hour from one address; try again in {minutes} minute{plural}."
-                ),
-                wait,
-            )
+            let why = format!(
+                "Only {per_hour} temporary accounts per hour from one address; try again in {minutes} minute{plural}."
+            );
+            Refused::Later { why, wait }
         }
         Wait::Everyone(wait) => {
             let seconds = wait.as_secs().max(1);
-            (format!("Many temporary accounts are being made right now; try again in {seconds} seconds."), wait)
+            let why = format!("Many temporary accounts are being made right now; try again in {seconds} seconds.");
+            Refused::Later { why, wait }
         }
-    };
-    (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, wait.as_secs().max(1))], why).into_response()
+    }
 }
 
 #[cfg(test)]

@@ -14,15 +14,17 @@ use serde::Deserialize;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
+use crate::close::Close;
+use crate::guests::Refused;
 use crate::relay::{self, Target};
 use crate::serve::Conn;
-use crate::state::{Admission, Close, State};
+use crate::state::{Admission, State};
 
 pub fn router(state: Arc<State>, static_dir: Option<&Path>) -> Router {
     let router = Router::new()
         .route("/ws", get(websocket))
         .route("/servers", get(servers))
-        .route("/guest", get(crate::guests::offer).post(crate::guests::create))
+        .route("/guest", get(guest_offer).post(guest_create))
         .route("/demo", get(demo))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
@@ -49,6 +51,52 @@ async fn refuse_over_limits(Extension(conn): Extension<Conn>, request: Request, 
             (StatusCode::SERVICE_UNAVAILABLE, headers, refusal.close.reason.to_string()).into_response()
         }
         _ => next.run(request).await,
+    }
+}
+
+/// `GET /guest`: whether guest accounts are offered, and for how long they last.
+async fn guest_offer(Shared(state): Shared<Arc<State>>) -> Response {
+    match &state.guests {
+        Some(guests) => axum::Json(guests.offer()).into_response(),
+        None => (StatusCode::NOT_FOUND, "no guest accounts here").into_response(),
+    }
+}
+
+/// `POST /guest` from an allowed origin: a new guest account (e-mail and password, shown to its person once),
+/// or why not.
+async fn guest_create(
+    Shared(state): Shared<Arc<State>>,
+    Extension(conn): Extension<Conn>,
+    headers: HeaderMap,
+) -> Response {
+    #[derive(serde::Serialize)]
+    struct Made {
+        email: String,
+        password: String,
+    }
+    let Some(guests) = state.guests.clone() else {
+        return (StatusCode::NOT_FOUND, "no guest accounts here").into_response();
+    };
+    let client = crate::client::address(conn.peer, &headers, &state.trusted_proxies, state.forwarded_header);
+    if !origin_allowed(&headers, &state.origins) {
+        state.metrics.refused("origin");
+        return (StatusCode::FORBIDDEN, "this page's origin may not make accounts here").into_response();
+    }
+    match guests.make(client.ip()).await {
+        Ok(guest) => {
+            tracing::info!(%client, email = guest.email, "guest account created");
+            axum::Json(Made { email: guest.email, password: guest.password }).into_response()
+        }
+        Err(Refused::Later { why, wait }) => {
+            let retry = [(header::RETRY_AFTER, wait.as_secs().max(1))];
+            (StatusCode::TOO_MANY_REQUESTS, retry, why).into_response()
+        }
+        Err(Refused::AllTaken) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "All temporary accounts are taken; try again later.").into_response()
+        }
+        Err(Refused::Failed) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "The server could not make an account.").into_response()
+        }
     }
 }
 
@@ -133,7 +181,7 @@ async fn websocket(
 /// origins (`--public-origin`, or the address it listens on) or one explicitly allowed. The `Host` header
 /// proves nothing (a DNS-rebinding page sends a matching one). Clients that send no `Origin` are not
 /// browsers, and cannot be made to carry a user's cookies to the bridge, so they are let through.
-pub(crate) fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else { return true };
     let Ok(origin) = origin.to_str() else { return false };
     allowed.iter().any(|a| origin_matches(a, origin))

@@ -6,6 +6,7 @@
 
 pub mod announce;
 pub mod client;
+pub mod close;
 pub mod config;
 pub mod dial;
 pub mod guests;
