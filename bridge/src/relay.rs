@@ -13,12 +13,13 @@ use msnp::{Decoder, Frame};
 use prometheus_client::metrics::counter::Counter;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::announce::{Announcer, Entry};
+use crate::close::Close;
 use crate::config::Upstream;
 use crate::dial;
-use crate::state::{Close, State};
+use crate::state::State;
 
 /// Where a session goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,18 +114,16 @@ fn message(frame: Frame) -> Message {
 }
 
 /// Connects upstream for `target`: the connection, the switchboard's first command (already checked
-/// against its announcement), and for a notification server, who it is (for what it announces). A
-/// switchboard ticket is used up only once its switchboard has been reached.
+/// against its announcement), and for a notification server, who it is (for what it announces).
 async fn open(
     ws: &mut WebSocket,
     target: &Target,
     state: &State,
     client: SocketAddr,
 ) -> Result<(TcpStream, Option<Frame>, Option<Announcer>), Option<Close>> {
-    let limits = state.limits;
     match target {
         Target::Notification { upstream } => {
-            let tcp = dial::upstream(upstream, &state.unreachable, limits.connect_timeout, client).await?;
+            let tcp = dial::upstream(upstream, &state.unreachable, state.limits.connect_timeout, client).await?;
             let ip = tcp.peer_addr().map_err(|_| Close::UNREACHABLE)?.ip();
             Ok((tcp, None, Some(Announcer { ip, proxy_protocol: upstream.proxy_protocol })))
         }
@@ -132,51 +131,81 @@ async fn open(
             if !state.announcements.known(address, Instant::now()).await {
                 return Err(Some(Close::NOT_ANNOUNCED));
             }
-            let first = match tokio::time::timeout(limits.handshake_timeout, ws.recv()).await {
-                Err(_) => return Err(Some(Close::SLOW_FIRST_COMMAND)),
-                Ok(None) => return Err(None),
-                Ok(Some(Err(e))) => return Err(ws_error(e)),
-                Ok(Some(Ok(message))) => message,
-            };
-            let Some(bytes) = data(&first) else { return Err(Some(Close::BAD_COOKIE)) };
-            let Some(frame) = one_command(bytes, limits.max_message) else {
-                return Err(Some(Close::NOT_ONE_COMMAND));
-            };
-            let (cookie, entry) = match msnp::sb::ClientCommand::parse(&frame) {
-                Ok(msnp::sb::ClientCommand::Usr { cookie, .. }) => (cookie, Entry::Caller),
-                Ok(msnp::sb::ClientCommand::Ans { cookie, .. }) => (cookie, Entry::Callee),
-                _ => return Err(Some(Close::BAD_COOKIE)),
-            };
-            let announcements = &state.announcements;
-            let Some(from) = announcements.check(address, &cookie, entry, Instant::now()).await else {
-                return Err(Some(Close::BAD_COOKIE));
-            };
-            let addresses = dial::sb_addresses(address, from.ip, &state.sb_allow, limits.connect_timeout).await?;
-            let proxy_for = from.proxy_protocol.then_some(client);
-            let tcp = dial::connect(&addresses, limits.connect_timeout, proxy_for).await?;
-            // Another session may have used the cookie meanwhile: each works once.
-            if !announcements.redeem(address, &cookie, entry, Instant::now()).await {
-                return Err(Some(Close::BAD_COOKIE));
-            }
+            let (frame, cookie, entry) = first_command(ws, state).await?;
+            let (tcp, _) = dial_announced(address, &cookie, entry, state, client).await?;
             Ok((tcp, Some(frame), None))
         }
         Target::Referral { address } => {
             // Referrals are for the browser they were sent to: its address stands in for a cookie.
             let key = client.ip().to_string();
-            let announcements = &state.announcements;
-            let Some(from) = announcements.check(address, &key, Entry::Referral, Instant::now()).await else {
-                return Err(Some(Close::NOT_REFERRED));
-            };
-            let addresses = dial::sb_addresses(address, from.ip, &state.sb_allow, limits.connect_timeout).await?;
-            let proxy_for = from.proxy_protocol.then_some(client);
-            let tcp = dial::connect(&addresses, limits.connect_timeout, proxy_for).await?;
-            if !announcements.redeem(address, &key, Entry::Referral, Instant::now()).await {
-                return Err(Some(Close::NOT_REFERRED));
-            }
+            let (tcp, from) = dial_announced(address, &key, Entry::Referral, state, client).await?;
             let ip = tcp.peer_addr().map_err(|_| Close::UNREACHABLE)?.ip();
             Ok((tcp, None, Some(Announcer { ip, proxy_protocol: from.proxy_protocol })))
         }
     }
+}
+
+/// A switchboard session's first command, which must present a cookie (`USR` for a caller, `ANS` for a
+/// callee): the command, the cookie, and which it is.
+async fn first_command(ws: &mut WebSocket, state: &State) -> Result<(Frame, String, Entry), Option<Close>> {
+    let first = match tokio::time::timeout(state.limits.handshake_timeout, ws.recv()).await {
+        Err(_) => return Err(Some(Close::SLOW_FIRST_COMMAND)),
+        Ok(None) => return Err(None),
+        Ok(Some(Err(e))) => return Err(ws_error(e)),
+        Ok(Some(Ok(message))) => message,
+    };
+    let Some(bytes) = data(&first) else { return Err(Some(Close::BAD_COOKIE)) };
+    let Some(frame) = one_command(bytes, state.limits.max_message) else {
+        return Err(Some(Close::NOT_ONE_COMMAND));
+    };
+    match msnp::sb::ClientCommand::parse(&frame) {
+        Ok(msnp::sb::ClientCommand::Usr { cookie, .. }) => Ok((frame, cookie, Entry::Caller)),
+        Ok(msnp::sb::ClientCommand::Ans { cookie, .. }) => Ok((frame, cookie, Entry::Callee)),
+        _ => Err(Some(Close::BAD_COOKIE)),
+    }
+}
+
+/// Dials `address`, which a configured server announced through this bridge, for the ticket `key` of
+/// `entry`: only on the hosts the announcing server may point at, and using the ticket up only once the
+/// address has answered (a retry after "unreachable" works; a second use does not). Who announced it.
+async fn dial_announced(
+    address: &str,
+    key: &str,
+    entry: Entry,
+    state: &State,
+    client: SocketAddr,
+) -> Result<(TcpStream, Announcer), Close> {
+    let refused = if entry == Entry::Referral { Close::NOT_REFERRED } else { Close::BAD_COOKIE };
+    let announcements = &state.announcements;
+    let from = announcements.check(address, key, entry, Instant::now()).await.ok_or(refused.clone())?;
+    let timeout = state.limits.connect_timeout;
+    let addresses = dial::sb_addresses(address, from.ip, &state.sb_allow, timeout).await?;
+    let tcp = dial::connect(&addresses, timeout, from.proxy_protocol.then_some(client)).await?;
+    // Another session may have used the ticket meanwhile: each works once.
+    if !announcements.redeem(address, key, entry, Instant::now()).await {
+        return Err(refused);
+    }
+    Ok((tcp, from))
+}
+
+/// A relayed session past its opening: the upstream connection and what the two directions keep.
+struct Pipe<'a> {
+    state: &'a State,
+    client: SocketAddr,
+    /// Who the upstream server is, when it is a notification server (whose announcements are noted).
+    announcer: Option<Announcer>,
+    upstream_rx: OwnedReadHalf,
+    upstream_tx: OwnedWriteHalf,
+    /// Cuts the server's bytes into commands, one per WebSocket message.
+    decoder: Decoder,
+    /// The browser's own pings, answered only so fast.
+    pings: msnp_server::throttle::TokenBucket,
+    started: Instant,
+    /// When the browser last sent something that counts as activity.
+    last_heard: Instant,
+    /// Bytes relayed, each way (the metrics' counters, looked up once).
+    up_bytes: Counter,
+    down_bytes: Counter,
 }
 
 /// Relays until either side ends; returns the close to send the browser (`None`: it is gone already).
@@ -186,110 +215,112 @@ async fn relay(ws: &mut WebSocket, target: Target, state: &State, client: Socket
         Ok(opened) => opened,
         Err(close) => return close,
     };
-    let (upstream_rx, mut upstream_tx) = tcp.into_split();
+    let (upstream_rx, upstream_tx) = tcp.into_split();
+    let now = Instant::now();
+    let (up_bytes, down_bytes) = state.metrics.byte_counters();
+    let mut pipe = Pipe {
+        state,
+        client,
+        announcer,
+        upstream_rx,
+        upstream_tx,
+        decoder: Decoder::new(msnp::Limits { max_line: limits.max_message, max_payload: limits.max_message }),
+        pings: msnp_server::throttle::TokenBucket::new(limits.client_pings_per_second, Duration::ZERO),
+        started: now,
+        last_heard: now,
+        up_bytes,
+        down_bytes,
+    };
     if let Some(frame) = first
-        && let Err(close) = up(&mut upstream_tx, frame.as_bytes(), &state.metrics.byte_counters().0).await
+        && let Err(close) = pipe.up(frame.as_bytes()).await
     {
         return Some(close);
     }
-
-    let mut decoder = Decoder::new(msnp::Limits { max_line: limits.max_message, max_payload: limits.max_message });
-    let (up_bytes, down_bytes) = state.metrics.byte_counters();
     let mut ping = tokio::time::interval(limits.ping_interval);
     ping.tick().await;
-    let mut last_heard = Instant::now();
-    let started = Instant::now();
-    let mut pings = msnp_server::throttle::TokenBucket::new(limits.client_pings_per_second, Duration::ZERO);
     let mut shutdown = state.shutdown_signal();
     if *shutdown.borrow_and_update() {
         return Some(Close::SHUTDOWN);
     }
     loop {
-        tokio::select! {
-            message = ws.recv() => {
-                let message = match message {
-                    None | Some(Ok(Message::Close(_))) => return None,
-                    Some(Err(e)) => return ws_error(e),
-                    Some(Ok(message)) => message,
-                };
-                // A browser's own pings are answered (by the WebSocket layer) but are not activity, and
-                // only so many are answered.
-                if matches!(message, Message::Ping(_)) {
-                    if !pings.take(started.elapsed()) {
-                        return Some(Close::TOO_MANY_PINGS);
-                    }
-                    continue;
-                }
-                last_heard = Instant::now();
-                let Some(bytes) = data(&message) else { continue };
-                if one_command(bytes, limits.max_message).is_none() {
-                    return Some(Close::NOT_ONE_COMMAND);
-                }
-                if let Err(close) = up(&mut upstream_tx, bytes, &up_bytes).await {
-                    return Some(close);
-                }
-            }
-            ready = upstream_rx.readable() => {
-                if ready.is_err() {
-                    return Some(Close::UPSTREAM_CLOSED);
-                }
-                // One read buffer per thread, not per session: an idle session holds none.
-                let read = SCRATCH.with(|scratch| {
-                    let mut scratch = scratch.borrow_mut();
-                    match upstream_rx.try_read(&mut scratch[..]) {
-                        Ok(0) => Err(()),
-                        Ok(n) => {
-                            decoder.extend(&scratch[..n]);
-                            Ok(())
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
-                        Err(_) => Err(()),
-                    }
-                });
-                if read.is_err() {
-                    return Some(Close::UPSTREAM_CLOSED);
-                }
-                loop {
-                    let frame = match decoder.next_frame() {
-                        Ok(Some(frame)) => frame,
-                        Ok(None) => break,
-                        Err(_) => return Some(Close::BAD_UPSTREAM_DATA),
-                    };
-                    if let Some(announcer) = announcer {
-                        note_announcement(&frame, state, announcer, client).await;
-                    }
-                    down_bytes.inc_by(frame.as_bytes().len() as u64);
-                    match tokio::time::timeout(limits.handshake_timeout, ws.send(message(frame))).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => return None,
-                        Err(_) => return Some(Close::SLOW_READER),
-                    }
-                }
-            }
-            _ = ping.tick() => {
-                if last_heard.elapsed() >= limits.idle_timeout {
-                    return Some(Close::IDLE);
-                }
-                match tokio::time::timeout(limits.handshake_timeout, ws.send(Message::Ping(Vec::new().into()))).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => return None,
-                    Err(_) => return Some(Close::SLOW_READER),
-                }
-            }
-            _ = shutdown.changed() => return Some(Close::SHUTDOWN),
+        let ended = tokio::select! {
+            message = ws.recv() => pipe.browser_said(message).await,
+            ready = pipe.upstream_rx.readable() => match ready {
+                Ok(()) => pipe.server_said(ws).await,
+                Err(_) => Err(Some(Close::UPSTREAM_CLOSED)),
+            },
+            _ = ping.tick() => pipe.keep_alive(ws).await,
+            _ = shutdown.changed() => Err(Some(Close::SHUTDOWN)),
+        };
+        if let Err(close) = ended {
+            return close;
         }
     }
 }
 
-thread_local! {
-    /// Where sessions on this thread read the server's bytes before the decoder takes them.
-    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 16 * 1024]);
-}
+impl Pipe<'_> {
+    /// A message from the browser: one command, sent upstream as it is.
+    async fn browser_said(&mut self, message: Option<Result<Message, axum::Error>>) -> Result<(), Option<Close>> {
+        let message = match message {
+            None | Some(Ok(Message::Close(_))) => return Err(None),
+            Some(Err(e)) => return Err(ws_error(e)),
+            Some(Ok(message)) => message,
+        };
+        // A browser's own pings are answered (by the WebSocket layer) but are not activity, and only so
+        // many are answered.
+        if matches!(message, Message::Ping(_)) {
+            return if self.pings.take(self.started.elapsed()) { Ok(()) } else { Err(Some(Close::TOO_MANY_PINGS)) };
+        }
+        self.last_heard = Instant::now();
+        let Some(bytes) = data(&message) else { return Ok(()) };
+        if one_command(bytes, self.state.limits.max_message).is_none() {
+            return Err(Some(Close::NOT_ONE_COMMAND));
+        }
+        self.up(bytes).await.map_err(Some)
+    }
 
-/// Writes a browser command upstream.
-async fn up(upstream: &mut OwnedWriteHalf, bytes: &[u8], counter: &Counter) -> Result<(), Close> {
-    counter.inc_by(bytes.len() as u64);
-    upstream.write_all(bytes).await.map_err(|_| Close::UPSTREAM_CLOSED)
+    /// What the server has sent: each whole command to the browser as a message of its own (a
+    /// notification server's announcements noted on the way).
+    async fn server_said(&mut self, ws: &mut WebSocket) -> Result<(), Option<Close>> {
+        if msnp_server::scratch::read_into(&mut self.decoder, |buf| self.upstream_rx.try_read(buf)).is_none() {
+            return Err(Some(Close::UPSTREAM_CLOSED));
+        }
+        loop {
+            let frame = match self.decoder.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return Ok(()),
+                Err(_) => return Err(Some(Close::BAD_UPSTREAM_DATA)),
+            };
+            if let Some(announcer) = self.announcer {
+                note_announcement(&frame, self.state, announcer, self.client).await;
+            }
+            self.down_bytes.inc_by(frame.as_bytes().len() as u64);
+            self.to_browser(ws, message(frame)).await?;
+        }
+    }
+
+    /// The bridge's ping, unless the browser has been idle too long.
+    async fn keep_alive(&mut self, ws: &mut WebSocket) -> Result<(), Option<Close>> {
+        if self.last_heard.elapsed() >= self.state.limits.idle_timeout {
+            return Err(Some(Close::IDLE));
+        }
+        self.to_browser(ws, Message::Ping(Vec::new().into())).await
+    }
+
+    /// Sends `message` to a browser that must take it within the handshake timeout.
+    async fn to_browser(&self, ws: &mut WebSocket, message: Message) -> Result<(), Option<Close>> {
+        match tokio::time::timeout(self.state.limits.handshake_timeout, ws.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(None),
+            Err(_) => Err(Some(Close::SLOW_READER)),
+        }
+    }
+
+    /// Writes a browser command upstream.
+    async fn up(&mut self, bytes: &[u8]) -> Result<(), Close> {
+        self.up_bytes.inc_by(bytes.len() as u64);
+        self.upstream_tx.write_all(bytes).await.map_err(|_| Close::UPSTREAM_CLOSED)
+    }
 }
 
 /// Remembers switchboard addresses and cookies the notification server hands out (never logs cookies),

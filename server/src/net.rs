@@ -25,6 +25,7 @@ use crate::jobs::{Done, Job, Worker};
 use crate::metrics::Metrics;
 use crate::notification::{ConnId, JobId, Logic, Output};
 use crate::proxy::{self, Trusted};
+use crate::scratch;
 use crate::throttle::{ConnectionCaps, ConnectionLimits};
 
 /// How a connection ended.
@@ -55,12 +56,6 @@ impl Kind {
         }
     }
 }
-
-thread_local! {
-    /// Where connections on this thread read their bytes before the decoder takes them.
-    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; SCRATCH_SIZE]);
-}
-const SCRATCH_SIZE: usize = 16 * 1024;
 
 /// Frames handed to the logic per turn of the lock, so one busy client never holds it for long.
 const FRAMES_PER_TURN: usize = 64;
@@ -512,9 +507,9 @@ impl Server {
                 ready = stream.readable() => if ready.is_err() { break Ended::ByClient },
                 _ = shared.outbox_ready.notified() => continue,
             }
-            let Ok(n) = read_into(&stream, &mut decoder) else { break Ended::ByClient };
+            let Some(n) = scratch::read_into(&mut decoder, |buf| stream.try_read(buf)) else { break Ended::ByClient };
             bad_framing = decode(&mut decoder, &mut frames).err();
-            if n == SCRATCH_SIZE {
+            if n == scratch::SIZE {
                 // A client sending as fast as it can: let every other connection have its turn first.
                 tokio::task::yield_now().await;
             }
@@ -636,24 +631,6 @@ fn set_keepalive(stream: &TcpStream, idle: Duration) {
     if let Err(e) = socket2::SockRef::from(stream).set_tcp_keepalive(&probes) {
         tracing::debug!(error = %e, "cannot set TCP keepalive");
     }
-}
-
-/// Reads what the socket has into the decoder, through one buffer per thread rather than one per
-/// connection (an idle session then holds no read buffer at all): how many bytes, 0 if none were ready,
-/// `Err` when the connection has ended.
-fn read_into(reader: &TcpStream, decoder: &mut Decoder) -> Result<usize, ()> {
-    SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        match reader.try_read(&mut scratch[..]) {
-            Ok(0) => Err(()),
-            Ok(n) => {
-                decoder.extend(&scratch[..n]);
-                Ok(n)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
-            Err(_) => Err(()),
-        }
-    })
 }
 
 /// Moves every whole frame from the decoder to `frames`; the error, if the stream broke (the frames
