@@ -188,6 +188,7 @@ async fn run(args: Args) -> Result<(), bridge::Error> {
     };
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let running = bridge::start(config).await?;
+    let stop = msnp_server::shutdown_signal();
     if let Some(server) = &running.embedded {
         eprintln!("embedded MSNP2 server: ns={} sb={}", server.ns_addr, server.sb_addr);
         eprintln!("demo accounts (e-mail / password):");
@@ -198,7 +199,7 @@ async fn run(args: Args) -> Result<(), bridge::Error> {
     eprintln!("open {scheme}://{}/", running.http_addr);
     // Tools and tests wait for this one line rather than guessing the port.
     println!("ready http={}", running.http_addr);
-    msnp_server::shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())

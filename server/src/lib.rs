@@ -27,6 +27,7 @@ pub mod notification;
 mod presence;
 pub mod proxy;
 pub mod robots;
+pub mod scratch;
 pub mod secret;
 pub mod store;
 pub mod switchboard;
@@ -321,16 +322,20 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, Error> {
     Ok(Running { ns_addr, sb_addr, metrics_addr, metrics, server, tasks, bus_tasks })
 }
 
-/// Resolves on Ctrl-C or SIGTERM: what the binaries (this server's and the bridge's) stop on.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves on Ctrl-C or SIGTERM: what the binaries (this server's and the bridge's) stop on. SIGTERM is
+/// caught from this call on (not from the first poll), so a binary that calls it before saying it is
+/// ready cannot be killed outright by a SIGTERM sent right after.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
-            return std::future::pending().await;
-        };
-        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let Ok(mut term) = term else { return std::future::pending().await };
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -392,6 +392,7 @@ async fn serve_until_signal(serve: Serve) -> Result {
         }),
     };
     let running = msnp_server::start(config).await?;
+    let stop = msnp_server::shutdown_signal();
     // A dispatch node is ready once it can refer sign-ins: it has heard a node's heartbeat.
     if !running.serving_sign_ins(DISPATCH_READY_WITHIN).await {
         tracing::warn!("no node takes sign-ins yet: they are answered 601 until one does");
@@ -402,7 +403,7 @@ async fn serve_until_signal(serve: Serve) -> Result {
         None => println!("ready ns={} sb={}", running.ns_addr, running.sb_addr),
     }
     std::io::stdout().flush()?;
-    msnp_server::shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
