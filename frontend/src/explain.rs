@@ -8,7 +8,14 @@ use msnp::message::{Content, Message};
 use msnp::ns::{self, UsrStage};
 use msnp::{Blp, ErrorCode, Frame, Gtc, List, ParseError, State, TrId, name, sb};
 
-pub use crate::log::Direction;
+/// Which way a line went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Page to server.
+    Sent,
+    /// Server to page.
+    Received,
+}
 
 /// Which server a connection is to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,16 +4,8 @@ use std::rc::Rc;
 
 use msnp::Frame;
 
+pub use crate::explain::Direction;
 use crate::explain::{self, Conn, Context};
-
-/// Which way a line went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// Page to server.
-    Sent,
-    /// Server to page.
-    Received,
-}
 
 /// One line of the protocol inspector.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,7 +6,6 @@
 use msnp::client::{Contact, NsClient, NsConfig, NsEvent, NsPhase, SignOutReason};
 use msnp::{Blp, Frame, List, State, name};
 
-use crate::components::contacts::{Row, View};
 use crate::explain::Conn;
 pub use crate::log::{Direction, Log, LogLine};
 
@@ -16,6 +15,33 @@ pub struct AddedBy {
     pub handle: String,
     /// Decoded friendly name.
     pub name: String,
+}
+
+/// One contact as the contact list shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub handle: String,
+    /// Decoded friendly name (or stored custom name while offline).
+    pub name: String,
+    /// `None`: offline.
+    pub state: Option<State>,
+    pub blocked: bool,
+}
+
+/// Everything the contact list shows: the session's view of itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct View {
+    pub handle: String,
+    pub name: String,
+    pub state: Option<State>,
+    pub online: Vec<Row>,
+    pub offline: Vec<Row>,
+    pub blp: Blp,
+    pub prompts: Vec<AddedBy>,
+    pub announcement: String,
+    pub notice: Option<String>,
+    /// Milliseconds from connecting to online (shown for the curious, read by the end-to-end test).
+    pub sign_in_ms: Option<u32>,
 }
 
 /// A switchboard connection to open.

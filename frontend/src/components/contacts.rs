@@ -5,34 +5,7 @@ use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use crate::components::field::{OneField, one_field};
-use crate::session::AddedBy;
-
-/// One contact as shown.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Row {
-    pub handle: String,
-    /// Decoded friendly name (or stored custom name while offline).
-    pub name: String,
-    /// `None`: offline.
-    pub state: Option<State>,
-    pub blocked: bool,
-}
-
-/// Everything the contact list shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct View {
-    pub handle: String,
-    pub name: String,
-    pub state: Option<State>,
-    pub online: Vec<Row>,
-    pub offline: Vec<Row>,
-    pub blp: Blp,
-    pub prompts: Vec<AddedBy>,
-    pub announcement: String,
-    pub notice: Option<String>,
-    /// Milliseconds from connecting to online (shown for the curious, read by the end-to-end test).
-    pub sign_in_ms: Option<u32>,
-}
+pub use crate::session::{AddedBy, Row, View};
 
 /// What the person did.
 #[derive(Clone, Debug, PartialEq, Eq)]
