@@ -2,15 +2,14 @@
 //! sign-ins) and websockify, every scenario [`RUNS`] times on fresh processes; then the cluster.
 //! Results go to target/bench/results.json, target/bench/results.svg and a Markdown table on stdout.
 
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::bench_cluster::{machine_cpu, process_cpu};
 use crate::bench_report::{Figure, chart, each, ratio, table};
+use crate::procs::{Proc, bench, bench_on, machine_cpu, pinned, process_cpu, start};
 
 use crate::sh::{Result, cmd, output, root, run, step};
 
@@ -20,64 +19,6 @@ const BRIDGE_IDLE: usize = 9_000;
 const SERVER_IDLE: usize = 10_000;
 /// Runs of every scenario: figures are their median, with their range beside it.
 const RUNS: usize = 3;
-
-/// A child process, killed on drop.
-pub struct Proc {
-    child: Child,
-}
-
-impl Proc {
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `command` and returns it with the first line it prints (its ready line).
-pub fn start(mut command: Command) -> Result<(Proc, String)> {
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line).map_err(|e| e.to_string())?;
-    Ok((Proc { child }, line.trim().to_owned()))
-}
-
-pub fn bench(args: &[&str]) -> Result<Value> {
-    bench_on(None, args)
-}
-
-/// `msnp-bench ARGS`, on the CPUs `cpus` (as `taskset -c` takes them) if given; its JSON.
-fn bench_on(cpus: Option<&str>, args: &[&str]) -> Result<Value> {
-    eprintln!("$ msnp-bench {}{}", args.join(" "), cpus.map(|c| format!(" (on CPU {c})")).unwrap_or_default());
-    let out = pinned(cpus, &root().join("target/release/msnp-bench"))
-        .args(args)
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!("msnp-bench {} failed", args.join(" ")));
-    }
-    let value: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
-    eprintln!("  {value}");
-    Ok(value)
-}
-
-/// `program`, run on the CPUs `cpus` if given (`taskset` execs it: the process keeps its pid).
-fn pinned(cpus: Option<&str>, program: &Path) -> Command {
-    match cpus {
-        Some(cpus) => {
-            let mut c = Command::new("taskset");
-            c.args(["-c", cpus]).arg(program);
-            c
-        }
-        None => Command::new(program),
-    }
-}
 
 fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port())
@@ -164,7 +105,7 @@ impl Env {
         let port = free_port()?;
         let mut wsfy = pinned(Some(cpus), &websockify()?);
         wsfy.arg(format!("127.0.0.1:{port}")).arg(ns).stdout(Stdio::null());
-        let wsfy = Proc { child: wsfy.stderr(Stdio::null()).spawn().map_err(|e| e.to_string())? };
+        let wsfy = Proc::new(wsfy.stderr(Stdio::null()).spawn().map_err(|e| e.to_string())?);
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 break;

@@ -6,8 +6,8 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::bench::{Proc, bench, start};
 use crate::bench_report::{Figure, each, ratio};
+use crate::procs::{Proc, bench, machine_cpu, process_cpu, start};
 use crate::sh::{Result, run, step};
 
 /// The cluster's runs: each has sign-ins through the dispatch node (with CPU per sign-in by part), the
@@ -145,26 +145,4 @@ fn cpu_use(parts: &[(&str, Vec<u32>)]) -> Vec<(String, f64)> {
     used.push(("postgres".into(), postgres));
     used.push(("machine".into(), machine_cpu()));
     used
-}
-
-/// Clock ticks per second, as Linux reports CPU times in /proc.
-const TICKS: f64 = 100.0;
-
-/// User and system CPU seconds of process `pid` (its threads included).
-pub fn process_cpu(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command (which may hold spaces), from the 3rd: utime is the 14th, stime the 15th.
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (tick(11) + tick(12)) / TICKS
-}
-
-/// CPU seconds all cores have spent busy (not idle, not waiting for I/O).
-pub fn machine_cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let cpu: Vec<f64> =
-        stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
-    let idle = cpu.get(3).copied().unwrap_or(0.0) + cpu.get(4).copied().unwrap_or(0.0);
-    (cpu.iter().sum::<f64>() - idle) / TICKS
 }

@@ -4,6 +4,7 @@ mod bench;
 mod bench_cluster;
 mod bench_report;
 mod cluster;
+mod procs;
 mod setup;
 mod sh;
 mod tasks;
