@@ -342,24 +342,18 @@ impl Chat {
         self.lines.push(ChatLine::Event { at_ms: self.at(now_ms), text });
     }
 
-    /// Moves frames and events out of the machine, until both are drained (handling an event may queue
-    /// a frame, e.g. the invitation sent once the switchboard lets us in).
+    /// Moves frames and events out of the machine, until both are drained.
     fn pump(&mut self, now_ms: f64) {
-        loop {
-            let mut moved = false;
-            while let Some(frame) = self.sb.poll_transmit() {
-                self.log.record(Conn::Switchboard, Direction::Sent, &frame, self.at(now_ms));
-                self.outbox.push(frame);
-                moved = true;
-            }
-            while let Some(event) = self.sb.poll_event() {
-                self.on_event(event, now_ms);
-                moved = true;
-            }
-            if !moved {
-                return;
-            }
-        }
+        crate::pump::pump(
+            self,
+            |chat| chat.sb.poll_transmit(),
+            |chat| chat.sb.poll_event(),
+            |chat, frame| {
+                chat.log.record(Conn::Switchboard, Direction::Sent, &frame, chat.at(now_ms));
+                chat.outbox.push(frame);
+            },
+            |chat, event| chat.on_event(event, now_ms),
+        );
     }
 
     fn on_event(&mut self, event: SbEvent, now_ms: f64) {

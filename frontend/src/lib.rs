@@ -13,6 +13,7 @@ pub mod explain;
 pub mod fields;
 pub mod files;
 pub mod log;
+pub mod pump;
 pub mod reconnect;
 pub mod replay;
 pub mod session;

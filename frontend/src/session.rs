@@ -377,23 +377,18 @@ impl Session {
         self.log.record(Conn::Notification, direction, frame, self.elapsed(now_ms));
     }
 
-    /// Moves frames and events out of the machine.
+    /// Moves frames and events out of the machine, until both are drained.
     fn pump(&mut self, now_ms: f64) {
-        loop {
-            let mut moved = false;
-            while let Some(frame) = self.ns.poll_transmit() {
-                self.log(Direction::Sent, &frame, now_ms);
-                self.outbox.push(frame);
-                moved = true;
-            }
-            while let Some(event) = self.ns.poll_event() {
-                self.on_event(event, now_ms);
-                moved = true;
-            }
-            if !moved {
-                return;
-            }
-        }
+        crate::pump::pump(
+            self,
+            |session| session.ns.poll_transmit(),
+            |session| session.ns.poll_event(),
+            |session, frame| {
+                session.log(Direction::Sent, &frame, now_ms);
+                session.outbox.push(frame);
+            },
+            |session, event| session.on_event(event, now_ms),
+        );
     }
 
     /// A contact's name: their friendly name if seen this session, else the name stored with the entry.
