@@ -272,8 +272,14 @@ fn serve_process(cluster: &Cluster, node: &str) -> (Process, SocketAddr) {
     serve_process_with(cluster, node, &[])
 }
 
-/// `msnp-server serve` as node `node` of `cluster`, with `extra` arguments: once it says it is ready.
+/// `msnp-server serve` as node `node` of `cluster`, with `extra` arguments: once it says it is ready. The
+/// wait blocks only this test's thread (a multi-threaded runtime's), so the nodes in this process go on
+/// beating meanwhile (a dispatch node waits to hear one).
 fn serve_process_with(cluster: &Cluster, node: &str, extra: &[&str]) -> (Process, SocketAddr) {
+    tokio::task::block_in_place(|| start_process(cluster, node, extra))
+}
+
+fn start_process(cluster: &Cluster, node: &str, extra: &[&str]) -> (Process, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_msnp-server"))
         .args(["serve", "--store", &cluster.pg.url(), "--key-file", cluster.key().to_str().unwrap()])
         .args(["--listen", "127.0.0.1:0", "--sb-listen", "127.0.0.1:0", "--bus", &cluster.nats.url()])
@@ -290,7 +296,7 @@ fn serve_process_with(cluster: &Cluster, node: &str, extra: &[&str]) -> (Process
     (Process(child), ns.parse().unwrap())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_killed_node_s_users_go_offline_and_leave_chats() {
     let cluster = Cluster::start(1).await;
     let (mut doomed, ns) = serve_process(&cluster, "doomed");
@@ -444,7 +450,7 @@ async fn a_node_works_again_once_postgresql_is_back_and_lost_nothing_it_confirme
     again.ask("SYN 5 0", &format!("SYN 5 {version}")).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_dispatch_node_says_it_is_ready_once_it_can_refer_sign_ins() {
     let cluster = Cluster::start(1).await;
     let (_dispatch, ns) = serve_process_with(&cluster, "dispatch", &["--dispatch"]);
