@@ -29,6 +29,8 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 const REGISTRY_TRIES: u32 = 60;
 /// Tries at recording a sign-in, a quarter of a second apart.
 const REGISTER_TRIES: u32 = 40;
+/// How often a node checks that its watch of the sign-in registry keeps up with the registry.
+const WATCH_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// A node's bus: the NATS servers to use and its place in the cluster.
 #[derive(Clone, Debug)]
@@ -254,24 +256,45 @@ pub async fn drain(url: &str, node: &str, to: Option<String>) -> Result<(), BusE
 /// breaks (its NATS server died, say) is opened again from the revision after the last one seen.
 async fn registry_changes(server: Arc<Server>, registry: kv::Store, mut watch: kv::Watch, timeout: Duration) {
     let mut last = 0;
+    let mut check = tokio::time::interval(WATCH_CHECK_EVERY);
     loop {
-        while let Some(entry) = watch.next().await {
-            match entry {
-                Ok(entry) => {
-                    last = entry.revision;
-                    registry_change(&server, entry, timeout);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "the sign-in registry's watch broke: opening it again");
-                    break;
+        // What the registry held beyond `last` at the previous check, while nothing came meanwhile.
+        let mut behind = false;
+        loop {
+            tokio::select! {
+                entry = watch.next() => match entry {
+                    Some(Ok(entry)) => {
+                        last = entry.revision;
+                        behind = false;
+                        registry_change(&server, entry, timeout);
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "the sign-in registry's watch broke: opening it again");
+                        break;
+                    }
+                    None => break,
+                },
+                _ = check.tick() => {
+                    // A watch whose consumer went with a NATS server can fall silent without an error: one
+                    // that stays behind the registry for two checks running is opened again.
+                    let head = registry.stream.get_info().await.map(|info| info.state.last_sequence);
+                    let lagging = head.is_ok_and(|head| head > last);
+                    if lagging && behind {
+                        tracing::warn!(last, "the sign-in registry's watch fell silent: opening it again");
+                        break;
+                    }
+                    behind = lagging;
                 }
             }
         }
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            match registry.watch_all_from_revision(last + 1).await {
-                Ok(again) => break watch = again,
-                Err(e) => tracing::warn!(error = %e, "cannot watch the sign-in registry yet"),
+            // Asked again soon rather than waiting out the client's own timeout: while the NATS servers elect
+            // a new leader the request goes unanswered, and the first one asked after it succeeds.
+            match tokio::time::timeout(WATCH_CHECK_EVERY * 2, registry.watch_all_from_revision(last + 1)).await {
+                Ok(Ok(again)) => break watch = again,
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot watch the sign-in registry yet"),
+                Err(_) => tracing::warn!("cannot watch the sign-in registry yet: no answer"),
             }
         }
     }
