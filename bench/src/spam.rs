@@ -36,14 +36,29 @@ fn bystander(target: Target, handle: String, password: String, duration: Duratio
     })
 }
 
-/// Counts the frames named `name` that mention `from` and reach `session` until `until`.
-async fn count(session: &mut Session, name: &str, from: &str, until: Instant) -> Result<u64, ConnError> {
+/// Counts the commands from `from` that reach `session` until `until`, by `of` (an `RNG` or an `NLN`, say).
+async fn count(
+    session: &mut Session,
+    of: fn(ServerCommand) -> Option<String>,
+    from: &str,
+    until: Instant,
+) -> Result<u64, ConnError> {
     let mut n = 0;
     while let Ok(frame) = tokio::time::timeout_at(until.into(), session.conn.recv()).await {
-        let frame = frame?;
-        n += u64::from(frame.name() == name && frame.tokens().any(|t| t == from));
+        let command = ServerCommand::parse(&frame?).ok();
+        n += u64::from(command.and_then(of).is_some_and(|who| who == from));
     }
     Ok(n)
+}
+
+/// Who rang, for an `RNG`.
+fn caller(command: ServerCommand) -> Option<String> {
+    if let ServerCommand::Rng { caller, .. } = command { Some(caller) } else { None }
+}
+
+/// Whose state changed, for an `NLN`.
+fn online(command: ServerCommand) -> Option<String> {
+    if let ServerCommand::Nln { handle, .. } = command { Some(handle) } else { None }
 }
 
 /// One switchboard session of the spammer: `USR`, [`CALS_PER_SESSION`] `CAL`s of `victim`, their answers
@@ -67,7 +82,9 @@ async fn one_burst(ns: &mut Session, handle: &str, victim: &str, trid: u32) -> R
     let (mut rang, mut refused) = (0, 0);
     for _ in 0..CALS_PER_SESSION {
         match sb.recv_within(Duration::from_secs(30)).await {
-            Ok(frame) if frame.name() == "CAL" => rang += 1,
+            Ok(frame) if matches!(sb::ServerCommand::parse(&frame), Ok(sb::ServerCommand::CalRinging { .. })) => {
+                rang += 1
+            }
             Ok(_) => refused += 1,
             // Closed (for a duplicate CAL, say): the rest are not answered.
             Err(_) => break,
@@ -85,7 +102,7 @@ pub async fn invitations(target: Target, duration: Duration) -> Result<Value, Co
     let (started, until) = (Instant::now(), Instant::now() + duration);
     let rung = {
         let (mut victim_session, spammer) = (victim_session, spammer.clone());
-        tokio::spawn(async move { count(&mut victim_session, "RNG", &spammer, until).await })
+        tokio::spawn(async move { count(&mut victim_session, caller, &spammer, until).await })
     };
     let probe = {
         let target = target.clone();
@@ -139,8 +156,8 @@ pub async fn presence(
     let mut counters = JoinSet::new();
     for mut s in sessions {
         counters.spawn(async move {
-            count(&mut s, "NLN", STAR, counted_from).await?;
-            let n = count(&mut s, "NLN", STAR, until).await?;
+            count(&mut s, online, STAR, counted_from).await?;
+            let n = count(&mut s, online, STAR, until).await?;
             Ok::<_, ConnError>((n, s))
         });
     }
@@ -152,16 +169,13 @@ pub async fn presence(
     while Instant::now() < until {
         let state = if accepted % 2 == 0 { State::Busy } else { State::Online };
         star.conn.send(&ClientCommand::Chg { trid: TrId(trid), state }.to_frame()).await?;
-        let answer = loop {
-            let frame = star.conn.recv_within(Duration::from_secs(30)).await?;
-            if frame.tokens().nth(1) == Some(trid.to_string().as_str()) {
-                break frame;
+        // The answer to this CHG: itself, or an error (713 past the limit).
+        loop {
+            match ServerCommand::parse(&star.conn.recv_within(Duration::from_secs(30)).await?) {
+                Ok(ServerCommand::Chg { trid: t, .. }) if t == TrId(trid) => break accepted += 1,
+                Ok(ServerCommand::Error { trid: Some(t), .. }) if t == TrId(trid) => break refused += 1,
+                _ => {}
             }
-        };
-        if answer.name() == "CHG" {
-            accepted += 1
-        } else {
-            refused += 1
         }
         trid += 1;
     }
